@@ -753,3 +753,687 @@ def _decode(text: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 # Client
 # --------------------------------------------------------------------------------------------
+
+_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_DEFAULT_TIMEOUT = 60.0  # seconds, per request; urllib's own default is to wait forever
+_DEFAULT_POLL_TIMEOUT = 900.0  # seconds; runs expire ten minutes after creation
+_DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+_INITIAL_RETRY_DELAY = 0.5
+_MAX_RETRY_DELAY = 8.0
+_MAX_RETRY_AFTER = 60.0  # a server asking for a longer wait is not waited for
+_MAX_REDIRECTS = 5
+_RETRY_STATUSES = frozenset((408, 409, 429))
+# Errors of a kept-alive connection that the server closed while it was idle: the request
+# never reached the application, so sending it once more on a new connection is safe.
+# (http.client.RemoteDisconnected is a ConnectionResetError.)
+_STALE_CONNECTION_ERRORS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+# Header names that carry a credential when given in default_headers.
+_CREDENTIAL_WORDS = ("auth", "key", "token", "secret", "cookie", "signature")
+
+
+class Client:
+    """A client for the Thread Runs endpoints, over the standard library's ``http.client``.
+
+    ``api_key`` defaults to ``$OPENAI_API_KEY``; ``base_url`` to ``$OPENAI_BASE_URL``, else
+    ``https://api.openai.com/v1``; ``organization`` and ``project`` to ``$OPENAI_ORG_ID`` and
+    ``$OPENAI_PROJECT_ID``. For a compatible server that authenticates otherwise (an
+    Azure-style ``api-key`` header), pass it in ``default_headers`` and no key is needed;
+    ``default_query`` is added to every request (``{"api-version": "..."}``).
+
+    Every request has a timeout (``timeout`` seconds). Responses over ``max_response_bytes``
+    raise :class:`ResponseTooLargeError`. Plain ``http://`` is refused except to a loopback
+    host unless ``allow_insecure_http=True``; TLS is verified (pass ``ssl_context`` to
+    customise). Redirects are followed only within the same origin: no credential ever goes
+    to another host. ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` are honoured as urllib does.
+
+    Failed requests are retried up to ``max_retries`` times (408, 409, 429, 5xx, connection
+    errors and timeouts) with exponential backoff and jitter, honouring ``Retry-After``.
+    ``sleep`` and ``clock`` (monotonic seconds) can be replaced, e.g. in tests.
+
+    One client keeps one HTTP/1.1 connection alive across calls. It can be shared between
+    threads: requests are serialised over that connection by a lock, so for requests in
+    parallel give each thread a client of its own. Use it as a context manager, or call
+    :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        organization: Optional[str] = None,
+        project: Optional[str] = None,
+        timeout: float = _DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        default_headers: Optional[Mapping[str, str]] = None,
+        default_query: Optional[Mapping[str, str]] = None,
+        max_response_bytes: int = _DEFAULT_MAX_RESPONSE_BYTES,
+        allow_insecure_http: bool = False,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        sleep: Optional[Callable[[float], Any]] = None,
+        clock: Optional[Callable[[], float]] = None,
+    ) -> None:
+        # The network modules are imported here, not at module import, so that a program
+        # that only parses runs never pays for them.
+        import http.client
+        import urllib.parse
+
+        self._http = http.client
+        self._quote = urllib.parse.quote
+        self._urlencode = urllib.parse.urlencode
+        self._urlsplit = urllib.parse.urlsplit
+
+        env = os.environ
+        if api_key is None:
+            api_key = env.get("OPENAI_API_KEY")
+        if base_url is None:
+            base_url = env.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
+        if organization is None:
+            organization = env.get("OPENAI_ORG_ID")
+        if project is None:
+            project = env.get("OPENAI_PROJECT_ID")
+        extra_headers = dict(default_headers or {})
+        for name, value in extra_headers.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError("default_headers must map str to str")
+        if not api_key and not any(
+            word in name.lower() for name in extra_headers for word in _CREDENTIAL_WORDS
+        ):
+            raise OpenAIError(
+                "no API key: set the OPENAI_API_KEY environment variable or pass api_key "
+                "(or authenticate through default_headers, e.g. an 'api-key' header)"
+            )
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError("max_retries must be an integer >= 0")
+        if not isinstance(max_response_bytes, int) or max_response_bytes <= 0:
+            raise ValueError("max_response_bytes must be a positive integer")
+
+        self._scheme, self._host, self._port, self._base_path = self._parse_base_url(
+            base_url, allow_insecure_http
+        )
+        self._origin = "%s://%s" % (self._scheme, self._netloc())
+        self.base_url = self._origin + self._base_path
+        self.organization = organization
+        self.project = project
+        self.timeout = float(timeout)
+        self.max_retries = max_retries
+        self.max_response_bytes = max_response_bytes
+        self._secrets = tuple(
+            secret
+            for secret in [api_key or ""]
+            + [value for name, value in extra_headers.items() if _is_credential(name)]
+            if len(secret) >= 4
+        )
+        self._ssl_context = ssl_context
+        self._sleep = sleep or time.sleep
+        self._clock = clock or time.monotonic
+        self._query = list((default_query or {}).items())
+
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": "threadrun/%s Python/%d.%d" % (__version__, *sys.version_info[:2]),
+            "OpenAI-Beta": "assistants=v2",
+        }
+        if api_key:
+            headers["Authorization"] = "Bearer " + api_key
+        if organization:
+            headers["OpenAI-Organization"] = organization
+        if project:
+            headers["OpenAI-Project"] = project
+        # Caller's headers win, case-insensitively (an Azure "api-key" may replace the key).
+        for name, value in extra_headers.items():
+            for existing in [key for key in headers if key.lower() == name.lower()]:
+                del headers[existing]
+            headers[name] = value
+        self._headers = headers
+        self._proxy = self._find_proxy()
+        self._lock = threading.Lock()
+        self._connection: Optional[http.client.HTTPConnection] = None
+
+    # -- public API ----------------------------------------------------------------------
+
+    def retrieve(self, thread_id: str, run_id: str) -> ThreadRun:
+        """``GET /threads/{thread_id}/runs/{run_id}``."""
+        return self._run_request("GET", self._run_path(thread_id, run_id))[0]
+
+    def create(self, thread_id: str, assistant_id: str, **params: Any) -> ThreadRun:
+        """``POST /threads/{thread_id}/runs``: start a run of ``assistant_id``.
+
+        Other body parameters (model, instructions, additional_instructions,
+        additional_messages, tools, metadata, temperature, top_p, max_prompt_tokens,
+        max_completion_tokens, truncation_strategy, tool_choice, parallel_tool_calls,
+        response_format, reasoning_effort, ...) are passed through as given;
+        ``include`` (a list) goes to the query string.
+        """
+        _check_id(assistant_id, "assistant_id")
+        if params.get("stream"):
+            raise ValueError("stream=True is not supported: poll the run instead")
+        query = [("include[]", item) for item in params.pop("include", None) or ()]
+        body = dict(params, assistant_id=assistant_id)
+        path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
+        return self._run_request("POST", path, body=body, query=query)[0]
+
+    def update(self, thread_id: str, run_id: str, metadata: Mapping[str, str]) -> ThreadRun:
+        """``POST /threads/{thread_id}/runs/{run_id}``: replace the run's metadata."""
+        if not isinstance(metadata, Mapping):
+            raise TypeError("metadata must be a mapping of str to str")
+        body = {"metadata": dict(metadata)}
+        return self._run_request("POST", self._run_path(thread_id, run_id), body=body)[0]
+
+    def cancel(self, thread_id: str, run_id: str) -> ThreadRun:
+        """``POST /threads/{thread_id}/runs/{run_id}/cancel``."""
+        return self._run_request("POST", self._run_path(thread_id, run_id) + "/cancel")[0]
+
+    def submit_tool_outputs(
+        self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]]
+    ) -> ThreadRun:
+        """``POST .../submit_tool_outputs`` with ``[{"tool_call_id": ..., "output": ...}]``."""
+        outputs = []
+        for index, item in enumerate(tool_outputs):
+            if not isinstance(item, Mapping) or not isinstance(item.get("tool_call_id"), str):
+                raise TypeError(
+                    "tool_outputs[%d] must be a mapping with a str 'tool_call_id'" % index
+                )
+            outputs.append(dict(item))
+        path = self._run_path(thread_id, run_id) + "/submit_tool_outputs"
+        return self._run_request("POST", path, body={"tool_outputs": outputs})[0]
+
+    def list(
+        self,
+        thread_id: str,
+        *,
+        limit: Optional[int] = None,
+        order: Optional[str] = None,
+        after: Optional[str] = None,
+        before: Optional[str] = None,
+    ) -> Iterator[ThreadRun]:
+        """``GET /threads/{thread_id}/runs``: every run, lazily, page after page."""
+        path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
+        query = [
+            (name, str(value))
+            for name, value in (("limit", limit), ("order", order), ("after", after),
+                                ("before", before))
+            if value is not None
+        ]  # fmt: skip
+        return self._pages(path, query)
+
+    def poll(
+        self,
+        thread_id: str,
+        run_id: str,
+        *,
+        interval: Optional[float] = None,
+        timeout: Optional[float] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None,
+    ) -> ThreadRun:
+        """Retrieve the run until it is terminal or ``requires_action``, and return it.
+
+        Waits as the server's ``openai-poll-after-ms`` header says (1 s without it) unless
+        ``interval`` is given. Past ``timeout`` seconds (default 900) raises
+        :class:`PollTimeoutError`, which carries the last run seen. ``on_run`` is called
+        with every run retrieved.
+        """
+        path = self._run_path(thread_id, run_id)
+        deadline = self._clock() + (_DEFAULT_POLL_TIMEOUT if timeout is None else timeout)
+        while True:
+            run, headers = self._run_request("GET", path)
+            if on_run is not None:
+                on_run(run)
+            if run.status in _TERMINAL or run.status == RunStatus.REQUIRES_ACTION:
+                return run
+            delay = interval if interval is not None else _poll_after(headers)
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise PollTimeoutError(
+                    "run %s is still %s after polling for %.1f s"
+                    % (run.id, run.status, _DEFAULT_POLL_TIMEOUT if timeout is None else timeout),
+                    run=run,
+                )
+            self._sleep(min(delay, remaining))
+
+    def create_and_poll(
+        self,
+        thread_id: str,
+        assistant_id: str,
+        *,
+        poll_interval: Optional[float] = None,
+        poll_timeout: Optional[float] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None,
+        **params: Any,
+    ) -> ThreadRun:
+        """:meth:`create`, then :meth:`poll` the new run."""
+        run = self.create(thread_id, assistant_id, **params)
+        return self.poll(
+            thread_id, run.id, interval=poll_interval, timeout=poll_timeout, on_run=on_run
+        )
+
+    def submit_tool_outputs_and_poll(
+        self,
+        thread_id: str,
+        run_id: str,
+        tool_outputs: List[Mapping[str, str]],
+        *,
+        poll_interval: Optional[float] = None,
+        poll_timeout: Optional[float] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None,
+    ) -> ThreadRun:
+        """:meth:`submit_tool_outputs`, then :meth:`poll` the run."""
+        run = self.submit_tool_outputs(thread_id, run_id, tool_outputs)
+        return self.poll(
+            thread_id, run.id, interval=poll_interval, timeout=poll_timeout, on_run=on_run
+        )
+
+    def close(self) -> None:
+        """Close the kept-alive connection (a later request opens a new one)."""
+        with self._lock:
+            self._drop_connection()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        # Never the key, nor any header value.
+        return "<threadrun.Client base_url=%r>" % self.base_url
+
+    # -- configuration -------------------------------------------------------------------
+
+    def _parse_base_url(self, base_url: str, allow_insecure_http: bool) -> Tuple[str, str, int, str]:
+        try:
+            parts = self._urlsplit(base_url)
+            port = parts.port
+        except ValueError as exc:
+            raise OpenAIError("invalid base_url: %s" % exc) from None
+        scheme = parts.scheme.lower()
+        host = parts.hostname
+        if scheme not in ("http", "https") or not host:
+            raise OpenAIError("base_url must be an http:// or https:// URL with a host")
+        if parts.username or parts.password:
+            raise OpenAIError("base_url must not carry credentials")
+        if parts.query or parts.fragment:
+            raise OpenAIError("base_url must not have a query or fragment: use default_query")
+        if scheme == "http" and not allow_insecure_http and not _is_loopback(host):
+            raise OpenAIError(
+                "refusing plain http:// to %s: the API key would travel unencrypted "
+                "(use https://, or pass allow_insecure_http=True)" % host
+            )
+        if port is None:
+            port = 443 if scheme == "https" else 80
+        return scheme, host, port, parts.path.rstrip("/")
+
+    def _netloc(self) -> str:
+        host = "[%s]" % self._host if ":" in self._host else self._host
+        default = 443 if self._scheme == "https" else 80
+        return host if self._port == default else "%s:%d" % (host, self._port)
+
+    def _find_proxy(self) -> Optional[Tuple[str, int, Optional[str]]]:
+        # Only consulted when a proxy variable is set: importing urllib.request is costly.
+        if not any(name.lower().endswith("_proxy") for name in os.environ):
+            return None
+        import urllib.request
+
+        proxy_url = urllib.request.getproxies().get(self._scheme)
+        if not proxy_url or urllib.request.proxy_bypass(self._host):
+            return None
+        if "://" not in proxy_url:
+            proxy_url = "http://" + proxy_url
+        parts = self._urlsplit(proxy_url)
+        if not parts.hostname:
+            return None
+        authorization = None
+        if parts.username is not None:
+            import base64
+            import urllib.parse
+
+            credentials = "%s:%s" % (
+                urllib.parse.unquote(parts.username),
+                urllib.parse.unquote(parts.password or ""),
+            )
+            authorization = "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
+        return parts.hostname, parts.port or 8080, authorization
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _id(self, value: Any, name: str) -> str:
+        return self._quote(_check_id(value, name), safe="")
+
+    def _run_path(self, thread_id: str, run_id: str) -> str:
+        return "/threads/%s/runs/%s" % (self._id(thread_id, "thread_id"), self._id(run_id, "run_id"))
+
+    def _pages(self, path: str, query: List[Tuple[str, str]]) -> Iterator[ThreadRun]:
+        while True:
+            status, headers, body = self._request("GET", path, query=query)
+            request_id = headers.get("x-request-id")
+            try:
+                page = json.loads(body)
+                data = page["data"]
+                if not isinstance(data, list):
+                    raise TypeError
+            except (ValueError, TypeError, KeyError, RecursionError):
+                error = ThreadRunError("expected a list page with a 'data' array", "data")
+                error.request_id = request_id
+                raise error from None
+            for index, item in enumerate(data):
+                try:
+                    yield ThreadRun.from_dict(item)
+                except ThreadRunError as exc:
+                    exc.request_id = request_id
+                    raise
+            if not page.get("has_more") or not data:
+                return
+            last_id = page.get("last_id") or data[-1].get("id")
+            query = [item for item in query if item[0] != "after"] + [("after", str(last_id))]
+
+    def _run_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Optional[Dict[str, Any]] = None,
+        query: Optional[List[Tuple[str, str]]] = None,
+    ) -> Tuple[ThreadRun, Dict[str, str]]:
+        status, headers, payload = self._request(method, path, body=body, query=query)
+        try:
+            return ThreadRun.from_json(payload), headers
+        except ThreadRunError as exc:
+            exc.request_id = headers.get("x-request-id")
+            raise
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Optional[Dict[str, Any]] = None,
+        query: Optional[List[Tuple[str, str]]] = None,
+    ) -> Tuple[int, Dict[str, str], bytes]:
+        """Send with retries; return (status, lower-cased headers, body) of a 2xx answer."""
+        target = self._base_path + path
+        pairs = self._query + (query or [])
+        if pairs:
+            target += "?" + self._urlencode(pairs)
+        headers = self._headers
+        data = None
+        if method == "POST":
+            headers = dict(headers)
+            # One key for all retries of this request, so that the server can tell a retry
+            # from a new request and never act twice.
+            headers["Idempotency-Key"] = "threadrun-" + os.urandom(16).hex()
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+                data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+            else:
+                headers["Content-Length"] = "0"
+        retries = 0
+        while True:
+            try:
+                status, response_headers, payload = self._send(method, target, data, headers)
+            except APIConnectionError:
+                if retries >= self.max_retries:
+                    raise
+                delay = self._backoff(retries)
+            else:
+                if 200 <= status < 300:
+                    return status, response_headers, payload
+                error = self._status_error(status, response_headers, payload)
+                if retries >= self.max_retries or not _should_retry(status, response_headers):
+                    raise error
+                delay = _retry_after(response_headers)
+                if delay is None:
+                    delay = self._backoff(retries)
+            retries += 1
+            self._sleep(delay)
+
+    def _send(
+        self, method: str, target: str, data: Optional[bytes], headers: Dict[str, str]
+    ) -> Tuple[int, Dict[str, str], bytes]:
+        """One request, following same-origin redirects; connection errors mapped."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            status, response_headers, payload = self._exchange(method, target, data, headers)
+            if status not in (301, 302, 303, 307, 308):
+                return status, response_headers, payload
+            location = response_headers.get("location", "")
+            next_target = self._same_origin_target(location, target)
+            if next_target is None:
+                raise APIStatusError(
+                    "HTTP %d redirect to another origin not followed (credentials are never "
+                    "sent to another host): %s" % (status, _shorten(location, 200)),
+                    status_code=status,
+                    headers=response_headers,
+                    request_id=response_headers.get("x-request-id"),
+                )
+            if status == 303 or (status in (301, 302) and method == "POST"):
+                method, data = "GET", None
+                headers = {k: v for k, v in headers.items() if k not in ("Content-Type", "Content-Length", "Idempotency-Key")}
+            target = next_target
+        raise APIStatusError(
+            "too many redirects (more than %d)" % _MAX_REDIRECTS, status_code=status,
+            headers=response_headers, request_id=response_headers.get("x-request-id"),
+        )
+
+    def _same_origin_target(self, location: str, current: str) -> Optional[str]:
+        import urllib.parse
+
+        absolute = urllib.parse.urljoin(self._origin + current, location)
+        try:
+            parts = self._urlsplit(absolute)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return None
+        if (parts.scheme, (parts.hostname or "").lower(), port) != (
+            self._scheme, self._host.lower(), self._port
+        ):
+            return None
+        return (parts.path or "/") + ("?" + parts.query if parts.query else "")
+
+    def _exchange(
+        self, method: str, target: str, data: Optional[bytes], headers: Dict[str, str]
+    ) -> Tuple[int, Dict[str, str], bytes]:
+        http = self._http
+        with self._lock:
+            # A kept-alive connection may have been closed by the server while idle; that
+            # is only known when it is used, and then the request is sent once more, anew.
+            may_be_stale = self._connection is not None
+            while True:
+                connection = self._connection or self._connect()
+                try:
+                    connection.request(method, self._request_target(target), data, headers)
+                    response = connection.getresponse()
+                except _STALE_CONNECTION_ERRORS as exc:
+                    self._drop_connection()
+                    if may_be_stale:
+                        may_be_stale = False
+                        continue
+                    raise APIConnectionError(
+                        "connection to %s closed: %s" % (self._netloc(), type(exc).__name__)
+                    ) from exc
+                except OSError as exc:
+                    self._drop_connection()
+                    raise _connection_error(exc, self._netloc()) from exc
+                except http.HTTPException as exc:
+                    self._drop_connection()
+                    raise APIConnectionError(
+                        "invalid HTTP response from %s: %s" % (self._netloc(), type(exc).__name__)
+                    ) from exc
+                try:
+                    return self._read(response)
+                except OSError as exc:
+                    self._drop_connection()
+                    raise _connection_error(exc, self._netloc()) from exc
+                except http.HTTPException as exc:
+                    self._drop_connection()
+                    raise APIConnectionError(
+                        "connection to %s broke while reading the response: %s"
+                        % (self._netloc(), type(exc).__name__)
+                    ) from exc
+
+    def _read(self, response: http.client.HTTPResponse) -> Tuple[int, Dict[str, str], bytes]:
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        limit = self.max_response_bytes
+        if response.length is not None and response.length > limit:
+            self._drop_connection()
+            raise ResponseTooLargeError(
+                "response body of %d bytes is over the limit of %d (max_response_bytes)"
+                % (response.length, limit),
+                request_id=headers.get("x-request-id"),
+            )
+        payload = response.read(limit + 1)
+        if len(payload) > limit:
+            self._drop_connection()
+            raise ResponseTooLargeError(
+                "response body is over the limit of %d bytes (max_response_bytes)" % limit,
+                request_id=headers.get("x-request-id"),
+            )
+        if response.will_close or not response.isclosed():
+            self._drop_connection()
+        return response.status, headers, payload
+
+    def _connect(self) -> http.client.HTTPConnection:
+        http = self._http
+        connection: http.client.HTTPConnection
+        if self._proxy is None:
+            host, port = self._host, self._port
+        else:
+            host, port = self._proxy[0], self._proxy[1]
+        if self._scheme == "https":
+            import ssl
+
+            context = self._ssl_context or ssl.create_default_context()
+            connection = http.HTTPSConnection(host, port, timeout=self.timeout, context=context)
+            if self._proxy is not None:
+                tunnel_headers = {"Proxy-Authorization": self._proxy[2]} if self._proxy[2] else None
+                connection.set_tunnel(self._host, self._port, headers=tunnel_headers)
+        else:
+            connection = http.HTTPConnection(host, port, timeout=self.timeout)
+        self._connection = connection
+        return connection
+
+    def _request_target(self, target: str) -> str:
+        if self._proxy is not None and self._scheme == "http":
+            return "http://%s%s" % (self._netloc(), target)  # absolute form, for the proxy
+        return target
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _backoff(self, retries: int) -> float:
+        import random
+
+        delay = min(_INITIAL_RETRY_DELAY * 2**retries, _MAX_RETRY_DELAY)
+        return delay * (1 - 0.25 * random.random())
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def _status_error(self, status: int, headers: Dict[str, str], payload: bytes) -> APIStatusError:
+        text = self._scrub(payload.decode("utf-8", "replace"))
+        try:
+            body: Any = json.loads(text)
+        except (ValueError, RecursionError):
+            body = None
+        error = body.get("error") if isinstance(body, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        if not isinstance(message, str) or not message:
+            # Not the API's error body (an HTML page from a proxy, say): show its start.
+            snippet = " ".join(text.split())
+            message = _shorten(snippet, 200) if snippet else "(empty body)"
+            if body is None and text:
+                body = text
+        cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+        return cls(
+            "HTTP %d: %s" % (status, message),
+            status_code=status,
+            headers=headers,
+            body=body,
+            request_id=headers.get("x-request-id"),
+        )
+
+
+def _check_id(value: Any, name: str) -> str:
+    # Ids go into the path: refuse anything that could change which resource is addressed
+    # (separators, dot segments, percent escapes) or that no real id contains.
+    if not isinstance(value, str):
+        raise InvalidIdError("%s must be a string, got %s" % (name, type(value).__name__))
+    if not value or value in (".", "..") or len(value) > 256:
+        raise InvalidIdError("%s is empty, a dot segment, or too long: %r" % (name, _shorten(value, 40)))
+    for char in value:
+        if char in "/\\?#%" or char.isspace() or not char.isprintable():
+            raise InvalidIdError("%s must not contain %r: %r" % (name, char, _shorten(value, 40)))
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_credential(header: str) -> bool:
+    name = header.lower()
+    return any(word in name for word in _CREDENTIAL_WORDS)
+
+
+def _should_retry(status: int, headers: Dict[str, str]) -> bool:
+    should = headers.get("x-should-retry", "").strip().lower()
+    if should == "true":
+        return True
+    if should == "false":
+        return False
+    return status in _RETRY_STATUSES or status >= 500
+
+
+def _retry_after(headers: Dict[str, str]) -> Optional[float]:
+    """The wait the server asks for, in seconds, when it is sensible; None otherwise."""
+    delay: Optional[float] = None
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            delay = float(value) / 1000
+        except ValueError:
+            delay = None
+    value = headers.get("retry-after")
+    if delay is None and value is not None:
+        try:
+            delay = float(value)
+        except ValueError:
+            import email.utils
+
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+                delay = when.timestamp() - time.time()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                delay = None
+    if delay is None or delay != delay or not 0 <= delay <= _MAX_RETRY_AFTER:
+        return None
+    return delay
+
+
+def _poll_after(headers: Dict[str, str]) -> float:
+    try:
+        milliseconds = float(headers.get("openai-poll-after-ms", ""))
+    except ValueError:
+        return 1.0
+    if milliseconds != milliseconds or not 0 <= milliseconds <= 60_000:
+        return 1.0
+    return milliseconds / 1000
+
+
+def _connection_error(exc: OSError, netloc: str) -> APIConnectionError:
+    import socket
+
+    if isinstance(exc, socket.timeout):
+        return APITimeoutError("request to %s timed out" % netloc)
+    return APIConnectionError("could not talk to %s: %s" % (netloc, exc.strerror or type(exc).__name__))
