@@ -96,6 +96,7 @@ _KNOWN_KEYS = frozenset(_FIELDS[:-1])
 _REQUIRED_KEYS = ("id", "object", "created_at", "thread_id", "assistant_id", "status", "model")
 _TIMESTAMP_LIMIT = 2**64  # timestamps are u64 in the reference type
 _SHORT_REPR = 40  # characters of a bad value an error message may quote
+_JSON_TYPE_NAMES = {int: "integer", float: "number", str: "string", list: "array", dict: "object"}
 
 
 class RunStatus:
@@ -387,6 +388,7 @@ class ThreadRun:
         instructions = pop("instructions", None)
         tools = pop("tools", None)
         metadata = pop("metadata", None)
+        limit = _TIMESTAMP_LIMIT
         if not (
             type(run_id) is str
             and type(object_) is str
@@ -395,16 +397,16 @@ class ThreadRun:
             and type(status) is str
             and type(model) is str
             and type(created_at) is int
-            and 0 <= created_at < _TIMESTAMP_LIMIT
-            and (expires_at is None or type(expires_at) is int and 0 <= expires_at < _TIMESTAMP_LIMIT)
-            and (started_at is None or type(started_at) is int and 0 <= started_at < _TIMESTAMP_LIMIT)
-            and (cancelled_at is None or type(cancelled_at) is int and 0 <= cancelled_at < _TIMESTAMP_LIMIT)
-            and (failed_at is None or type(failed_at) is int and 0 <= failed_at < _TIMESTAMP_LIMIT)
-            and (completed_at is None or type(completed_at) is int and 0 <= completed_at < _TIMESTAMP_LIMIT)
+            and 0 <= created_at < limit
+            and (expires_at is None or (type(expires_at) is int and 0 <= expires_at < limit))
+            and (started_at is None or (type(started_at) is int and 0 <= started_at < limit))
+            and (cancelled_at is None or (type(cancelled_at) is int and 0 <= cancelled_at < limit))
+            and (failed_at is None or (type(failed_at) is int and 0 <= failed_at < limit))
+            and (completed_at is None or (type(completed_at) is int and 0 <= completed_at < limit))
             and (instructions is None or type(instructions) is str)
             and (type(tools) is list or tools is None)
             and (type(metadata) is dict or metadata is None)
-        ):  # fmt: skip
+        ):
             return _from_mapping_slow(data)
         if tools is None:
             tools = []
@@ -416,7 +418,7 @@ class ThreadRun:
                 "".join([*metadata, *metadata.values()])
             except TypeError:
                 return _from_mapping_slow(data)
-        run = _new_object(_RunBuilder)
+        run: Any = _new_object(_RunBuilder)
         run.id = run_id
         run.object = object_
         run.created_at = created_at
@@ -440,7 +442,7 @@ class ThreadRun:
         run.__class__ = ThreadRun
         if cls is not ThreadRun:  # a subclass may have another layout: use its __init__
             return cls(*[getattr(run, name) for name in _FIELDS])
-        return run  # type: ignore[return-value]
+        return run  # type: ignore[no-any-return]
 
     @classmethod
     def from_json(cls, text: Union[str, bytes, bytearray]) -> ThreadRun:
@@ -583,10 +585,21 @@ def _describe(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean " + repr(value).lower()
-    name = {
-        int: "integer", float: "number", str: "string", list: "array", dict: "object",
-    }.get(type(value)) or type(value).__name__  # fmt: skip
-    return "%s %s" % (name, _shorten(repr(value), _SHORT_REPR))
+    name = _JSON_TYPE_NAMES.get(type(value)) or type(value).__name__
+    if isinstance(value, int) and value.bit_length() > 256:
+        # repr() of a huge int is slow, and refused past sys.get_int_max_str_digits().
+        return "%s of about %d digits" % (name, value.bit_length() * 30103 // 100000 + 1)
+    import reprlib  # only on the error path
+
+    # reprlib bounds the depth and length of containers; anything it still cannot show
+    # (a deep structure's leaf that refuses repr) is named by type alone.
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring, short.maxother = 2, _SHORT_REPR, _SHORT_REPR
+    try:
+        text = short.repr(value)
+    except Exception:
+        return name
+    return "%s %s" % (name, _shorten(text, _SHORT_REPR))
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -706,18 +719,21 @@ def _from_mapping_slow(data: Any) -> ThreadRun:
             if not isinstance(key, str):
                 raise ThreadRunError("expected string keys, got " + _describe(key), "extra")
             extra[key] = data[key]
-    run = _new_object(_RunBuilder)
+    run: Any = _new_object(_RunBuilder)
     for name, value in zip(_FIELDS, values):
         setattr(run, name, value)
     run.extra = extra
     run.__class__ = ThreadRun
-    return run  # type: ignore[return-value]
+    return run  # type: ignore[no-any-return]
+
+
+_EXPECTED_NAMES: Dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
 
 
 def _get_typed(container: Dict[str, Any], key: str, expected: type, path: str) -> Any:
     value = container.get(key)
-    if type(value) is not expected and not isinstance(value, expected):
-        what = {str: "a string", list: "an array", dict: "an object"}[expected]
+    if not isinstance(value, expected):
+        what = _EXPECTED_NAMES[expected]
         raise ThreadRunError(
             "expected %s, got %s" % (what, _describe(value)), "%s[%r]" % (path, key)
         )
@@ -728,7 +744,17 @@ def _reject_constant(name: str) -> NoReturn:
     raise ThreadRunError("invalid JSON: %s is not a JSON number" % name)
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value in (_INFINITY, -_INFINITY):
+        raise ThreadRunError("invalid JSON: %s is too large for a number" % _shorten(text, 40))
+    return value
+
+
+_INFINITY = float("inf")
+# A float literal too large for a double (1e400) would decode as Infinity, which JSON does not
+# have and to_json could not write back: refuse it like NaN.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_float)
 
 
 def _decode(text: Any) -> Any:
@@ -763,6 +789,7 @@ _MAX_RETRY_DELAY = 8.0
 _MAX_RETRY_AFTER = 60.0  # a server asking for a longer wait is not waited for
 _MAX_REDIRECTS = 5
 _RETRY_STATUSES = frozenset((408, 409, 429))
+_BODY_HEADERS = ("Content-Type", "Content-Length", "Idempotency-Key")
 # Errors of a kept-alive connection that the server closed while it was idle: the request
 # never reached the application, so sending it once more on a new connection is safe.
 # (http.client.RemoteDisconnected is a ConnectionResetError.)
@@ -1042,7 +1069,9 @@ class Client:
 
     # -- configuration -------------------------------------------------------------------
 
-    def _parse_base_url(self, base_url: str, allow_insecure_http: bool) -> Tuple[str, str, int, str]:
+    def _parse_base_url(
+        self, base_url: str, allow_insecure_http: bool
+    ) -> Tuple[str, str, int, str]:
         try:
             parts = self._urlsplit(base_url)
             port = parts.port
@@ -1102,11 +1131,12 @@ class Client:
         return self._quote(_check_id(value, name), safe="")
 
     def _run_path(self, thread_id: str, run_id: str) -> str:
-        return "/threads/%s/runs/%s" % (self._id(thread_id, "thread_id"), self._id(run_id, "run_id"))
+        thread = self._id(thread_id, "thread_id")
+        return "/threads/%s/runs/%s" % (thread, self._id(run_id, "run_id"))
 
     def _pages(self, path: str, query: List[Tuple[str, str]]) -> Iterator[ThreadRun]:
         while True:
-            status, headers, body = self._request("GET", path, query=query)
+            headers, body = self._request("GET", path, query=query)
             request_id = headers.get("x-request-id")
             try:
                 page = json.loads(body)
@@ -1117,7 +1147,7 @@ class Client:
                 error = ThreadRunError("expected a list page with a 'data' array", "data")
                 error.request_id = request_id
                 raise error from None
-            for index, item in enumerate(data):
+            for item in data:
                 try:
                     yield ThreadRun.from_dict(item)
                 except ThreadRunError as exc:
@@ -1136,7 +1166,7 @@ class Client:
         body: Optional[Dict[str, Any]] = None,
         query: Optional[List[Tuple[str, str]]] = None,
     ) -> Tuple[ThreadRun, Dict[str, str]]:
-        status, headers, payload = self._request(method, path, body=body, query=query)
+        headers, payload = self._request(method, path, body=body, query=query)
         try:
             return ThreadRun.from_json(payload), headers
         except ThreadRunError as exc:
@@ -1150,8 +1180,8 @@ class Client:
         *,
         body: Optional[Dict[str, Any]] = None,
         query: Optional[List[Tuple[str, str]]] = None,
-    ) -> Tuple[int, Dict[str, str], bytes]:
-        """Send with retries; return (status, lower-cased headers, body) of a 2xx answer."""
+    ) -> Tuple[Dict[str, str], bytes]:
+        """Send with retries; return the lower-cased headers and the body of a 2xx answer."""
         target = self._base_path + path
         pairs = self._query + (query or [])
         if pairs:
@@ -1178,13 +1208,12 @@ class Client:
                 delay = self._backoff(retries)
             else:
                 if 200 <= status < 300:
-                    return status, response_headers, payload
+                    return response_headers, payload
                 error = self._status_error(status, response_headers, payload)
                 if retries >= self.max_retries or not _should_retry(status, response_headers):
                     raise error
-                delay = _retry_after(response_headers)
-                if delay is None:
-                    delay = self._backoff(retries)
+                wait = _retry_after(response_headers)
+                delay = self._backoff(retries) if wait is None else wait
             retries += 1
             self._sleep(delay)
 
@@ -1208,7 +1237,7 @@ class Client:
                 )
             if status == 303 or (status in (301, 302) and method == "POST"):
                 method, data = "GET", None
-                headers = {k: v for k, v in headers.items() if k not in ("Content-Type", "Content-Length", "Idempotency-Key")}
+                headers = {k: v for k, v in headers.items() if k not in _BODY_HEADERS}
             target = next_target
         raise APIStatusError(
             "too many redirects (more than %d)" % _MAX_REDIRECTS, status_code=status,
@@ -1233,7 +1262,7 @@ class Client:
     def _exchange(
         self, method: str, target: str, data: Optional[bytes], headers: Dict[str, str]
     ) -> Tuple[int, Dict[str, str], bytes]:
-        http = self._http
+        httplib = self._http
         with self._lock:
             # A kept-alive connection may have been closed by the server while idle; that
             # is only known when it is used, and then the request is sent once more, anew.
@@ -1254,7 +1283,7 @@ class Client:
                 except OSError as exc:
                     self._drop_connection()
                     raise _connection_error(exc, self._netloc()) from exc
-                except http.HTTPException as exc:
+                except httplib.HTTPException as exc:
                     self._drop_connection()
                     raise APIConnectionError(
                         "invalid HTTP response from %s: %s" % (self._netloc(), type(exc).__name__)
@@ -1264,7 +1293,7 @@ class Client:
                 except OSError as exc:
                     self._drop_connection()
                     raise _connection_error(exc, self._netloc()) from exc
-                except http.HTTPException as exc:
+                except httplib.HTTPException as exc:
                     self._drop_connection()
                     raise APIConnectionError(
                         "connection to %s broke while reading the response: %s"
@@ -1293,7 +1322,7 @@ class Client:
         return response.status, headers, payload
 
     def _connect(self) -> http.client.HTTPConnection:
-        http = self._http
+        httplib = self._http
         connection: http.client.HTTPConnection
         if self._proxy is None:
             host, port = self._host, self._port
@@ -1303,12 +1332,14 @@ class Client:
             import ssl
 
             context = self._ssl_context or ssl.create_default_context()
-            connection = http.HTTPSConnection(host, port, timeout=self.timeout, context=context)
+            connection = httplib.HTTPSConnection(
+                host, port, timeout=self.timeout, context=context
+            )
             if self._proxy is not None:
                 tunnel_headers = {"Proxy-Authorization": self._proxy[2]} if self._proxy[2] else None
                 connection.set_tunnel(self._host, self._port, headers=tunnel_headers)
         else:
-            connection = http.HTTPConnection(host, port, timeout=self.timeout)
+            connection = httplib.HTTPConnection(host, port, timeout=self.timeout)
         self._connection = connection
         return connection
 
@@ -1325,7 +1356,7 @@ class Client:
     def _backoff(self, retries: int) -> float:
         import random
 
-        delay = min(_INITIAL_RETRY_DELAY * 2**retries, _MAX_RETRY_DELAY)
+        delay = min(_INITIAL_RETRY_DELAY * 2.0**retries, _MAX_RETRY_DELAY)
         return delay * (1 - 0.25 * random.random())
 
     def _scrub(self, text: str) -> str:
@@ -1347,7 +1378,9 @@ class Client:
             message = _shorten(snippet, 200) if snippet else "(empty body)"
             if body is None and text:
                 body = text
-        cls = _STATUS_ERRORS.get(status) or (InternalServerError if status >= 500 else APIStatusError)
+        cls = _STATUS_ERRORS.get(status)
+        if cls is None:
+            cls = InternalServerError if status >= 500 else APIStatusError
         return cls(
             "HTTP %d: %s" % (status, message),
             status_code=status,
@@ -1363,7 +1396,9 @@ def _check_id(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise InvalidIdError("%s must be a string, got %s" % (name, type(value).__name__))
     if not value or value in (".", "..") or len(value) > 256:
-        raise InvalidIdError("%s is empty, a dot segment, or too long: %r" % (name, _shorten(value, 40)))
+        raise InvalidIdError(
+            "%s is empty, a dot segment, or too long: %r" % (name, _shorten(value, 40))
+        )
     for char in value:
         if char in "/\\?#%" or char.isspace() or not char.isprintable():
             raise InvalidIdError("%s must not contain %r: %r" % (name, char, _shorten(value, 40)))
@@ -1436,4 +1471,5 @@ def _connection_error(exc: OSError, netloc: str) -> APIConnectionError:
 
     if isinstance(exc, socket.timeout):
         return APITimeoutError("request to %s timed out" % netloc)
-    return APIConnectionError("could not talk to %s: %s" % (netloc, exc.strerror or type(exc).__name__))
+    reason = exc.strerror or type(exc).__name__
+    return APIConnectionError("could not talk to %s: %s" % (netloc, reason))
