@@ -93,7 +93,9 @@ _FIELDS = (
     "incomplete_details", "model", "instructions", "tools", "metadata", "usage", "extra",
 )  # fmt: skip
 _KNOWN_KEYS = frozenset(_FIELDS[:-1])
-_REQUIRED_KEYS = ("id", "object", "created_at", "thread_id", "assistant_id", "status", "model")
+_REQUIRED_KEYS = frozenset(
+    ("id", "object", "created_at", "thread_id", "assistant_id", "status", "model")
+)
 _TIMESTAMP_LIMIT = 2**64  # timestamps are u64 in the reference type
 _SHORT_REPR = 40  # characters of a bad value an error message may quote
 _JSON_TYPE_NAMES = {int: "integer", float: "number", str: "string", list: "array", dict: "object"}
@@ -704,11 +706,10 @@ def _from_mapping_slow(data: Any) -> ThreadRun:
     """from_dict's reference implementation: every rule, one field at a time, in order."""
     if not isinstance(data, Mapping):
         raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
-    for key in _REQUIRED_KEYS:
-        if key not in data:
-            raise ThreadRunError("required key is missing", key)
     values = []
     for name, check in _CHECKS:
+        if name not in data and name in _REQUIRED_KEYS:
+            raise ThreadRunError("required key is missing", name)
         value = data.get(name)
         if value is None and name in ("tools", "metadata"):
             value = [] if name == "tools" else {}
