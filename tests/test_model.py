@@ -1,0 +1,872 @@
+"""Specification of the Run model (issue 2): ThreadRun, ToolCall, RunStatus, ThreadRunError.
+
+Data-driven: the corpus of OpenAPI examples in tests/data/ and tables of bad inputs, each row a
+subTest.  Runs against the package or, with THREADRUN_TEST_MODULE_DIR, against the single file
+(see tests/__init__.py).
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import copy
+import dataclasses
+import json
+import pickle
+import types
+import unittest
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+
+from tests import corpus, threadrun
+
+ThreadRun = threadrun.ThreadRun
+ThreadRunError = threadrun.ThreadRunError
+ToolCall = threadrun.ToolCall
+RunStatus = threadrun.RunStatus
+
+FIELDS = (
+    "id", "object", "created_at", "thread_id", "assistant_id", "status", "required_action",
+    "last_error", "expires_at", "started_at", "cancelled_at", "failed_at", "completed_at",
+    "incomplete_details", "model", "instructions", "tools", "metadata", "usage", "extra",
+)  # fmt: skip
+KNOWN = FIELDS[:-1]  # the 19 keys of the wire format
+REQUIRED = ("id", "object", "created_at", "thread_id", "assistant_id", "status", "model")
+REQUIRED_STR = ("id", "object", "thread_id", "assistant_id", "status", "model")
+OPTIONAL_TS = ("expires_at", "started_at", "cancelled_at", "failed_at", "completed_at")
+ANY_OPTIONAL = ("required_action", "last_error", "incomplete_details", "usage")
+OPTIONAL = ("instructions", *OPTIONAL_TS, *ANY_OPTIONAL)
+
+TERMINAL = ("cancelled", "failed", "completed", "incomplete", "expired")
+NON_TERMINAL = ("queued", "in_progress", "requires_action", "cancelling")
+
+SECRET = "S" * 10000
+CALL_ID = "call_XXNp8YGaFrjrSjgqxtC8JJ1B"
+
+CORPUS = corpus()
+
+
+def minimal() -> Dict[str, Any]:
+    return {
+        "id": "run_1",
+        "object": "thread.run",
+        "created_at": 1710351818,
+        "thread_id": "thread_1",
+        "assistant_id": "asst_1",
+        "status": "queued",
+        "model": "gpt-4o",
+    }
+
+
+def _by_name(name: str) -> Dict[str, Any]:
+    for n, _raw, d in CORPUS:
+        if n == name:
+            return copy.deepcopy(d)
+    raise KeyError(name)
+
+
+def expected_to_dict(data: Dict[str, Any]) -> Dict[str, Any]:
+    """What to_dict() must return for valid input data: absent optionals become None,
+    absent/null tools and metadata become [] and {}; everything else exactly as given."""
+    exp = dict(data)
+    for k in OPTIONAL:
+        exp.setdefault(k, None)
+    if exp.get("tools") is None:
+        exp["tools"] = []
+    if exp.get("metadata") is None:
+        exp["metadata"] = {}
+    return exp
+
+
+def with_(base: Dict[str, Any], **kw: Any) -> Dict[str, Any]:
+    d = dict(base)
+    d.update(kw)
+    return d
+
+
+def without(base: Dict[str, Any], key: str) -> Dict[str, Any]:
+    d = dict(base)
+    del d[key]
+    return d
+
+
+def kwargs_of(run: Any) -> Dict[str, Any]:
+    return {f: getattr(run, f) for f in FIELDS}
+
+
+def valid_json_with(raw_value: str) -> str:
+    """A valid run as JSON text with an unknown key "x" whose value is the given JSON text."""
+    body = json.dumps(minimal())
+    return body[:-1] + ', "x": ' + raw_value + "}"
+
+
+FieldSpec = Union[str, Callable[[Optional[str]], bool]]
+
+
+class Base(unittest.TestCase):
+    maxDiff = 4000
+
+    def assertRunError(
+        self, fn: Callable[..., Any], field: Optional[FieldSpec], *args: Any
+    ) -> Any:
+        """fn(*args) raises ThreadRunError; if field is a str, .field is exactly it and the
+        message names it (message form '<field>: expected ..., got ...'); if callable, it is a
+        predicate on .field.  Returns the exception."""
+        with self.assertRaises(ThreadRunError) as cm:
+            fn(*args)
+        err = cm.exception
+        self.assertIsInstance(err, ValueError)
+        msg = str(err)
+        for attr in ("field", "line", "column", "request_id"):
+            self.assertTrue(hasattr(err, attr), attr)
+        if isinstance(field, str):
+            self.assertEqual(err.field, field, msg)
+            self.assertIn(field, msg)
+            self.assertTrue(msg.startswith(field + ": "), "message form: %r" % msg[:300])
+        elif field is not None:
+            self.assertTrue(field(err.field), "unexpected .field %r (%s)" % (err.field, msg[:300]))
+            self.assertIn(err.field, msg)
+        self.assertLess(len(msg), 1000, "message too long: %r..." % msg[:300])
+        return err
+
+
+# --------------------------------------------------------------------------------------------
+# corpus
+# --------------------------------------------------------------------------------------------
+
+
+class TestCorpus(Base):
+    def test_corpus_present(self) -> None:
+        self.assertEqual(len(CORPUS), 23)
+
+    def test_every_file_parses_losslessly(self) -> None:
+        for name, _raw, data in CORPUS:
+            with self.subTest(name):
+                before = copy.deepcopy(data)
+                run = ThreadRun.from_dict(data)
+                self.assertEqual(data, before, "input mutated")
+                self.assertIsInstance(run, ThreadRun)
+                exp = expected_to_dict(data)
+                for k in KNOWN:
+                    self.assertEqual(getattr(run, k), exp[k], k)
+                unknown = {k: v for k, v in data.items() if k not in KNOWN}
+                self.assertEqual(run.extra, unknown)
+                self.assertEqual(list(run.extra), list(unknown), "extra keeps input order")
+                d = run.to_dict()
+                self.assertEqual(d, exp)
+                if all(k in data for k in KNOWN):
+                    self.assertEqual(d, data, "lossless")
+                self.assertEqual(list(d)[:19], list(KNOWN))
+                self.assertEqual(list(d)[19:], list(unknown))
+                self.assertEqual(ThreadRun.from_dict(d), run)
+                self.assertEqual(ThreadRun.from_dict(run.to_dict()).to_dict(), d)
+
+    def test_from_json_bytes_str_bytearray_agree(self) -> None:
+        for name, raw, data in CORPUS:
+            with self.subTest(name):
+                want = ThreadRun.from_dict(data)
+                self.assertEqual(ThreadRun.from_json(raw), want)
+                self.assertEqual(ThreadRun.from_json(raw.decode("utf-8")), want)
+                self.assertEqual(ThreadRun.from_json(bytearray(raw)), want)
+
+    def test_to_json_round_trip(self) -> None:
+        for name, raw, _data in CORPUS:
+            with self.subTest(name):
+                run = ThreadRun.from_json(raw)
+                text = run.to_json()
+                self.assertIsInstance(text, str)
+                self.assertEqual(json.loads(text), run.to_dict())
+                self.assertEqual(ThreadRun.from_json(text), run)
+                self.assertEqual(ThreadRun.from_json(text).to_json(), text)
+
+    def test_to_json_is_compact(self) -> None:
+        for name, raw, _data in CORPUS:
+            with self.subTest(name):
+                run = ThreadRun.from_json(raw)
+                d = run.to_dict()
+                compact = (
+                    json.dumps(d, separators=(",", ":")),
+                    json.dumps(d, separators=(",", ":"), ensure_ascii=False),
+                )
+                self.assertIn(run.to_json(), compact)
+                self.assertNotIn("\n", run.to_json())
+
+    def test_extra_holds_unknown_keys(self) -> None:
+        run = ThreadRun.from_dict(_by_name("01-queued.json"))
+        self.assertEqual(run.extra["temperature"], 1.0)
+        self.assertEqual(run.extra["truncation_strategy"], {"type": "auto", "last_messages": None})
+        self.assertIs(run.extra["parallel_tool_calls"], True)
+        for k in KNOWN:
+            self.assertNotIn(k, run.extra)
+
+    def test_corpus_fields(self) -> None:
+        run = ThreadRun.from_dict(_by_name("17-completed.json"))
+        self.assertEqual(run.metadata, {"user_id": "user_abc123"})
+        run = ThreadRun.from_dict(_by_name("06-requires_action.json"))
+        self.assertEqual(run.id, "run_123")
+        self.assertEqual(run.status, "requires_action")
+        self.assertEqual(run.created_at, 1710351818)
+        self.assertEqual(run.usage, {"prompt_tokens": 345, "completion_tokens": 11,
+                                     "total_tokens": 356})  # fmt: skip
+        self.assertIsNone(run.failed_at)
+        self.assertEqual(run.tools[0]["function"]["name"], "get_current_weather")
+
+
+# --------------------------------------------------------------------------------------------
+# bad input tables
+# --------------------------------------------------------------------------------------------
+
+
+def bad_dict_cases() -> Iterator[Tuple[str, Any, FieldSpec]]:
+    """(label, data, expected field) rows; from_dict(data) must raise ThreadRunError."""
+    base = minimal()
+    for k in REQUIRED:
+        yield "missing %s" % k, without(base, k), k
+        yield "null %s" % k, with_(base, **{k: None}), k
+    str_bad = [1, 0, 1.5, [], ["x"], {}, True, False, b"bytes"]
+    for k in REQUIRED_STR:
+        for v in str_bad:
+            yield "%s=%r" % (k, v), with_(base, **{k: v}), k
+    for v in str_bad:
+        yield "instructions=%r" % (v,), with_(base, instructions=v), "instructions"
+    ts_bad = ["1710351818", "", 1.0, 1.5, float("nan"), True, False, [], {}, [1], -1,
+              -(2**63), 2**64, 2**64 + 1, 2**100, b"1"]  # fmt: skip
+    for v in [*ts_bad, None]:
+        yield "created_at=%r" % (v,), with_(base, created_at=v), "created_at"
+    for k in OPTIONAL_TS:
+        for v in ts_bad:
+            yield "%s=%r" % (k, v), with_(base, **{k: v}), k
+    for v in [{}, {"type": "code_interpreter"}, "x", "", 1, True, 1.5]:
+        yield "tools=%r" % (v,), with_(base, tools=v), "tools"
+    for v in [[], [["k", "v"]], "x", "", 1, True, 1.5]:
+        yield "metadata=%r" % (v,), with_(base, metadata=v), "metadata"
+    for v in [1, None, True, 1.5, [], ["v"], {}, b"v"]:
+        yield "metadata['k']=%r" % (v,), with_(base, metadata={"a": "ok", "k": v}), "metadata['k']"
+    for key in [1, None, b"k", (1, 2), True]:
+        yield (
+            "metadata key %r" % (key,),
+            with_(base, metadata={key: "v"}),
+            lambda f: f is not None and f.startswith("metadata"),
+        )
+    for key in [1, None, b"extra", (1, 2), 1.5, True]:
+        d = dict(base)
+        d[key] = "v"  # type: ignore[index]
+        yield "extra key %r" % (key,), d, lambda f: f is not None and "extra" in f
+
+
+class TestBadInput(Base):
+    def test_bad_dicts(self) -> None:
+        for label, data, field in bad_dict_cases():
+            with self.subTest(label):
+                before = copy.deepcopy(data)
+                self.assertRunError(ThreadRun.from_dict, field, data)
+                self.assertEqual(data, before, "input mutated")
+
+    def test_bad_dicts_via_json(self) -> None:
+        # every JSON-representable row must fail identically through from_json
+        for label, data, field in bad_dict_cases():
+            try:
+                text = json.dumps(data, allow_nan=False)
+            except (TypeError, ValueError):
+                continue
+            if json.loads(text) != data:
+                continue  # e.g. non-str keys, which JSON turns into strings
+            with self.subTest(label):
+                self.assertRunError(ThreadRun.from_json, field, text)
+
+    def test_timestamp_bounds_ok(self) -> None:
+        for k in ("created_at", *OPTIONAL_TS):
+            for v in (0, 1, 2**63, 2**64 - 1):
+                with self.subTest(k=k, v=v):
+                    run = ThreadRun.from_dict(with_(minimal(), **{k: v}))
+                    self.assertEqual(getattr(run, k), v)
+                    self.assertIs(type(getattr(run, k)), int)
+                    self.assertEqual(ThreadRun.from_json(run.to_json()), run)
+
+    def test_non_dict_data(self) -> None:
+        for v in ([], [("id", "x")], "x", "", None, 0, 1, 1.5, True, b"{}", object()):
+            with self.subTest(v=v):
+                self.assertRunError(ThreadRun.from_dict, None, v)
+
+    def test_error_attributes_default_none(self) -> None:
+        err = self.assertRunError(ThreadRun.from_dict, "created_at",
+                                  with_(minimal(), created_at="x"))  # fmt: skip
+        self.assertIsNone(err.line)
+        self.assertIsNone(err.column)
+        self.assertIsNone(err.request_id)
+        self.assertIsNone(self.assertRunError(ThreadRun.from_dict, None, []).field)
+
+    def test_version(self) -> None:
+        self.assertEqual(threadrun.__version__, "0.1.0")
+
+    def test_threadrunerror_hierarchy(self) -> None:
+        self.assertTrue(issubclass(ThreadRunError, ValueError))
+        self.assertFalse(issubclass(ThreadRunError, threadrun.OpenAIError))
+
+    def test_long_values_truncated_in_messages(self) -> None:
+        base = minimal()
+        rows = [
+            ("created_at", with_(base, created_at=SECRET)),
+            ("expires_at", with_(base, expires_at=SECRET)),
+            ("status", with_(base, status=[SECRET])),
+            ("id", with_(base, id={SECRET: SECRET})),
+            ("tools", with_(base, tools=SECRET)),
+            ("metadata", with_(base, metadata=SECRET)),
+            ("metadata['k']", with_(base, metadata={"k": [SECRET]})),
+            ("metadata['k']", with_(base, metadata={"k": SECRET.encode()})),
+        ]
+        for field, data in rows:
+            with self.subTest(field=field, kind=type(data[field.split("[")[0]]).__name__):
+                err = self.assertRunError(ThreadRun.from_dict, field, data)
+                self.assertLess(len(str(err)), 200, str(err)[:300])
+                self.assertNotIn("S" * 100, str(err))
+                self.assertNotIn("S" * 100, repr(err))
+
+    def test_long_key_not_echoed_in_full(self) -> None:
+        # a long metadata key/extra key is input too: it must not be echoed in full either
+        for data in (
+            with_(minimal(), metadata={SECRET: 1}),
+            with_(minimal(), metadata={"k" + SECRET: None}),
+        ):
+            with self.subTest():
+                with self.assertRaises(ThreadRunError) as cm:
+                    ThreadRun.from_dict(data)
+                self.assertNotIn(SECRET, str(cm.exception))
+                self.assertLess(len(str(cm.exception)), 400)
+
+    def test_huge_int_in_error_message(self) -> None:
+        # repr() of a > 4300-digit int raises ValueError on 3.11+: the error must still be a
+        # ThreadRunError with a short message
+        for k in ("created_at", "expires_at", "id", "status"):
+            with self.subTest(k):
+                err = self.assertRunError(ThreadRun.from_dict, k, with_(minimal(), **{k: 10**5000}))
+                self.assertLess(len(str(err)), 200)
+        err = self.assertRunError(
+            ThreadRun.from_dict, "metadata['k']", with_(minimal(), metadata={"k": -(10**5000)})
+        )
+        self.assertLess(len(str(err)), 200)
+
+
+    def test_deeply_nested_bad_value(self) -> None:
+        # describing the bad value must not recurse without bound
+        deep: Any = []
+        for _ in range(100000):
+            deep = [deep]
+        for k in ("id", "created_at", "expires_at", "instructions", "status", "metadata"):
+            with self.subTest(k):
+                err = self.assertRunError(ThreadRun.from_dict, k, with_(minimal(), **{k: deep}))
+                self.assertLess(len(str(err)), 200)
+        self.assertRunError(
+            ThreadRun.from_dict, "metadata['k']", with_(minimal(), metadata={"k": deep})
+        )
+        ra = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [deep]}}
+        run = ThreadRun.from_dict(with_(minimal(), required_action=ra))
+        self.assertRunError(lambda: run.tool_calls, P + "[0]")
+
+
+class TestBadJson(Base):
+    def test_truncated_has_position(self) -> None:
+        for name, raw, _d in CORPUS[:5]:
+            for cut in (1, len(raw) // 3, len(raw) // 2, len(raw) - 2):
+                for payload in (raw[:cut], raw[:cut].decode("utf-8")):
+                    with self.subTest(name=name, cut=cut, kind=type(payload).__name__):
+                        err = self.assertRunError(ThreadRun.from_json, None, payload)
+                        self.assertIsInstance(err.line, int)
+                        self.assertIsInstance(err.column, int)
+                        self.assertGreaterEqual(err.line, 1)
+                        self.assertGreaterEqual(err.column, 1)
+
+    def test_position_values(self) -> None:
+        err = self.assertRunError(ThreadRun.from_json, None, '{\n  "id": "x",\n  "a": }')
+        self.assertEqual(err.line, 3)
+        self.assertEqual(err.column, 8)
+
+    def test_bad_json_table(self) -> None:
+        rows: List[Tuple[str, Any]] = [
+            ("NaN", valid_json_with("NaN")),
+            ("Infinity", valid_json_with("Infinity")),
+            ("-Infinity", valid_json_with("-Infinity")),
+            ("NaN in list", valid_json_with("[1, NaN]")),
+            ("NaN created_at", valid_json_with("1").replace("1710351818", "NaN")),
+            ("deep nesting", valid_json_with("[" * 100000 + "]" * 100000)),
+            ("deep dict nesting", valid_json_with('{"a":' * 100000 + "1" + "}" * 100000)),
+            ("5000-digit int", valid_json_with("9" * 5000)),
+            ("5000-digit negative int", valid_json_with("-" + "9" * 5000)),
+            ("5000-digit created_at", valid_json_with("1").replace("1710351818", "9" * 5000)),
+            ("invalid utf-8 in value", valid_json_with('"\xff"').encode("latin-1")),
+            ("invalid utf-8 continuation", valid_json_with('"a"').encode() + b"\x80"),
+            ("invalid utf-8 overlong", b'{"id": "\xc0\xaf"}'),
+            ("invalid utf-8 surrogate", valid_json_with('"\xed\xa0\x80"').encode("latin-1")),
+            ("lone \\xff", b"\xff"),
+            ("empty bytes", b""),
+            ("empty str", ""),
+            ("blank str", "   "),
+            ("blank bytes", b" \n\t "),
+            ("empty bytearray", bytearray()),
+            ("top-level array", "[]"),
+            ("top-level array of run", "[" + json.dumps(minimal()) + "]"),
+            ("top-level string", '"run"'),
+            ("top-level number", "1"),
+            ("top-level null", "null"),
+            ("trailing garbage", json.dumps(minimal()) + " x"),
+            ("two documents", json.dumps(minimal()) * 2),
+            ("int argument", 1),
+            ("None argument", None),
+            ("float argument", 1.5),
+            ("list argument", [json.dumps(minimal())]),
+        ]
+        for label, payload in rows:
+            with self.subTest(label):
+                self.assertRunError(ThreadRun.from_json, None, payload)
+
+    def test_float_overflow_rejected(self) -> None:
+        # 1e400 parses to inf, which to_json can never write back: reject it like Infinity
+        for lit in ("1e400", "-1e400", "[1e999]"):
+            with self.subTest(lit):
+                self.assertRunError(ThreadRun.from_json, None, valid_json_with(lit))
+
+    def test_json_error_field_names(self) -> None:
+        text = json.dumps(with_(minimal(), created_at="1"))
+        self.assertRunError(ThreadRun.from_json, "created_at", text)
+        text = json.dumps(with_(minimal(), metadata={"k": 1}))
+        self.assertRunError(ThreadRun.from_json, "metadata['k']", text)
+
+    def test_accepts_big_but_legal_values(self) -> None:
+        run = ThreadRun.from_json(valid_json_with("9" * 4000))
+        self.assertEqual(run.extra["x"], int("9" * 4000))
+        run = ThreadRun.from_json(valid_json_with("[" * 200 + "]" * 200))
+        self.assertEqual(ThreadRun.from_json(run.to_json()), run)
+        run = ThreadRun.from_json(valid_json_with('"\\ud83d\\ude00 \u00e9"'))
+        self.assertEqual(run.extra["x"], "\U0001f600 \u00e9")
+        self.assertEqual(ThreadRun.from_json(run.to_json()), run)
+        self.assertEqual(ThreadRun.from_json(run.to_json().encode("utf-8")), run)
+
+
+# --------------------------------------------------------------------------------------------
+# optional/null handling, input handling
+# --------------------------------------------------------------------------------------------
+
+
+class _MyMapping(collections.abc.Mapping):  # type: ignore[type-arg]
+    def __init__(self, d: Dict[str, Any]) -> None:
+        self._d = d
+
+    def __getitem__(self, k: str) -> Any:
+        return self._d[k]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._d)
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+
+class _S(str):
+    pass
+
+
+class TestDefaults(Base):
+    def test_absent_optionals(self) -> None:
+        run = ThreadRun.from_dict(minimal())
+        for k in OPTIONAL:
+            self.assertIsNone(getattr(run, k), k)
+        self.assertEqual(run.tools, [])
+        self.assertEqual(run.metadata, {})
+        self.assertEqual(run.extra, {})
+        self.assertEqual(run.to_dict(), expected_to_dict(minimal()))
+        self.assertEqual(list(run.to_dict()), list(KNOWN))
+
+    def test_null_optionals(self) -> None:
+        data = minimal()
+        for k in (*OPTIONAL, "tools", "metadata"):
+            data[k] = None
+        run = ThreadRun.from_dict(data)
+        for k in OPTIONAL:
+            self.assertIsNone(getattr(run, k), k)
+        self.assertEqual(run.tools, [])
+        self.assertIsInstance(run.tools, list)
+        self.assertEqual(run.metadata, {})
+        self.assertIsInstance(run.metadata, dict)
+        self.assertEqual(run, ThreadRun.from_dict(minimal()))
+
+    def test_any_optional_values_untouched(self) -> None:
+        for k in ANY_OPTIONAL:
+            for v in ({"a": [1, {"b": None}]}, "text", 3, [1, 2], True):
+                with self.subTest(k=k, v=v):
+                    run = ThreadRun.from_dict(with_(minimal(), **{k: v}))
+                    self.assertEqual(getattr(run, k), v)
+
+    def test_unknown_status_and_object_kept(self) -> None:
+        run = ThreadRun.from_dict(with_(minimal(), status="some_future_status",
+                                        object="thread.run.v9"))  # fmt: skip
+        self.assertEqual(run.status, "some_future_status")
+        self.assertEqual(run.object, "thread.run.v9")
+        self.assertFalse(run.is_terminal)
+        self.assertEqual(run.to_dict()["status"], "some_future_status")
+
+    def test_empty_strings_allowed(self) -> None:
+        run = ThreadRun.from_dict(with_(minimal(), id="", model="", instructions=""))
+        self.assertEqual((run.id, run.model, run.instructions), ("", "", ""))
+
+    def test_input_never_mutated(self) -> None:
+        inputs = [d for _n, _r, d in CORPUS] + [
+            minimal(),
+            with_(minimal(), tools=None, metadata=None, usage=None),
+            with_(minimal(), created_at="bad", extra_key={"a": [1]}),
+            with_(minimal(), metadata={"a": "b", "c": 1}),
+        ]
+        for data in inputs:
+            with self.subTest(id=data.get("id")):
+                before = copy.deepcopy(data)
+                keys_before = list(data)
+                try:
+                    run = ThreadRun.from_dict(data)
+                except ThreadRunError:
+                    run = None
+                self.assertEqual(data, before)
+                self.assertEqual(list(data), keys_before)
+                if run is not None:
+                    run.to_dict()["id"] = "changed"
+                    run.to_json()
+                    _ = run.tool_calls
+                    self.assertEqual(data, before)
+
+    def test_sharing_contract(self) -> None:
+        data = with_(minimal(), tools=[{"type": "x"}], metadata={"a": "b"}, zzz={"n": [1]})
+        run = ThreadRun.from_dict(data)
+        self.assertIs(run.tools, data["tools"])
+        self.assertIs(run.metadata, data["metadata"])
+        self.assertIs(run.extra["zzz"], data["zzz"])
+        self.assertIsNot(run.extra, data)
+        self.assertEqual(type(run.extra), dict)
+
+    def test_nan_in_any_field_round_trips(self) -> None:
+        # from_dict(run.to_dict()) == run must hold for every run from_dict accepts, on every
+        # Python (3.13's dataclass __eq__ compares fields with ==, not as tuples)
+        nan = float("nan")
+        for k in (*ANY_OPTIONAL, "zzz"):
+            with self.subTest(k):
+                run = ThreadRun.from_dict(with_(minimal(), **{k: nan}))
+                self.assertEqual(run, run)
+                self.assertEqual(ThreadRun.from_dict(run.to_dict()), run)
+                self.assertEqual(copy.copy(run), run)
+
+    def test_to_dict_is_new(self) -> None:
+        run = ThreadRun.from_dict(with_(minimal(), zzz=1))
+        d1 = run.to_dict()
+        d1["id"] = "other"
+        d1["zzz"] = 2
+        d1["new"] = 3
+        d2 = run.to_dict()
+        self.assertIsNot(d1, d2)
+        self.assertEqual(d2["id"], "run_1")
+        self.assertEqual(run.extra, {"zzz": 1})
+
+    def test_mapping_accepted(self) -> None:
+        for name, _raw, data in CORPUS[:6]:
+            want = ThreadRun.from_dict(data)
+            for wrap in (types.MappingProxyType, _MyMapping):
+                with self.subTest(name=name, wrap=wrap.__name__):
+                    run = ThreadRun.from_dict(wrap(data))
+                    self.assertEqual(run, want)
+                    self.assertEqual(run.to_dict(), want.to_dict())
+                    self.assertEqual(type(run.to_dict()), dict)
+                    self.assertEqual(type(run.extra), dict)
+
+    def test_str_subclass_ok(self) -> None:
+        data = with_(minimal(), id=_S("run_s"), status=_S("queued"), instructions=_S("hi"),
+                     metadata={_S("k"): _S("v")})  # fmt: skip
+        run = ThreadRun.from_dict(data)
+        self.assertEqual(run.id, "run_s")
+        self.assertEqual(run.metadata, {"k": "v"})
+        self.assertEqual(ThreadRun.from_dict(run.to_dict()), run)
+        self.assertEqual(json.loads(run.to_json())["id"], "run_s")
+
+    def test_extra_key_case_variants_are_extra(self) -> None:
+        odd = {"ID": "x", "Status": "y", " id": 1, "id ": 2, "created_at\x00": 3, "meta data": 4}
+        data = dict(minimal(), **odd)
+        run = ThreadRun.from_dict(data)
+        self.assertEqual(run.extra, odd)
+        d = run.to_dict()
+        self.assertEqual(d["id"], "run_1")
+        self.assertEqual(d["ID"], "x")
+        self.assertEqual(list(d), list(KNOWN) + list(odd))
+
+
+# --------------------------------------------------------------------------------------------
+# dataclass behaviour
+# --------------------------------------------------------------------------------------------
+
+
+class TestDataclass(Base):
+    def setUp(self) -> None:
+        self.run = ThreadRun.from_dict(_by_name("06-requires_action.json"))
+        self.run17 = ThreadRun.from_dict(_by_name("17-completed.json"))
+
+    def test_fields_exact(self) -> None:
+        self.assertTrue(dataclasses.is_dataclass(ThreadRun))
+        self.assertEqual(tuple(f.name for f in dataclasses.fields(ThreadRun)), FIELDS)
+
+    def test_frozen(self) -> None:
+        for name in (*FIELDS, "foo", "__weird__"):
+            with self.subTest(name):
+                with self.assertRaises(dataclasses.FrozenInstanceError):
+                    setattr(self.run, name, "x")
+                with self.assertRaises((dataclasses.FrozenInstanceError, AttributeError)):
+                    delattr(self.run, name)
+        self.assertEqual(self.run.id, "run_123")
+
+    def test_slots(self) -> None:
+        self.assertIn("__slots__", ThreadRun.__dict__)
+        self.assertFalse(hasattr(self.run, "__dict__"))
+
+    def test_eq_ne(self) -> None:
+        again = ThreadRun.from_dict(_by_name("06-requires_action.json"))
+        self.assertEqual(self.run, again)
+        self.assertFalse(self.run != again)
+        self.assertNotEqual(self.run, self.run17)
+        other = ThreadRun.from_dict(with_(_by_name("06-requires_action.json"), zz=1))
+        self.assertNotEqual(self.run, other)
+        self.assertNotEqual(self.run, self.run.to_dict())
+
+    def test_hash(self) -> None:
+        again = ThreadRun.from_dict(_by_name("06-requires_action.json"))
+        self.assertEqual(hash(self.run), hash(again))
+        s = {self.run, again, self.run17, copy.deepcopy(self.run17)}
+        self.assertEqual(len(s), 2)
+        self.assertIn(again, s)
+        for _n, _r, d in CORPUS:
+            hash(ThreadRun.from_dict(d))
+
+    def test_repr(self) -> None:
+        r = repr(self.run)
+        self.assertIn("run_123", r)
+        self.assertIn("ThreadRun", r)
+
+    def test_pickle_all_protocols(self) -> None:
+        for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+            for run in (self.run, self.run17, ThreadRun.from_dict(minimal())):
+                with self.subTest(proto=proto, id=run.id):
+                    back = pickle.loads(pickle.dumps(run, proto))
+                    self.assertIs(type(back), ThreadRun)
+                    self.assertEqual(back, run)
+                    self.assertEqual(hash(back), hash(run))
+                    self.assertEqual(back.to_dict(), run.to_dict())
+                    with self.assertRaises(dataclasses.FrozenInstanceError):
+                        back.id = "x"  # type: ignore[misc]
+
+    def test_copy_deepcopy(self) -> None:
+        for fn in (copy.copy, copy.deepcopy):
+            with self.subTest(fn.__name__):
+                c = fn(self.run)
+                self.assertIs(type(c), ThreadRun)
+                self.assertEqual(c, self.run)
+                self.assertEqual(c.to_dict(), self.run.to_dict())
+        deep = copy.deepcopy(self.run)
+        self.assertIsNot(deep.tools, self.run.tools)
+
+    def test_replace(self) -> None:
+        r = dataclasses.replace(self.run, status="completed", completed_at=1710351900)
+        self.assertEqual(r.status, "completed")
+        self.assertTrue(r.is_terminal)
+        self.assertEqual(r.id, self.run.id)
+        self.assertEqual(self.run.status, "requires_action")
+        rows = [
+            ("created_at", {"created_at": "x"}),
+            ("created_at", {"created_at": -1}),
+            ("expires_at", {"expires_at": True}),
+            ("status", {"status": None}),
+            ("id", {"id": 5}),
+            ("instructions", {"instructions": 5}),
+            ("tools", {"tools": "x"}),
+            ("metadata", {"metadata": []}),
+            ("metadata['k']", {"metadata": {"k": 1}}),
+            ("extra['id']", {"extra": {"id": "x"}}),
+            ("extra['status']", {"extra": {"a": 1, "status": "done"}}),
+        ]
+        for field, kw in rows:
+            with self.subTest(field=field, kw=kw):
+                self.assertRunError(lambda kw=kw: dataclasses.replace(self.run, **kw), field)
+
+    def test_asdict(self) -> None:
+        d = dataclasses.asdict(self.run17)
+        self.assertEqual(list(d), list(FIELDS))
+        self.assertEqual(d["extra"], self.run17.extra)
+        want = {k: v for k, v in self.run17.to_dict().items() if k in KNOWN}
+        self.assertEqual({k: v for k, v in d.items() if k != "extra"}, want)
+
+    def test_direct_construction(self) -> None:
+        kw = kwargs_of(self.run17)
+        self.assertEqual(ThreadRun(**kw), self.run17)
+        self.assertEqual(ThreadRun(*[kw[f] for f in FIELDS]), self.run17)
+        rows = [
+            ("created_at", dict(kw, created_at="1")),
+            ("created_at", dict(kw, created_at=2**64)),
+            ("completed_at", dict(kw, completed_at=1.0)),
+            ("model", dict(kw, model=None)),
+            ("metadata['user_id']", dict(kw, metadata={"user_id": 3})),
+            ("extra['id']", dict(kw, extra={"id": "other"})),
+            ("extra['metadata']", dict(kw, extra={"metadata": {}})),
+            ("extra['usage']", dict(kw, extra={"usage": None})),
+        ]
+        for field, args in rows:
+            with self.subTest(field):
+                self.assertRunError(lambda args=args: ThreadRun(**args), field)
+        for bad_extra in ({1: "x"}, [], "x", None):
+            with self.subTest(extra=bad_extra):
+                self.assertRunError(
+                    lambda e=bad_extra: ThreadRun(**dict(kw, extra=e)),
+                    lambda f: f is not None and f.startswith("extra"),
+                )
+
+    def test_extra_never_overwrites_known(self) -> None:
+        data = with_(minimal(), zzz=1)
+        run = ThreadRun.from_dict(data)
+        d = run.to_dict()
+        self.assertEqual(list(d), [*KNOWN, "zzz"])
+        for k in KNOWN:
+            self.assertEqual(d[k], getattr(run, k))
+
+
+# --------------------------------------------------------------------------------------------
+# status, tool calls, to_json
+# --------------------------------------------------------------------------------------------
+
+
+class TestStatus(Base):
+    def test_constants(self) -> None:
+        want = {
+            "QUEUED": "queued", "IN_PROGRESS": "in_progress",
+            "REQUIRES_ACTION": "requires_action", "CANCELLING": "cancelling",
+            "CANCELLED": "cancelled", "FAILED": "failed", "COMPLETED": "completed",
+            "INCOMPLETE": "incomplete", "EXPIRED": "expired",
+        }  # fmt: skip
+        for attr, value in want.items():
+            self.assertEqual(getattr(RunStatus, attr), value)
+            self.assertIsInstance(getattr(RunStatus, attr), str)
+        self.assertIsInstance(RunStatus.ALL, frozenset)
+        self.assertEqual(RunStatus.ALL, frozenset(want.values()))
+        self.assertIsInstance(RunStatus.TERMINAL, frozenset)
+        self.assertEqual(RunStatus.TERMINAL, frozenset(TERMINAL))
+
+    def test_is_terminal(self) -> None:
+        for status in TERMINAL:
+            with self.subTest(status):
+                run = ThreadRun.from_dict(with_(minimal(), status=status))
+                self.assertIs(run.is_terminal, True)
+        for status in (*NON_TERMINAL, "", "COMPLETED", "unknown"):
+            with self.subTest(status):
+                run = ThreadRun.from_dict(with_(minimal(), status=status))
+                self.assertIs(run.is_terminal, False)
+        for name, _raw, data in CORPUS:
+            with self.subTest(name):
+                run = ThreadRun.from_dict(data)
+                self.assertEqual(run.is_terminal, data["status"] in TERMINAL)
+
+
+def _ra(calls: Any) -> Dict[str, Any]:
+    return {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}}
+
+
+def _call(i: str = "call_1", name: str = "f", args: str = "{}") -> Dict[str, Any]:
+    return {"id": i, "type": "function", "function": {"name": name, "arguments": args}}
+
+
+P = "required_action['submit_tool_outputs']['tool_calls']"
+
+
+class TestToolCalls(Base):
+    def test_corpus_06(self) -> None:
+        run = ThreadRun.from_dict(_by_name("06-requires_action.json"))
+        calls = run.tool_calls
+        self.assertIsInstance(calls, tuple)
+        self.assertEqual(len(calls), 1)
+        c = calls[0]
+        self.assertIsInstance(c, ToolCall)
+        self.assertEqual(c.id, CALL_ID)
+        self.assertEqual(c.name, "get_current_weather")
+        self.assertEqual(c.arguments, '{"location":"San Francisco, CA","unit":"fahrenheit"}')
+        self.assertIsInstance(c.arguments, str)
+        self.assertEqual(c, ToolCall(id=CALL_ID, name="get_current_weather", arguments=c.arguments))
+        self.assertEqual(hash(c), hash(ToolCall(CALL_ID, "get_current_weather", c.arguments)))
+        self.assertEqual(ToolCall._fields, ("id", "name", "arguments"))
+        self.assertEqual(tuple(c), (CALL_ID, "get_current_weather", c.arguments))
+        with self.assertRaises(AttributeError):
+            c.name = "x"  # type: ignore[misc]
+
+    def test_empty_for_others(self) -> None:
+        for name, _raw, data in CORPUS:
+            if name == "06-requires_action.json":
+                continue
+            with self.subTest(name):
+                self.assertEqual(ThreadRun.from_dict(data).tool_calls, ())
+        self.assertEqual(ThreadRun.from_dict(minimal()).tool_calls, ())
+
+    def test_several_calls_in_order(self) -> None:
+        ra = _ra([_call("c1", "a", '{"x":1}'), _call("c2", "b", "")])
+        run = ThreadRun.from_dict(with_(minimal(), status="requires_action", required_action=ra))
+        self.assertEqual(run.tool_calls, (ToolCall("c1", "a", '{"x":1}'), ToolCall("c2", "b", "")))
+
+    def test_malformed(self) -> None:
+        c = _call()
+        rows = [
+            ("required_action", "oops"),
+            ("required_action", ["x"]),
+            ("required_action", 5),
+            ("required_action['submit_tool_outputs']",
+             {"type": "submit_tool_outputs", "submit_tool_outputs": "x"}),
+            ("required_action['submit_tool_outputs']",
+             {"type": "submit_tool_outputs", "submit_tool_outputs": [1]}),
+            (P, _ra("x")),
+            (P, _ra({"0": c})),
+            (P, _ra(5)),
+            (P + "[0]", _ra(["x"])),
+            (P + "[1]", _ra([c, None])),
+            (P + "[0]['id']", _ra([{"type": "function", "function": c["function"]}])),
+            (P + "[0]['id']", _ra([dict(c, id=5)])),
+            (P + "[0]['id']", _ra([dict(c, id=None)])),
+            (P + "[0]['function']", _ra([{"id": "c", "type": "function"}])),
+            (P + "[0]['function']", _ra([dict(c, function="f")])),
+            (P + "[0]['function']", _ra([dict(c, function=None)])),
+            (P + "[0]['function']['name']", _ra([dict(c, function={"arguments": "{}"})])),
+            (P + "[0]['function']['name']",
+             _ra([dict(c, function={"name": 1, "arguments": "{}"})])),
+            (P + "[0]['function']['arguments']", _ra([dict(c, function={"name": "f"})])),
+            (P + "[0]['function']['arguments']",
+             _ra([dict(c, function={"name": "f", "arguments": {"a": 1}})])),
+            (P + "[2]['function']['arguments']",
+             _ra([c, c, dict(c, function={"name": "f", "arguments": None})])),
+        ]  # fmt: skip
+        for field, ra in rows:
+            with self.subTest(field=field, ra=ra):
+                data = with_(minimal(), status="requires_action", required_action=ra)
+                before = copy.deepcopy(data)
+                run = ThreadRun.from_dict(data)  # required_action itself is not validated
+                self.assertRunError(lambda run=run: run.tool_calls, field)
+                self.assertEqual(data, before)
+
+
+class TestToJson(Base):
+    def test_non_json_values_rejected(self) -> None:
+        for v in (float("nan"), float("inf"), float("-inf"), [1.0, float("nan")],
+                  {"a": float("inf")}, object(), {1, 2}, b"bytes"):  # fmt: skip
+            with self.subTest(v=v):
+                run = ThreadRun.from_dict(with_(minimal(), x=v))
+                self.assertIs(run.extra["x"], v)
+                self.assertRunError(run.to_json, None)
+        run = ThreadRun.from_dict(with_(minimal(), usage={"t": float("nan")}))
+        self.assertRunError(run.to_json, None)
+
+    def test_deep_nesting_to_json(self) -> None:
+        deep: Any = []
+        for _ in range(100000):
+            deep = [deep]
+        run = ThreadRun.from_dict(with_(minimal(), x=deep))
+        self.assertIs(run.extra["x"], deep)
+        self.assertRunError(run.to_json, None)
+
+    def test_to_json_keys_order(self) -> None:
+        run = ThreadRun.from_dict(with_(minimal(), zzz=1, aaa=2))
+        self.assertEqual(list(json.loads(run.to_json())), [*KNOWN, "zzz", "aaa"])
+
+
+if __name__ == "__main__":
+    unittest.main()
