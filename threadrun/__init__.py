@@ -74,6 +74,7 @@ import time
 from collections import namedtuple
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 
 # ``typing`` costs milliseconds to import and the model needs it only for annotations, which
 # ``from __future__ import annotations`` keeps as strings. mypy treats this name as True.
@@ -355,13 +356,21 @@ class ThreadRun:
             check(getattr(self, name), name)
         _check_extra(self.extra)
 
+    def __eq__(self, other: Any) -> bool:
+        # Written out because the generated __eq__ of Python 3.13 compares field by field
+        # with ==, where earlier versions compare tuples (identity first): a NaN in usage
+        # would make a run unequal to itself on 3.13 only. One behaviour on every version.
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return _field_values(self) == _field_values(other)
+
     def __hash__(self) -> int:
         return hash((self.id, self.thread_id, self.status, self.created_at))
 
     def __reduce__(self) -> Any:
         # The default reduction of a slotted object restores state with setattr, which a
         # frozen dataclass refuses; rebuild through __init__ (and its validation) instead.
-        return (ThreadRun, tuple([getattr(self, name) for name in _FIELDS]))
+        return (ThreadRun, _field_values(self))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadRun:
@@ -591,6 +600,7 @@ class _RunBuilder:
 
 
 _new_object = object.__new__
+_field_values = attrgetter(*_FIELDS)
 _TERMINAL = RunStatus.TERMINAL
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
