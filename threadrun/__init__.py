@@ -888,10 +888,18 @@ class Client:
             organization = env.get("OPENAI_ORG_ID")
         if project is None:
             project = env.get("OPENAI_PROJECT_ID")
+        if api_key is not None:
+            # A key read from a file or a secret store often ends with a newline.
+            api_key = _header_value(api_key.strip(), "api_key")
         extra_headers = dict(default_headers or {})
         for name, value in extra_headers.items():
             if not isinstance(name, str) or not isinstance(value, str):
                 raise TypeError("default_headers must map str to str")
+            _header_value(name, "a default_headers name")
+            _header_value(value, "default_headers[%r]" % name)
+        for setting, what in ((organization, "organization"), (project, "project")):
+            if setting is not None:
+                _header_value(setting, what)
         if not api_key and not any(
             word in name.lower() for name in extra_headers for word in _CREDENTIAL_WORDS
         ):
@@ -943,8 +951,11 @@ class Client:
             for existing in [key for key in headers if key.lower() == name.lower()]:
                 del headers[existing]
             headers[name] = value
-        self._headers = headers
         self._proxy = self._find_proxy()
+        if self._proxy is not None and self._proxy[2] and self._scheme == "http":
+            # Plain http goes through the proxy request by request (https tunnels instead).
+            headers["Proxy-Authorization"] = self._proxy[2]
+        self._headers = headers
         self._lock = threading.Lock()
         self._connection: Optional[http.client.HTTPConnection] = None
 
@@ -1184,8 +1195,16 @@ class Client:
                     raise
             if not page.get("has_more") or not data:
                 return
-            last_id = page.get("last_id") or data[-1].get("id")
-            query = [item for item in query if item[0] != "after"] + [("after", str(last_id))]
+            cursor = str(page.get("last_id") or data[-1].get("id"))
+            if ("after", cursor) in query:
+                # A server that hands back the cursor it was given would be asked the same
+                # page for ever: stop, and say so.
+                raise APIError(
+                    "the list did not advance: page after %r says has_more with the same "
+                    "last_id" % _shorten(cursor, 60),
+                    request_id=request_id,
+                )
+            query = [item for item in query if item[0] != "after"] + [("after", cursor)]
 
     def _run_request(
         self,
@@ -1431,6 +1450,14 @@ def _check_id(value: Any, name: str) -> str:
     for char in value:
         if char in "/\\?#%" or char.isspace() or not char.isprintable():
             raise InvalidIdError("%s must not contain %r: %r" % (name, char, _shorten(value, 40)))
+    return value
+
+
+def _header_value(value: str, what: str) -> str:
+    # http.client would refuse a CR, LF or other control character only when sending, with
+    # the whole value in its message: refuse it here, without showing the value.
+    if any(char < " " or char == "\x7f" for char in value):
+        raise OpenAIError("%s contains a control character (a newline?)" % what)
     return value
 
 
