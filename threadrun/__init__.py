@@ -69,7 +69,6 @@ __version__ = "0.1.0"
 import json
 import os
 import sys
-import threading
 import time
 from collections import namedtuple
 from collections.abc import Mapping
@@ -111,7 +110,9 @@ _REQUIRED_KEYS = frozenset(
 )
 _TIMESTAMP_LIMIT = 2**64  # timestamps are u64 in the reference type
 _SHORT_REPR = 40  # characters of a bad value an error message may quote
-_JSON_TYPE_NAMES = {int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+_JSON_TYPE_NAMES = (
+    (int, "integer"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"),
+)  # fmt: skip
 
 
 class RunStatus:
@@ -275,9 +276,9 @@ _STATUS_ERRORS = {
 }
 
 
-def _rebuild_error(cls: type, state: Dict[str, Any]) -> BaseException:
+def _rebuild_error(cls: Any, state: Dict[str, Any]) -> BaseException:
     # Keyword-only constructors do not survive BaseException's default pickling.
-    error: BaseException = Exception.__new__(cls)
+    error: BaseException = cls.__new__(cls)
     error.args = (state.get("message", ""),)
     error.__dict__.update(state)
     return error
@@ -370,7 +371,7 @@ class ThreadRun:
     def __reduce__(self) -> Any:
         # The default reduction of a slotted object restores state with setattr, which a
         # frozen dataclass refuses; rebuild through __init__ (and its validation) instead.
-        return (ThreadRun, _field_values(self))
+        return (type(self), _field_values(self))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadRun:
@@ -389,15 +390,8 @@ class ThreadRun:
         # anything unusual (a subclass, a missing key, a wrong type) goes to the slow path,
         # which is the reference implementation and says precisely what is wrong.
         if type(data) is not dict:
-            return _from_mapping_slow(data)
-        extra: Dict[str, Any] = {}
-        try:
-            # dict.update(**data) refuses a non-string key in C, in constant time for a dict
-            # that CPython already knows holds only strings: the cheapest honest check of
-            # the unknown keys, and the copy that the pops below split.
-            extra.update(**data)
-        except TypeError:
-            return _from_mapping_slow(data)
+            return _from_mapping_slow(cls, data)
+        extra = data.copy()
         pop = extra.pop
         try:
             run_id = pop("id")
@@ -408,7 +402,7 @@ class ThreadRun:
             status = pop("status")
             model = pop("model")
         except KeyError:
-            return _from_mapping_slow(data)
+            return _from_mapping_slow(cls, data)
         expires_at = pop("expires_at", None)
         started_at = pop("started_at", None)
         cancelled_at = pop("cancelled_at", None)
@@ -436,17 +430,20 @@ class ThreadRun:
             and (type(tools) is list or tools is None)
             and (type(metadata) is dict or metadata is None)
         ):
-            return _from_mapping_slow(data)
+            return _from_mapping_slow(cls, data)
         if tools is None:
             tools = []
         if metadata is None:
             metadata = {}
-        elif metadata:
-            try:
-                # One str.join type-checks every metadata key and value in C.
+        try:
+            # str.join type-checks every item in C: the cheapest honest check that all
+            # metadata keys and values, and all unknown keys, are strings.
+            if metadata:
                 "".join([*metadata, *metadata.values()])
-            except TypeError:
-                return _from_mapping_slow(data)
+            if extra:
+                "".join(extra)
+        except TypeError:
+            return _from_mapping_slow(cls, data)
         run: Any = _new_object(_RunBuilder)
         run.id = run_id
         run.object = object_
@@ -470,7 +467,7 @@ class ThreadRun:
         run.extra = extra
         run.__class__ = ThreadRun
         if cls is not ThreadRun:  # a subclass may have another layout: use its __init__
-            return cls(*[getattr(run, name) for name in _FIELDS])
+            return cls(*_field_values(run))
         return run  # type: ignore[no-any-return]
 
     @classmethod
@@ -482,24 +479,7 @@ class ThreadRun:
         integers beyond Python's digit limit, invalid UTF-8, and every error of
         :meth:`from_dict`.
         """
-        try:
-            data = _decode(text)
-        except ThreadRunError:
-            raise
-        except json.JSONDecodeError as exc:
-            raise ThreadRunError(
-                "invalid JSON: %s at line %d column %d" % (exc.msg, exc.lineno, exc.colno),
-                line=exc.lineno,
-                column=exc.colno,
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise ThreadRunError(
-                "invalid UTF-8: byte %d (%s)" % (exc.start, exc.reason)
-            ) from None
-        except RecursionError:
-            raise ThreadRunError("invalid JSON: nested too deeply") from None
-        except ValueError as exc:  # integer digit limit, and the like
-            raise ThreadRunError("invalid JSON: %s" % _shorten(str(exc), 120)) from None
+        data = _loads(text)
         if type(data) is not dict:
             raise ThreadRunError(
                 "expected a JSON object at the top level, got " + _describe(data)
@@ -615,7 +595,7 @@ def _describe(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean " + repr(value).lower()
-    name = _JSON_TYPE_NAMES.get(type(value)) or type(value).__name__
+    name = next((n for t, n in _JSON_TYPE_NAMES if type(value) is t), type(value).__name__)
     if isinstance(value, int) and value.bit_length() > 256:
         # repr() of a huge int is slow, and refused past sys.get_int_max_str_digits().
         return "%s of about %d digits" % (name, value.bit_length() * 30103 // 100000 + 1)
@@ -730,7 +710,7 @@ _CHECKS = (
 )
 
 
-def _from_mapping_slow(data: Any) -> ThreadRun:
+def _from_mapping_slow(cls: Any, data: Any) -> ThreadRun:
     """from_dict's reference implementation: every rule, one field at a time, in order."""
     if not isinstance(data, Mapping):
         raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
@@ -753,6 +733,8 @@ def _from_mapping_slow(data: Any) -> ThreadRun:
         setattr(run, name, value)
     run.extra = extra
     run.__class__ = ThreadRun
+    if cls is not ThreadRun:  # a subclass may have another layout: use its __init__
+        return cls(*_field_values(run))  # type: ignore[no-any-return]
     return run  # type: ignore[no-any-return]
 
 
@@ -786,20 +768,35 @@ _INFINITY = float("inf")
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_float)
 
 
+def _loads(text: Any) -> Any:
+    """json.loads for run data: every failure is a ThreadRunError."""
+    try:
+        return _decode(text)
+    except json.JSONDecodeError as exc:
+        raise ThreadRunError(
+            "invalid JSON: %s at line %d column %d" % (exc.msg, exc.lineno, exc.colno),
+            line=exc.lineno,
+            column=exc.colno,
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ThreadRunError("invalid UTF-8: byte %d (%s)" % (exc.start, exc.reason)) from None
+    except RecursionError:
+        raise ThreadRunError("invalid JSON: nested too deeply") from None
+    except ThreadRunError:
+        raise
+    except ValueError as exc:  # the integer digit limit, and the like
+        raise ThreadRunError("invalid JSON: %s" % _shorten(str(exc), 120)) from None
+
+
 def _decode(text: Any) -> Any:
-    if type(text) is not str:
+    if not isinstance(text, str):
         if not isinstance(text, (bytes, bytearray)):
-            if isinstance(text, str):
-                text = str(text)
-            else:
-                raise ThreadRunError(
-                    "expected str, bytes or bytearray, got " + type(text).__name__
-                )
-        elif text[:1] == b"{":
-            text = text.decode("utf-8")
-        else:
-            # A BOM, or UTF-16/32 as json.loads accepts them: let json detect it.
-            text = text.decode(json.detect_encoding(text))
+            raise ThreadRunError(
+                "expected str, bytes or bytearray, got " + type(text).__name__
+            )
+        # Not starting with "{": a BOM, or UTF-16/32 as json.loads accepts them.
+        encoding = "utf-8" if text[:1] == b"{" else json.detect_encoding(text)
+        text = text.decode(encoding)
     if not text or text.isspace():
         raise ThreadRunError("invalid JSON: the document is empty", line=1, column=1)
     return _DECODER.decode(text)
@@ -872,6 +869,7 @@ class Client:
         # The network modules are imported here, not at module import, so that a program
         # that only parses runs never pays for them.
         import http.client
+        import threading
         import urllib.parse
 
         self._http = http.client
@@ -888,6 +886,10 @@ class Client:
             organization = env.get("OPENAI_ORG_ID")
         if project is None:
             project = env.get("OPENAI_PROJECT_ID")
+        for setting, what in ((api_key, "api_key"), (organization, "organization"),
+                              (project, "project"), (base_url, "base_url")):  # fmt: skip
+            if setting is not None and not isinstance(setting, str):
+                raise TypeError("%s must be a str, got %s" % (what, type(setting).__name__))
         if api_key is not None:
             # A key read from a file or a secret store often ends with a newline.
             api_key = _header_value(api_key.strip(), "api_key")
@@ -907,8 +909,12 @@ class Client:
                 "no API key: set the OPENAI_API_KEY environment variable or pass api_key "
                 "(or authenticate through default_headers, e.g. an 'api-key' header)"
             )
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
-            raise ValueError("timeout must be a positive number of seconds")
+        if (
+            not isinstance(timeout, (int, float))
+            or isinstance(timeout, bool)
+            or not 0 < timeout < 1e9  # also refuses NaN and infinity
+        ):
+            raise ValueError("timeout must be a positive, finite number of seconds")
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError("max_retries must be an integer >= 0")
         if not isinstance(max_response_bytes, int) or max_response_bytes <= 0:
@@ -952,6 +958,19 @@ class Client:
                 del headers[existing]
             headers[name] = value
         self._proxy = self._find_proxy()
+        if (
+            self._proxy is not None
+            and self._scheme == "http"
+            and not allow_insecure_http
+            and not _is_loopback(self._proxy[0])
+        ):
+            # Plain http is allowed to loopback because nothing leaves the machine; through
+            # a proxy elsewhere the key would travel in clear.
+            raise OpenAIError(
+                "refusing plain http:// through the proxy %s: the API key would travel "
+                "unencrypted (set NO_PROXY, use https://, or allow_insecure_http=True)"
+                % self._proxy[0]
+            )
         if self._proxy is not None and self._proxy[2] and self._scheme == "http":
             # Plain http goes through the proxy request by request (https tunnels instead).
             headers["Proxy-Authorization"] = self._proxy[2]
@@ -1043,7 +1062,13 @@ class Client:
         with every run retrieved.
         """
         path = self._run_path(thread_id, run_id)
-        deadline = self._clock() + (_DEFAULT_POLL_TIMEOUT if timeout is None else timeout)
+        if timeout is None:
+            timeout = _DEFAULT_POLL_TIMEOUT
+        if interval is not None and not 0 <= interval < 1e9:
+            raise ValueError("interval must be a number of seconds >= 0")
+        if not timeout >= 0:
+            raise ValueError("timeout must be a number of seconds >= 0")
+        deadline = self._clock() + timeout
         while True:
             run, headers = self._run_request("GET", path)
             if on_run is not None:
@@ -1055,7 +1080,7 @@ class Client:
             if remaining <= 0:
                 raise PollTimeoutError(
                     "run %s is still %s after polling for %.1f s"
-                    % (run.id, run.status, _DEFAULT_POLL_TIMEOUT if timeout is None else timeout),
+                    % (run.id, run.status, timeout),
                     run=run,
                 )
             self._sleep(min(delay, remaining))
@@ -1163,7 +1188,7 @@ class Client:
                 urllib.parse.unquote(parts.password or ""),
             )
             authorization = "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
-        return parts.hostname, parts.port or 8080, authorization
+        return parts.hostname, parts.port or 80, authorization
 
     # -- requests ------------------------------------------------------------------------
 
@@ -1175,18 +1200,18 @@ class Client:
         return "/threads/%s/runs/%s" % (thread, self._id(run_id, "run_id"))
 
     def _pages(self, path: str, query: List[Tuple[str, str]]) -> Iterator[ThreadRun]:
+        seen = set()
         while True:
             headers, body = self._request("GET", path, query=query)
             request_id = headers.get("x-request-id")
             try:
-                page = json.loads(body)
-                data = page["data"]
+                page = _loads(body)
+                data = page.get("data") if isinstance(page, dict) else None
                 if not isinstance(data, list):
-                    raise TypeError
-            except (ValueError, TypeError, KeyError, RecursionError):
-                error = ThreadRunError("expected a list page with a 'data' array", "data")
-                error.request_id = request_id
-                raise error from None
+                    raise ThreadRunError("expected a list page with a 'data' array", "data")
+            except ThreadRunError as exc:
+                exc.request_id = request_id
+                raise
             for item in data:
                 try:
                     yield ThreadRun.from_dict(item)
@@ -1195,15 +1220,16 @@ class Client:
                     raise
             if not page.get("has_more") or not data:
                 return
-            cursor = str(page.get("last_id") or data[-1].get("id"))
-            if ("after", cursor) in query:
-                # A server that hands back the cursor it was given would be asked the same
-                # page for ever: stop, and say so.
+            last = data[-1]
+            cursor = str(page.get("last_id") or (last.get("id") if isinstance(last, dict) else ""))
+            if cursor in seen:
+                # A server that hands back a cursor it was given before would be asked the
+                # same pages for ever: stop, and say so.
                 raise APIError(
-                    "the list did not advance: page after %r says has_more with the same "
-                    "last_id" % _shorten(cursor, 60),
+                    "the list does not advance: cursor %r came back" % _shorten(cursor, 60),
                     request_id=request_id,
                 )
+            seen.add(cursor)
             query = [item for item in query if item[0] != "after"] + [("after", cursor)]
 
     def _run_request(
@@ -1278,7 +1304,7 @@ class Client:
             if next_target is None:
                 raise APIStatusError(
                     "HTTP %d redirect to another origin not followed (credentials are never "
-                    "sent to another host): %s" % (status, _shorten(location, 200)),
+                    "sent to another host): %s" % (status, self._scrub(_shorten(location, 200))),
                     status_code=status,
                     headers=response_headers,
                     request_id=response_headers.get("x-request-id"),
@@ -1312,62 +1338,81 @@ class Client:
     ) -> Tuple[int, Dict[str, str], bytes]:
         httplib = self._http
         with self._lock:
-            # A kept-alive connection may have been closed by the server while idle; that
-            # is only known when it is used, and then the request is sent once more, anew.
+            # A kept-alive connection may have been closed by the server while idle; that is
+            # only known when it is used. If sending failed, nothing arrived: send it once
+            # more on a new connection. If the answer failed, a POST may have arrived: only a
+            # GET is sent again for free, a POST is left to the retry rules, which count it.
             may_be_stale = self._connection is not None
             while True:
                 connection = self._connection or self._connect()
+                sent = False
                 try:
                     connection.request(method, self._request_target(target), data, headers)
+                    sent = True
                     response = connection.getresponse()
+                    return self._read(response)
                 except _STALE_CONNECTION_ERRORS as exc:
                     self._drop_connection()
-                    if may_be_stale:
+                    if may_be_stale and (not sent or method == "GET"):
                         may_be_stale = False
                         continue
                     raise APIConnectionError(
                         "connection to %s closed: %s" % (self._netloc(), type(exc).__name__)
                     ) from exc
+                except ResponseTooLargeError:
+                    self._drop_connection()
+                    raise
                 except OSError as exc:
                     self._drop_connection()
                     raise _connection_error(exc, self._netloc()) from exc
                 except httplib.HTTPException as exc:
                     self._drop_connection()
+                    if isinstance(exc, httplib.IncompleteRead):
+                        # It carries the partial body, which may echo a credential.
+                        exc.partial, exc.args = b"", ()
                     raise APIConnectionError(
-                        "invalid HTTP response from %s: %s" % (self._netloc(), type(exc).__name__)
-                    ) from exc
-                try:
-                    return self._read(response)
-                except OSError as exc:
-                    self._drop_connection()
-                    raise _connection_error(exc, self._netloc()) from exc
-                except httplib.HTTPException as exc:
-                    self._drop_connection()
-                    raise APIConnectionError(
-                        "connection to %s broke while reading the response: %s"
+                        "invalid or incomplete HTTP response from %s: %s"
                         % (self._netloc(), type(exc).__name__)
                     ) from exc
 
     def _read(self, response: http.client.HTTPResponse) -> Tuple[int, Dict[str, str], bytes]:
         headers = {name.lower(): value for name, value in response.getheaders()}
+        status = response.status
+        if status < 200:
+            # http.client hands back a 1xx as if it were final; its real answer would then be
+            # read as the answer to the next request. Never reuse such a connection.
+            raise self._http.HTTPException("unexpected informational response %d" % status)
         limit = self.max_response_bytes
-        if response.length is not None and response.length > limit:
-            self._drop_connection()
+        length = response.length
+        if length is not None and length > limit:
             raise ResponseTooLargeError(
                 "response body of %d bytes is over the limit of %d (max_response_bytes)"
-                % (response.length, limit),
+                % (length, limit),
                 request_id=headers.get("x-request-id"),
             )
-        payload = response.read(limit + 1)
-        if len(payload) > limit:
+        if length is not None:
+            # read() without a size raises IncompleteRead on a body cut short; read(n) would
+            # return what came, and on 3.7-3.9 allocate n bytes first.
+            payload = response.read()
+        else:
+            chunks = []
+            size = 0
+            while size <= limit:
+                chunk = response.read1(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            if size > limit:
+                raise ResponseTooLargeError(
+                    "response body is over the limit of %d bytes (max_response_bytes)" % limit,
+                    request_id=headers.get("x-request-id"),
+                )
+            payload = b"".join(chunks)
+        response.close()
+        if response.will_close:
             self._drop_connection()
-            raise ResponseTooLargeError(
-                "response body is over the limit of %d bytes (max_response_bytes)" % limit,
-                request_id=headers.get("x-request-id"),
-            )
-        if response.will_close or not response.isclosed():
-            self._drop_connection()
-        return response.status, headers, payload
+        return status, headers, payload
 
     def _connect(self) -> http.client.HTTPConnection:
         httplib = self._http
@@ -1377,9 +1422,12 @@ class Client:
         else:
             host, port = self._proxy[0], self._proxy[1]
         if self._scheme == "https":
-            import ssl
+            if self._ssl_context is None:
+                import ssl
 
-            context = self._ssl_context or ssl.create_default_context()
+                # Built once per client: loading the CA store takes tens of milliseconds.
+                self._ssl_context = ssl.create_default_context()
+            context = self._ssl_context
             connection = httplib.HTTPSConnection(
                 host, port, timeout=self.timeout, context=context
             )
@@ -1447,9 +1495,12 @@ def _check_id(value: Any, name: str) -> str:
         raise InvalidIdError(
             "%s is empty, a dot segment, or too long: %r" % (name, _shorten(value, 40))
         )
-    for char in value:
-        if char in "/\\?#%" or char.isspace() or not char.isprintable():
-            raise InvalidIdError("%s must not contain %r: %r" % (name, char, _shorten(value, 40)))
+    # isprintable() is False for every whitespace but the space, and for control characters.
+    if not value.isprintable() or any(char in value for char in " /\\?#%"):
+        raise InvalidIdError(
+            "%s must not contain whitespace, control characters or any of / \\ ? # %%: %r"
+            % (name, _shorten(value, 40))
+        )
     return value
 
 
@@ -1458,6 +1509,10 @@ def _header_value(value: str, what: str) -> str:
     # the whole value in its message: refuse it here, without showing the value.
     if any(char < " " or char == "\x7f" for char in value):
         raise OpenAIError("%s contains a control character (a newline?)" % what)
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise OpenAIError("%s contains a character HTTP headers cannot carry" % what) from None
     return value
 
 

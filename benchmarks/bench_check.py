@@ -1,0 +1,391 @@
+"""Throughput and memory of ``threadrun check`` on a large JSON Lines archive.
+
+    python benchmarks/bench_check.py [--lines N] [--rounds R] [--quick] [--keep DIR]
+
+Generates, in a temporary directory, a JSON Lines archive of realistic run objects (every
+status; small runs as the API returns them, and larger ones with function tools, long
+instructions, metadata, usage, tool calls; a few invalid and blank lines), then measures:
+
+- throughput, in process: ``threadrun.__main__.check_files`` (the whole command: reading,
+  validating every line with ``ThreadRun.from_json``, counting, reporting the invalid lines to
+  a null sink) beside the floor, a loop that only calls ``json.loads`` on each line of the
+  same file, read the same way. The loops are timed in alternation, round after round, in the
+  same process, so that a shared machine's noise falls on both alike; the median round of
+  each is kept. Target: check at 0.75x the floor's rate or better. For reference, a third
+  loop times ``ThreadRun.from_json`` alone on each line: the distance from it to check is
+  check's own cost (line numbers, counting, the summary), the rest is the library's parse;
+- the wall time of the real command in a subprocess (``python -m threadrun check FILE``),
+  interpreter start-up included;
+- memory: peak RSS (``ru_maxrss``) and tracemalloc peak of a fresh subprocess that runs check
+  on a prefix of the archive and on the whole of one four times larger: flat memory means
+  the two peaks are about equal whatever the number of lines.
+
+The file is read from the page cache after the first round, so this measures CPU, not disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, REPO)
+
+import threadrun  # noqa: E402
+from threadrun import ThreadRun, ThreadRunError  # noqa: E402
+from threadrun.__main__ import check_files  # noqa: E402
+
+STATUSES = [  # (status, weight): an archive is mostly finished runs
+    ("completed", 62),
+    ("failed", 6),
+    ("cancelled", 4),
+    ("expired", 3),
+    ("incomplete", 3),
+    ("requires_action", 5),
+    ("in_progress", 7),
+    ("queued", 8),
+    ("cancelling", 2),
+]
+MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "o3-mini"]
+WORDS = [
+    "you", "are", "a", "helpful", "assistant", "answer", "the", "question", "using", "tools",
+    "provided", "be", "concise", "cite", "documents", "never", "invent", "facts", "when",
+    "unsure", "ask", "user", "for", "clarification",
+]  # fmt: skip
+
+TOOL_FUNCTION = {
+    "type": "function",
+    "function": {
+        "name": "get_current_weather",
+        "description": "Get the current weather in a given location",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "location": {"type": "string", "description": "The city and state, e.g. Paris"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["location"],
+        },
+    },
+}
+
+INVALID_LINES = [
+    b'{"id": "run_bad", "object": "thread.run", "created_at": 1699075072',  # truncated
+    b'{"id": 42, "object": "thread.run"}',
+    b'{"id":"run_x","object":"thread.run","created_at":"yesterday","thread_id":"t",'
+    b'"assistant_id":"a","status":"completed","model":"gpt-4o"}',
+    b'{"id":"run_x","object":"thread.run","created_at":1,"thread_id":"t","assistant_id":"a",'
+    b'"status":"completed","model":"gpt-4o","metadata":{"n":1}}',
+    b"[]",
+    b"garbage",
+]
+
+
+def make_run(rng: random.Random, index: int) -> Dict[str, Any]:
+    status = rng.choices([s for s, _ in STATUSES], [w for _, w in STATUSES])[0]
+    created = 1_700_000_000 + index * 7 + rng.randrange(5)
+    started = None if status in ("queued",) else created + rng.randrange(3)
+    run: Dict[str, Any] = {
+        "id": "run_%024x" % rng.getrandbits(96),
+        "object": "thread.run",
+        "created_at": created,
+        "assistant_id": "asst_%03d" % rng.randrange(40),
+        "thread_id": "thread_%024x" % rng.getrandbits(96),
+        "status": status,
+        "started_at": started,
+        "expires_at": None if status in ("completed", "failed", "cancelled") else created + 600,
+        "cancelled_at": None,
+        "failed_at": None,
+        "completed_at": None,
+        "required_action": None,
+        "last_error": None,
+        "model": rng.choice(MODELS),
+        "instructions": None,
+        "tools": [],
+        "tool_resources": {},
+        "metadata": {},
+        "incomplete_details": None,
+        "usage": None,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "max_prompt_tokens": None,
+        "max_completion_tokens": None,
+        "truncation_strategy": {"type": "auto", "last_messages": None},
+        "response_format": "auto",
+        "tool_choice": "auto",
+        "parallel_tool_calls": True,
+    }
+    size = rng.random()
+    if size < 0.35:
+        run["instructions"] = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(20, 80)))
+    if size < 0.10:  # the big ones: long instructions, several tools, full metadata
+        run["instructions"] = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(300, 900)))
+        run["tools"] = [TOOL_FUNCTION, {"type": "code_interpreter"}, {"type": "file_search"}]
+        files = ["file-%08x" % i for i in range(6)]
+        run["tool_resources"] = {"code_interpreter": {"file_ids": files}}
+        run["metadata"] = {"key_%d" % i: "value %d" % rng.randrange(10**6) for i in range(16)}
+    elif rng.random() < 0.5:
+        run["tools"] = [TOOL_FUNCTION]
+        run["metadata"] = {"user": "user_%d" % rng.randrange(1000), "session": "s%d" % index}
+    end = None if started is None else started + int(rng.expovariate(1 / 12)) + 1
+    if status in ("completed", "failed", "incomplete"):
+        prompt = rng.randrange(100, 20_000)
+        completion = rng.randrange(5, 2_000)
+        run["usage"] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+    if status == "completed":
+        run["completed_at"] = end
+    elif status == "failed":
+        run["failed_at"] = end
+        run["last_error"] = {"code": "server_error", "message": "Sorry, something went wrong."}
+    elif status == "cancelled":
+        run["cancelled_at"] = end
+    elif status == "incomplete":
+        run["incomplete_details"] = {"reason": "max_completion_tokens"}
+    elif status == "requires_action":
+        run["tools"] = [TOOL_FUNCTION]
+        run["required_action"] = {
+            "type": "submit_tool_outputs",
+            "submit_tool_outputs": {
+                "tool_calls": [
+                    {
+                        "id": "call_%024x" % rng.getrandbits(96),
+                        "type": "function",
+                        "function": {
+                            "name": "get_current_weather",
+                            "arguments": '{"location":"Paris","unit":"celsius"}',
+                        },
+                    }
+                ]
+            },
+        }
+    return run
+
+
+def generate(path: str, lines: int, seed: int = 20240601) -> Dict[str, int]:
+    """Write ``lines`` lines: runs, and one invalid or blank line in about 2,000."""
+    rng = random.Random(seed)
+    # A pool of distinct runs, written over and over with fresh ids: fast to generate, and
+    # still thousands of distinct shapes, sizes and durations.
+    pool = [json.dumps(make_run(rng, i), separators=(",", ":")).encode() for i in range(4000)]
+    counts = {"runs": 0, "invalid": 0, "blank": 0, "bytes": 0}
+    with open(path, "wb") as out:
+        for n in range(lines):
+            if n % 2000 == 1999:
+                if n % 6000 == 5999:
+                    line = b""
+                    counts["blank"] += 1
+                else:
+                    line = INVALID_LINES[(n // 2000) % len(INVALID_LINES)]
+                    counts["invalid"] += 1
+            else:
+                line = pool[n % len(pool)].replace(b'"id":"run_', b'"id":"run_%08x' % n, 1)
+                counts["runs"] += 1
+            out.write(line + b"\n")
+            counts["bytes"] += len(line) + 1
+    return counts
+
+
+class NullSink:
+    """A text stream that drops everything."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def floor(path: str) -> int:
+    """The floor: json.loads on each line of the file, nothing else."""
+    loads = json.loads
+    n = 0
+    with open(path, "rb") as lines:
+        for line in lines:
+            try:
+                loads(line)
+            except ValueError:
+                pass
+            n += 1
+    return n
+
+
+def parse_only(path: str) -> int:
+    """For reference: ThreadRun.from_json on each line, nothing else (what check builds on)."""
+    from_json = ThreadRun.from_json
+    n = 0
+    with open(path, "rb") as lines:
+        for line in lines:
+            try:
+                from_json(line)
+            except ThreadRunError:
+                pass
+            n += 1
+    return n
+
+
+def check(path: str) -> int:
+    sink: Any = NullSink()
+    return check_files([path], out=sink, err=sink)
+
+
+def timed(fn: Any, path: str) -> float:
+    start = time.perf_counter()
+    fn(path)
+    return time.perf_counter() - start
+
+
+MEMORY_SCRIPT = r"""
+import json, resource, sys, tracemalloc
+sys.path.insert(0, sys.argv[1])
+from threadrun.__main__ import check_files
+class Null:
+    def write(self, text): return len(text)
+    def flush(self): pass
+if sys.argv[3] == "tracemalloc":
+    tracemalloc.start()
+check_files([sys.argv[2]], out=Null(), err=Null())
+peak = tracemalloc.get_traced_memory()[1] if tracemalloc.is_tracing() else None
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"rss_kib": rss, "traced_peak": peak}))
+"""
+
+
+def memory(path: str, mode: str) -> Dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-c", MEMORY_SCRIPT, REPO, path, mode],
+        stdout=subprocess.PIPE,
+        check=True,
+    )
+    result: Dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def subprocess_wall(path: str) -> float:
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as null:
+        proc = subprocess.run(
+            [sys.executable, "-m", "threadrun", "check", path], cwd=REPO, stdout=null, stderr=null
+        )
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit("check exited with %d" % proc.returncode)
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, help="lines in the timed archive (default 200000)")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--quick", action="store_true", help="20,000 lines, 3 rounds")
+    parser.add_argument("--keep", metavar="DIR", help="write the archives here, keep them")
+    args = parser.parse_args()
+    lines = args.lines or (20_000 if args.quick else 200_000)
+    rounds = 3 if args.quick and args.rounds == 5 else args.rounds
+    small, large = (10_000, 40_000) if args.quick else (100_000, 400_000)
+
+    workdir = args.keep or tempfile.mkdtemp(prefix="threadrun-bench-check-")
+    os.makedirs(workdir, exist_ok=True)
+    try:
+        print(
+            "threadrun %s, Python %s, %s"
+            % (threadrun.__version__, sys.version.split()[0], sys.platform)
+        )
+        archive = os.path.join(workdir, "runs-%d.jsonl" % lines)
+        counts = generate(archive, lines)
+        print(
+            "archive: %d lines, %.1f MB (%d runs, %d invalid, %d blank), mean %d bytes/line"
+            % (lines, counts["bytes"] / 1e6, counts["runs"], counts["invalid"], counts["blank"],
+               counts["bytes"] // lines)
+        )  # fmt: skip
+
+        # Both read the file once before timing, so that every round finds it in the cache.
+        floor(archive)
+        parse_only(archive)
+        status = check(archive)
+        assert status == 1, "the archive has invalid lines: check must exit 1, not %d" % status
+        results: Dict[str, List[float]] = {"floor": [], "from_json": [], "check": []}
+        for _ in range(rounds):
+            results["floor"].append(timed(floor, archive))
+            results["from_json"].append(timed(parse_only, archive))
+            results["check"].append(timed(check, archive))
+        median = {name: statistics.median(times) for name, times in results.items()}
+        rate = {name: lines / seconds for name, seconds in median.items()}
+        ratio = rate["check"] / rate["floor"]
+        wall = subprocess_wall(archive)
+
+        print()
+        print("throughput, %d lines, median of %d interleaved rounds" % (lines, rounds))
+        print("%-34s %10s %12s %8s" % ("", "seconds", "lines/s", "x floor"))
+        print(
+            "%-34s %10.3f %12s %8s"
+            % ("floor: json.loads per line", median["floor"], f"{rate['floor']:,.0f}", "1.00")
+        )
+        print(
+            "%-34s %10.3f %12s %8.2f"
+            % (
+                "(ThreadRun.from_json per line)",
+                median["from_json"],
+                f"{rate['from_json']:,.0f}",
+                rate["from_json"] / rate["floor"],
+            )
+        )
+        print(
+            "%-34s %10.3f %12s %8.2f"
+            % ("check (in process)", median["check"], f"{rate['check']:,.0f}", ratio)
+        )
+        print(
+            "%-34s %10.3f %12s %8s"
+            % ("python -m threadrun check (wall)", wall, f"{lines / wall:,.0f}", "")
+        )
+        verdict = "met" if ratio >= 0.75 else "MISSED"
+        print("target: check >= 0.75x floor: %s (%.2fx)" % (verdict, ratio))
+
+        print()
+        print("memory, fresh subprocess per measurement")
+        large_file = os.path.join(workdir, "runs-%d.jsonl" % large)
+        generate(large_file, large, seed=7)
+        small_file = os.path.join(workdir, "runs-%d.jsonl" % small)
+        with open(large_file, "rb") as source, open(small_file, "wb") as target:
+            for n, line in enumerate(source):
+                if n == small:
+                    break
+                target.write(line)
+        rows: List[Tuple[int, Dict[str, Any], Dict[str, Any]]] = []
+        for size, path in ((small, small_file), (large, large_file)):
+            rows.append((size, memory(path, "rss"), memory(path, "tracemalloc")))
+        print("%-12s %10s %16s %20s" % ("lines", "file MB", "peak RSS MiB", "tracemalloc peak KiB"))
+        for size, rss, traced in rows:
+            path = small_file if size == small else large_file
+            print(
+                "%-12s %10.1f %16.1f %20.1f"
+                % (f"{size:,}", os.path.getsize(path) / 1e6, rss["rss_kib"] / 1024,
+                   traced["traced_peak"] / 1024)
+            )  # fmt: skip
+        growth_rss = rows[1][1]["rss_kib"] / rows[0][1]["rss_kib"]
+        growth_traced = rows[1][2]["traced_peak"] / rows[0][2]["traced_peak"]
+        print(
+            "4x the lines: peak RSS x%.2f, tracemalloc peak x%.2f (flat: ~1.0)"
+            % (growth_rss, growth_traced)
+        )
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
