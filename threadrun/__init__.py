@@ -902,9 +902,7 @@ class Client:
         for setting, what in ((organization, "organization"), (project, "project")):
             if setting is not None:
                 _header_value(setting, what)
-        if not api_key and not any(
-            word in name.lower() for name in extra_headers for word in _CREDENTIAL_WORDS
-        ):
+        if not api_key and not any(_is_credential(name) for name in extra_headers):
             raise OpenAIError(
                 "no API key: set the OPENAI_API_KEY environment variable or pass api_key "
                 "(or authenticate through default_headers, e.g. an 'api-key' header)"
