@@ -435,15 +435,17 @@ class ThreadRun:
             tools = []
         if metadata is None:
             metadata = {}
-        try:
-            # str.join type-checks every item in C: the cheapest honest check that all
-            # metadata keys and values, and all unknown keys, are strings.
-            if metadata:
-                "".join([*metadata, *metadata.values()])
-            if extra:
+        # Metadata holds a few pairs (16 at most in the API): a plain loop beats building a
+        # list for str.join. The unknown keys are checked by one str.join, which type-checks
+        # every item in C.
+        for key, value in metadata.items():
+            if type(key) is not str or type(value) is not str:
+                return _from_mapping_slow(cls, data)
+        if extra:
+            try:
                 "".join(extra)
-        except TypeError:
-            return _from_mapping_slow(cls, data)
+            except TypeError:
+                return _from_mapping_slow(cls, data)
         run: Any = _new_object(_RunBuilder)
         run.id = run_id
         run.object = object_
