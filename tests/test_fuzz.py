@@ -29,6 +29,7 @@ import unittest
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tests import corpus, threadrun
+from tests.test_model import expected_to_dict
 
 ThreadRun = threadrun.ThreadRun
 ThreadRunError = threadrun.ThreadRunError
@@ -47,10 +48,6 @@ KNOWN = (
     "incomplete_details", "model", "instructions", "tools", "metadata", "usage",
 )  # fmt: skip
 FIELDS = (*KNOWN, "extra")
-OPTIONAL = (
-    "required_action", "last_error", "expires_at", "started_at", "cancelled_at", "failed_at",
-    "completed_at", "incomplete_details", "instructions", "usage",
-)  # fmt: skip
 
 CORPUS = corpus()
 RAWS: List[bytes] = []
@@ -314,17 +311,6 @@ def mutate_bytes(rng: random.Random, raw: bytes) -> Tuple[bytes, List[str]]:
 
 
 # ---- oracles ----------------------------------------------------------------------------
-
-
-def expected_to_dict(data: Any) -> Dict[Any, Any]:
-    exp = dict(data)
-    for k in OPTIONAL:
-        exp.setdefault(k, None)
-    if exp.get("tools") is None:
-        exp["tools"] = []
-    if exp.get("metadata") is None:
-        exp["metadata"] = {}
-    return exp
 
 
 class Broken(AssertionError):
