@@ -875,9 +875,7 @@ class Client:
         import urllib.parse
 
         self._http = http.client
-        self._quote = urllib.parse.quote
-        self._urlencode = urllib.parse.urlencode
-        self._urlsplit = urllib.parse.urlsplit
+        self._urls = urllib.parse
 
         env = os.environ
         if api_key is None:
@@ -1138,7 +1136,7 @@ class Client:
         self, base_url: str, allow_insecure_http: bool
     ) -> Tuple[str, str, int, str]:
         try:
-            parts = self._urlsplit(base_url)
+            parts = self._urls.urlsplit(base_url)
             port = parts.port
         except ValueError as exc:
             raise OpenAIError("invalid base_url: %s" % exc) from None
@@ -1175,17 +1173,16 @@ class Client:
             return None
         if "://" not in proxy_url:
             proxy_url = "http://" + proxy_url
-        parts = self._urlsplit(proxy_url)
+        parts = self._urls.urlsplit(proxy_url)
         if not parts.hostname:
             return None
         authorization = None
         if parts.username is not None:
             import base64
-            import urllib.parse
 
             credentials = "%s:%s" % (
-                urllib.parse.unquote(parts.username),
-                urllib.parse.unquote(parts.password or ""),
+                self._urls.unquote(parts.username),
+                self._urls.unquote(parts.password or ""),
             )
             authorization = "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
         return parts.hostname, parts.port or 80, authorization
@@ -1193,7 +1190,7 @@ class Client:
     # -- requests ------------------------------------------------------------------------
 
     def _id(self, value: Any, name: str) -> str:
-        return self._quote(_check_id(value, name), safe="")
+        return self._urls.quote(_check_id(value, name), safe="")
 
     def _run_path(self, thread_id: str, run_id: str) -> str:
         thread = self._id(thread_id, "thread_id")
@@ -1259,7 +1256,7 @@ class Client:
         target = self._base_path + path
         pairs = self._query + (query or [])
         if pairs:
-            target += "?" + self._urlencode(pairs)
+            target += "?" + self._urls.urlencode(pairs)
         headers = self._headers
         data = None
         if method == "POST":
@@ -1319,11 +1316,9 @@ class Client:
         )
 
     def _same_origin_target(self, location: str, current: str) -> Optional[str]:
-        import urllib.parse
-
-        absolute = urllib.parse.urljoin(self._origin + current, location)
+        absolute = self._urls.urljoin(self._origin + current, location)
         try:
-            parts = self._urlsplit(absolute)
+            parts = self._urls.urlsplit(absolute)
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             return None
