@@ -417,6 +417,31 @@ class TestBadJson(Base):
             with self.subTest(label):
                 self.assertRunError(ThreadRun.from_json, None, payload)
 
+    def test_text_around_the_value_as_json_loads(self) -> None:
+        # JSON whitespace (space, tab, CR, LF) around the object is allowed; anything else,
+        # Unicode whitespace included, is refused where json.loads refuses it
+        body = json.dumps(minimal())
+        cases = [
+            ("", "\n"), ("", "\r\n"), ("", " \t \n"), (" ", ""), ("\n\t ", "\n"), ("\r", "\r"),
+            ("", " x"), ("", "\n{}"), ("", "\x1c"), ("", "\u3000"), ("", "\x0b"),
+            ("", "\x00"), ("\u3000", ""), ("\x0c", ""),
+        ]  # fmt: skip
+        for before, after in cases:
+            text = before + body + after
+            with self.subTest(before=before, after=after):
+                try:
+                    json.loads(text)
+                except json.JSONDecodeError as exc:
+                    err = self.assertRunError(ThreadRun.from_json, None, text)
+                    self.assertEqual((err.line, err.column), (exc.lineno, exc.colno))
+                    self.assertIn(exc.msg, str(err))
+                    self.assertRunError(ThreadRun.from_json, None, text.encode("utf-8"))
+                else:
+                    self.assertEqual(ThreadRun.from_json(text), ThreadRun.from_dict(minimal()))
+                    self.assertEqual(
+                        ThreadRun.from_json(text.encode("utf-8")), ThreadRun.from_dict(minimal())
+                    )
+
     def test_float_overflow_rejected(self) -> None:
         # 1e400 parses to inf, which to_json can never write back: reject it like Infinity
         for lit in ("1e400", "-1e400", "[1e999]"):
