@@ -4,8 +4,14 @@ Every peer is optional. ``load()`` imports what is installed and returns a ``Pee
 whose attributes are None for what is missing; nothing here ever raises ImportError.
 
 The models mirror ThreadRun's 19 known fields with the same types (``Optional[Any]`` where
-ThreadRun holds any JSON value). Two honest differences from ThreadRun, which no peer offers
-out of the box:
+ThreadRun holds any JSON value), and are immutable like ThreadRun (frozen dataclasses, frozen
+Struct, frozen pydantic model): what a user gets who replaces threadrun with the peer. A frozen
+dataclass's generated ``__init__`` sets each field with ``object.__setattr__``, which makes
+mashumaro nearly twice as slow as with a mutable dataclass (cattrs about 1.5 times);
+``RunMutableDC`` (a plain mutable dataclass) gives the table a row of mashumaro without that
+cost, for reference.
+
+Two honest differences from ThreadRun, which no peer offers out of the box:
 
 - unknown keys: ThreadRun keeps them in ``extra`` (27-key payload -> 19 fields + 8 extra);
   msgspec Structs, mashumaro, cattrs and dacite *drop* them silently by default (msgspec:
@@ -65,9 +71,9 @@ def version(dist: str) -> Optional[str]:
         return None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RunDC:
-    """A plain dataclass with ThreadRun's 19 known fields (for dacite and cattrs)."""
+    """A frozen dataclass with ThreadRun's 19 known fields (for mashumaro, cattrs, dacite)."""
 
     id: str
     object: str
@@ -90,6 +96,17 @@ class RunDC:
     usage: Optional[Any] = None
 
 
+# The same fields in a mutable dataclass (the reference row of mashumaro).
+RunMutableDC = dataclasses.make_dataclass(
+    "RunMutableDC",
+    [
+        (f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory))
+        for f in dataclasses.fields(RunDC)
+    ],
+    namespace={"__module__": __name__},
+)
+
+
 class Peers:
     """What is installed: each attribute is None when its package is missing."""
 
@@ -105,6 +122,7 @@ class Peers:
         self.struct_decoder: Any = None
         self.mashumaro: Any = None
         self.RunMashumaro: Any = None
+        self.RunMashumaroMutable: Any = None
         self.cattrs: Any = None
         self.cattrs_converter: Any = None
         self.dacite: Any = None
@@ -142,7 +160,7 @@ def _load_pydantic(peers: Peers) -> None:
     class FlatModel(pydantic.BaseModel):
         """ThreadRun's 19 fields, nested values as Any, unknown keys kept (extra="allow")."""
 
-        model_config = pydantic.ConfigDict(extra="allow")
+        model_config = pydantic.ConfigDict(extra="allow", frozen=True)
         id: str
         object: str
         created_at: int
@@ -170,7 +188,7 @@ def _load_pydantic(peers: Peers) -> None:
 def _load_msgspec(peers: Peers) -> None:
     import msgspec
 
-    class RunStruct(msgspec.Struct):
+    class RunStruct(msgspec.Struct, frozen=True):
         """ThreadRun's 19 fields; unknown keys are ignored (msgspec's default)."""
 
         id: str
@@ -202,12 +220,17 @@ def _load_mashumaro(peers: Peers) -> None:
     import mashumaro
     from mashumaro import DataClassDictMixin
 
-    @dataclasses.dataclass
+    @dataclasses.dataclass(frozen=True)
     class RunMashumaro(RunDC, DataClassDictMixin):
         """RunDC with mashumaro's generated from_dict/to_dict."""
 
+    @dataclasses.dataclass
+    class RunMashumaroMutable(RunMutableDC, DataClassDictMixin):
+        """RunMutableDC with mashumaro's generated from_dict/to_dict."""
+
     peers.mashumaro = mashumaro
     peers.RunMashumaro = RunMashumaro
+    peers.RunMashumaroMutable = RunMashumaroMutable
 
 
 def _load_cattrs(peers: Peers) -> None:

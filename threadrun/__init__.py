@@ -412,13 +412,7 @@ class ThreadRun:
         metadata = extra.pop("metadata", None)
         # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode.
         if not (
-            type(run_id) is str
-            and type(object_) is str
-            and type(thread_id) is str
-            and type(assistant_id) is str
-            and type(status) is str
-            and type(model) is str
-            and type(created_at) is int
+            type(created_at) is int
             and not created_at >> 64
             and (expires_at is None or (type(expires_at) is int and not expires_at >> 64))
             and (started_at is None or (type(started_at) is int and not started_at >> 64))
@@ -432,19 +426,18 @@ class ThreadRun:
             return _from_mapping_slow(cls, data)
         if tools is None:
             tools = []
-        # Metadata holds a few pairs (16 at most in the API): a plain loop beats building a
-        # list for str.join. The unknown keys are checked by one str.join, which type-checks
-        # every item in C.
         if metadata is None:
             metadata = {}
-        for key, value in metadata.items():
-            if type(key) is not str or type(value) is not str:
-                return _from_mapping_slow(cls, data)
-        if extra:
-            try:
-                "".join(extra)
-            except TypeError:
-                return _from_mapping_slow(cls, data)
+        # Every value and key that must be a string, checked by one str.join, which refuses
+        # anything else in C: the six required strings, the unknown keys, the metadata's
+        # keys and values. (Cheaper than a type() test each, by a tenth of from_dict.)
+        try:
+            "".join(
+                [run_id, object_, thread_id, assistant_id, status, model,
+                 *extra, *metadata, *metadata.values()]
+            )  # fmt: skip
+        except TypeError:
+            return _from_mapping_slow(cls, data)
         run: Any = _new_object(_RunBuilder)
         run.id = run_id
         run.object = object_
