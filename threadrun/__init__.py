@@ -386,9 +386,10 @@ class ThreadRun:
         """
         # The hot path, unrolled: one C-level copy of the dict, then one pop per known
         # field, which both reads the value and leaves exactly the unknown keys behind, in
-        # their original order. Checks take exact types only (what json.loads produces);
-        # anything unusual (a subclass, a missing key, a wrong type) goes to the slow path,
-        # which is the reference implementation and says precisely what is wrong.
+        # their original order. Checks take the exact types json.loads produces (str.join
+        # also lets a str subclass through, which the slow path accepts too); anything else
+        # (another subclass, a missing key, a wrong type) goes to the slow path, which is
+        # the reference implementation and says precisely what is wrong.
         if type(data) is not dict:
             return _from_mapping_slow(cls, data)
         extra = data.copy()
