@@ -4,14 +4,8 @@ Every peer is optional. ``load()`` imports what is installed and returns a ``Pee
 whose attributes are None for what is missing; nothing here ever raises ImportError.
 
 The models mirror ThreadRun's 19 known fields with the same types (``Optional[Any]`` where
-ThreadRun holds any JSON value), and are immutable like ThreadRun (frozen dataclasses, frozen
-Struct, frozen pydantic model): what a user gets who replaces threadrun with the peer. A frozen
-dataclass's generated ``__init__`` sets each field with ``object.__setattr__``, which makes
-mashumaro nearly twice as slow as with a mutable dataclass (cattrs about 1.5 times);
-``RunMutableDC`` (a plain mutable dataclass) gives the table a row of mashumaro without that
-cost, for reference.
-
-Two honest differences from ThreadRun, which no peer offers out of the box:
+ThreadRun holds any JSON value). Two honest differences from ThreadRun, which no peer offers
+out of the box:
 
 - unknown keys: ThreadRun keeps them in ``extra`` (27-key payload -> 19 fields + 8 extra);
   msgspec Structs, mashumaro, cattrs and dacite *drop* them silently by default (msgspec:
@@ -26,6 +20,10 @@ Two honest differences from ThreadRun, which no peer offers out of the box:
 The payload (``run_payload()``) is bench_parse.payload() with ``instructions`` set to "" instead
 of null: the SDK's ``Run`` declares ``instructions: str`` and rejects null (the real API sends
 the assistant's instructions, a string). Every candidate parses this same payload.
+
+ThreadRun is immutable; these models are not, as most users write them. For reference, the
+from_dict table also has mashumaro on a frozen dataclass (``RunFrozenDC``), whose generated
+``__init__`` sets each field through ``object.__setattr__``: what immutability costs there.
 
 The required fields come first in these models (dataclasses and Structs want required fields
 before defaulted ones); the order of fields changes no work done.
@@ -71,9 +69,9 @@ def version(dist: str) -> Optional[str]:
         return None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class RunDC:
-    """A frozen dataclass with ThreadRun's 19 known fields (for mashumaro, cattrs, dacite)."""
+    """A plain dataclass with ThreadRun's 19 known fields (for dacite and cattrs)."""
 
     id: str
     object: str
@@ -96,14 +94,15 @@ class RunDC:
     usage: Optional[Any] = None
 
 
-# The same fields in a mutable dataclass (the reference row of mashumaro).
-RunMutableDC = dataclasses.make_dataclass(
-    "RunMutableDC",
+# RunDC's fields in a frozen dataclass (the reference row of mashumaro).
+RunFrozenDC = dataclasses.make_dataclass(
+    "RunFrozenDC",
     [
         (f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory))
         for f in dataclasses.fields(RunDC)
     ],
     namespace={"__module__": __name__},
+    frozen=True,
 )
 
 
@@ -122,7 +121,7 @@ class Peers:
         self.struct_decoder: Any = None
         self.mashumaro: Any = None
         self.RunMashumaro: Any = None
-        self.RunMashumaroMutable: Any = None
+        self.RunMashumaroFrozen: Any = None
         self.cattrs: Any = None
         self.cattrs_converter: Any = None
         self.dacite: Any = None
@@ -160,7 +159,7 @@ def _load_pydantic(peers: Peers) -> None:
     class FlatModel(pydantic.BaseModel):
         """ThreadRun's 19 fields, nested values as Any, unknown keys kept (extra="allow")."""
 
-        model_config = pydantic.ConfigDict(extra="allow", frozen=True)
+        model_config = pydantic.ConfigDict(extra="allow")
         id: str
         object: str
         created_at: int
@@ -188,7 +187,7 @@ def _load_pydantic(peers: Peers) -> None:
 def _load_msgspec(peers: Peers) -> None:
     import msgspec
 
-    class RunStruct(msgspec.Struct, frozen=True):
+    class RunStruct(msgspec.Struct):
         """ThreadRun's 19 fields; unknown keys are ignored (msgspec's default)."""
 
         id: str
@@ -220,17 +219,17 @@ def _load_mashumaro(peers: Peers) -> None:
     import mashumaro
     from mashumaro import DataClassDictMixin
 
-    @dataclasses.dataclass(frozen=True)
+    @dataclasses.dataclass
     class RunMashumaro(RunDC, DataClassDictMixin):
         """RunDC with mashumaro's generated from_dict/to_dict."""
 
-    @dataclasses.dataclass
-    class RunMashumaroMutable(RunMutableDC, DataClassDictMixin):
-        """RunMutableDC with mashumaro's generated from_dict/to_dict."""
+    @dataclasses.dataclass(frozen=True)
+    class RunMashumaroFrozen(RunFrozenDC, DataClassDictMixin):
+        """RunFrozenDC with mashumaro's generated from_dict/to_dict."""
 
     peers.mashumaro = mashumaro
     peers.RunMashumaro = RunMashumaro
-    peers.RunMashumaroMutable = RunMashumaroMutable
+    peers.RunMashumaroFrozen = RunMashumaroFrozen
 
 
 def _load_cattrs(peers: Peers) -> None:

@@ -210,8 +210,8 @@ class Suite:
 TR_FROM_DICT = "threadrun: ThreadRun.from_dict"
 FLOOR_FROM_DICT = "floor: plain __slots__ class (FloorRun)"
 SDK_VALIDATE = "openai: Run.model_validate (pydantic v2)"
-MASHUMARO = "mashumaro: from_dict, frozen dataclass"
-MASHUMARO_MUTABLE = "mashumaro: from_dict, mutable dataclass"
+MASHUMARO = "mashumaro: DataClassDictMixin.from_dict"
+MASHUMARO_FROZEN = "mashumaro: the same, frozen dataclass"
 
 
 def bench_from_dict(suite: Suite) -> None:
@@ -246,9 +246,9 @@ def bench_from_dict(suite: Suite) -> None:
             "converts (str(x), int(x)) rather than checks; " + dropped,
         ),
         (
-            MASHUMARO_MUTABLE,
-            (lambda: p.RunMashumaroMutable.from_dict(data)) if p.mashumaro else None,
-            "not immutable (fields set without object.__setattr__); " + dropped,
+            MASHUMARO_FROZEN,
+            (lambda: p.RunMashumaroFrozen.from_dict(data)) if p.mashumaro else None,
+            "immutable like ThreadRun: fields set through object.__setattr__; " + dropped,
         ),
         (
             "cattrs: Converter.structure(dict, dataclass)",
@@ -267,15 +267,14 @@ def bench_from_dict(suite: Suite) -> None:
     suite.ratio_target(
         "from_dict: Run.model_validate / threadrun", medians, SDK_VALIDATE, TR_FROM_DICT, 4.0, ">="
     )
-    # The target compares like with like: ThreadRun is immutable, and so is the frozen
-    # dataclass. The mutable one is shown beside it, not hidden.
     suite.ratio_target(
-        "from_dict: mashumaro (frozen) / threadrun", medians, MASHUMARO, TR_FROM_DICT, 2.0, ">="
+        "from_dict: mashumaro / threadrun", medians, MASHUMARO, TR_FROM_DICT, 2.0, ">="
     )
+    # Not a target: what the same comparison gives when mashumaro's model is immutable too.
     suite.ratio_target(
-        "from_dict: mashumaro (mutable) / threadrun",
+        "from_dict: mashumaro (frozen) / threadrun",
         medians,
-        MASHUMARO_MUTABLE,
+        MASHUMARO_FROZEN,
         TR_FROM_DICT,
         2.0,
         "ref",
