@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import json
 import pickle
+import tracemalloc
 import types
 import unittest
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
@@ -604,6 +605,25 @@ class TestDefaults(Base):
         self.assertEqual(run.metadata, {"k": "v"})
         self.assertEqual(ThreadRun.from_dict(run.to_dict()), run)
         self.assertEqual(json.loads(run.to_json())["id"], "run_s")
+
+    def test_long_values_are_not_copied(self) -> None:
+        # parsing holds references: a long metadata value shared sixteen times over (or any
+        # long value) costs no memory of its size while parsing, on either path
+        long_value = "x" * (1 << 20)
+        metadata = {"k%d" % i: long_value for i in range(16)}
+        for data in (
+            with_(minimal(), metadata=metadata, instructions=long_value, note=long_value),
+            types.MappingProxyType(with_(minimal(), metadata=metadata)),
+        ):
+            with self.subTest(type(data).__name__):
+                tracemalloc.start()
+                try:
+                    run = ThreadRun.from_dict(data)
+                    peak = tracemalloc.get_traced_memory()[1]
+                finally:
+                    tracemalloc.stop()
+                self.assertIs(run.metadata["k15"], long_value)
+                self.assertLess(peak, 64 * 1024)
 
     def test_extra_key_case_variants_are_extra(self) -> None:
         odd = {"ID": "x", "Status": "y", " id": 1, "id ": 2, "created_at\x00": 3, "meta data": 4}
