@@ -26,6 +26,7 @@ import unittest
 from typing import Any, Dict, Iterator, List, Optional
 
 from tests import DATA_DIR, load_testing
+from tests.support import closed_port
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "sk-test-cli-0123456789"
@@ -98,13 +99,6 @@ def interruptible_children() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
-def closed_port() -> int:
-    """A loopback port with nothing listening on it (connection refused)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    sock.close()
-    return port
 
 
 def run_line(**fields: Any) -> Dict[str, Any]:

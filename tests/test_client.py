@@ -36,13 +36,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from tests import load_testing, threadrun
+from tests.support import REQUEST_ID, closed_port
 
 testing: Any = None  # threadrun.testing, set by ServerTest.setUpClass (skipped in single-file mode)
 
 # The one API key every test client uses: it must never show in any error or repr.
 KEY = "sk-proj-TESTKEY-4f9c2a7e1b3d5a6c8e0f"
 AZURE_KEY = "azure-secret-9b8c7d6e5f4a3b2c1d0e"
-REQUEST_ID = re.compile(r"^req_[0-9a-f]{32}$")
 IDEMPOTENCY_KEY = re.compile(r"^threadrun-[0-9a-f]{32}$")
 HOSTILE_IDS = (
     "../x", "a/b", "a?b", "a#b", "%2e%2e", " x", "", ".", "..", "\n",
@@ -51,14 +51,6 @@ HOSTILE_IDS = (
 THREAD = "thread_1"
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then closed)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-    finally:
-        sock.close()
 
 
 def errors_in_chain(exc: Optional[BaseException]) -> Iterator[BaseException]:

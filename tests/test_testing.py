@@ -17,6 +17,7 @@ import unittest
 from typing import Any, Dict, List, Optional
 
 from tests import load_testing
+from tests.support import REQUEST_ID
 
 testing: Any = None  # threadrun.testing, set by setUpModule (skipped in single-file mode)
 
@@ -33,7 +34,6 @@ RUN_KEYS = [
     "usage", "temperature", "top_p", "max_prompt_tokens", "max_completion_tokens",
     "truncation_strategy", "response_format", "tool_choice", "parallel_tool_calls",
 ]  # fmt: skip
-REQUEST_ID = re.compile(r"^req_[0-9a-f]{32}$")
 
 
 def api_error(
