@@ -278,7 +278,7 @@ class CopyInScriptTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.folder)
         shutil.copy(os.path.join(REPO, "threadrun", "__init__.py"), self.folder + "/threadrun.py")
 
-    def run_script(self, source: str, *flags: str) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    def run_script(self, source: str, *flags: str) -> subprocess.CompletedProcess[bytes]:
         script = os.path.join(self.folder, "app.py")
         with open(script, "w", encoding="utf-8") as fh:
             fh.write(source + "print(threadrun.__file__)\n")
@@ -287,8 +287,7 @@ class CopyInScriptTest(unittest.TestCase):
             [sys.executable, *flags, script],
             cwd=tempfile.gettempdir(),
             env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            capture_output=True,
             timeout=60,
         )
 
