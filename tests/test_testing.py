@@ -1340,5 +1340,30 @@ class OfficialSDKModelTest(ServerTest):
         self.assertEqual(run["instructions"], "Be brief.")
 
 
+class TypeHintsTest(unittest.TestCase):
+    """Tools that read annotations (pydantic, cattrs, typeguard) resolve the public API's on
+    every supported Python: no PEP 604/585 syntax hiding behind the __future__ import."""
+
+    def test_get_type_hints_on_the_public_api(self) -> None:
+        import typing
+
+        testing = load_testing()
+        targets: List[Any] = [testing.Fault, testing.RecordedRequest, testing.FakeRunsServer]
+        targets += [
+            getattr(testing.FakeRunsServer, name)
+            for name in dir(testing.FakeRunsServer)
+            if not name.startswith("_") and callable(getattr(testing.FakeRunsServer, name))
+        ]
+        targets += [testing.FakeRunsServer.__init__, testing.Fault.matches]
+        for target in targets:
+            with self.subTest(getattr(target, "__qualname__", target)):
+                typing.get_type_hints(target)
+        hints = typing.get_type_hints(testing.Fault)
+        self.assertEqual(hints["status"], Optional[int])
+        self.assertEqual(
+            typing.get_type_hints(testing.RecordedRequest)["query"], Dict[str, List[str]]
+        )
+
+
 if __name__ == "__main__":
     unittest.main()
