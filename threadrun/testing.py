@@ -265,16 +265,15 @@ def _status_error(status: int) -> _APIError:
 
 
 class _Reply:
-    """What the API answers: a status, extra headers and a JSON payload.
+    """What the API answers: a status, extra headers and the encoded JSON body.
 
-    The transport encodes it; a streaming reply would be another class the transport writes
-    event by event."""
+    A streaming answer would be another class, which the transport writes event by event."""
 
-    __slots__ = ("headers", "payload", "status")
+    __slots__ = ("body", "headers", "status")
 
-    def __init__(self, status: int, payload: Any, headers: Optional[Dict[str, str]] = None) -> None:
+    def __init__(self, status: int, body: bytes, headers: Optional[Dict[str, str]] = None) -> None:
         self.status = status
-        self.payload = payload
+        self.body = body
         self.headers = headers or {}
 
 
@@ -484,7 +483,8 @@ class _RunsAPI:
     runs, and the scripted status machine. Knows nothing of sockets or faults.
 
     A flavour of the API (another server's ids, timestamps or error shape, more endpoints) is a
-    subclass overriding ``ROUTES`` and the hooks ``_new_id``, ``_now`` and ``_error_payload``.
+    subclass overriding ``ROUTES`` (and adding their endpoints) and the hooks ``_new_id``,
+    ``_stamp``, ``_required_action`` and ``_error_payload``.
     """
 
     ROUTES = (
@@ -553,8 +553,14 @@ class _RunsAPI:
     def _new_id(self, prefix: str) -> str:
         return "%s_%s" % (prefix, secrets.token_hex(12))
 
-    def _now(self) -> int:
-        return int(self.clock())
+    def _stamp(self, seconds: int) -> Any:
+        """A timestamp as this API writes it (the reference: integer Unix seconds)."""
+        return seconds
+
+    def _required_action(self, run: _Run) -> Any:
+        """``required_action`` of a run entering ``requires_action``: its tool calls."""
+        calls = [self._tool_call(spec) for spec in run.tool_calls]
+        return {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}}
 
     def _error_payload(self, error: _APIError) -> Any:
         return {
@@ -569,27 +575,28 @@ class _RunsAPI:
     # -- answering a request ------------------------------------------------------------------
 
     def error_reply(self, error: _APIError) -> _Reply:
-        return _Reply(error.status, self._error_payload(error))
+        return _Reply(error.status, _encode(self._error_payload(error)))
 
     def handle(self, request: RecordedRequest, problem: Optional[_APIError]) -> _Reply:
         """Answer ``request``; ``problem`` is a refusal of the transport (a body too large),
         answered after authentication as the API does."""
+        headers = {}
         try:
             self._authenticate(request.headers)
             if problem is not None:
                 raise problem
             with self.lock:
-                reply = self._dispatch(request)
+                payload = self._dispatch(request)
+                body = _encode(payload)  # under the lock: a consistent snapshot of the run
         except _APIError as error:
             return self.error_reply(error)
-        payload = reply.payload
         if (
             self.poll_after_ms is not None
             and isinstance(payload, dict)
             and payload.get("object") == "thread.run"
         ):
-            reply.headers["openai-poll-after-ms"] = str(self.poll_after_ms)
-        return reply
+            headers["openai-poll-after-ms"] = str(self.poll_after_ms)
+        return _Reply(200, body, headers)
 
     def _authenticate(self, headers: Message) -> None:
         if self.api_key is None:
@@ -608,7 +615,7 @@ class _RunsAPI:
                 code="invalid_api_key",
             )
 
-    def _dispatch(self, request: RecordedRequest) -> _Reply:
+    def _dispatch(self, request: RecordedRequest) -> Any:
         path_matched = False
         for route in self.ROUTES:
             params = route.match(request.path)
@@ -621,7 +628,7 @@ class _RunsAPI:
                     raise _APIError(400, _NO_BETA)
             path_matched = True
             if route.method == request.method:
-                handler: Callable[..., _Reply] = getattr(self, route.handler)
+                handler: Callable[..., Any] = getattr(self, route.handler)
                 return handler(request, **params)
         raise _APIError(404, "Invalid URL (%s %s)" % (request.method, request.path))
 
@@ -643,7 +650,7 @@ class _RunsAPI:
 
     # -- endpoints ----------------------------------------------------------------------------
 
-    def create(self, request: RecordedRequest, thread_id: str) -> _Reply:
+    def create(self, request: RecordedRequest, thread_id: str) -> Any:
         body = self._body_object(request)
         _reject_unknown(body, _CREATE_PARAMS)
         if body.get("assistant_id") is None:
@@ -678,22 +685,22 @@ class _RunsAPI:
             self.default_after_tool_outputs,
             echoed,
         )
-        return _Reply(200, run.data)
+        return run.data
 
-    def retrieve(self, request: RecordedRequest, thread_id: str, run_id: str) -> _Reply:
+    def retrieve(self, request: RecordedRequest, thread_id: str, run_id: str) -> Any:
         run = self.find(thread_id, run_id)
         self._advance(run)
-        return _Reply(200, run.data)
+        return run.data
 
-    def update(self, request: RecordedRequest, thread_id: str, run_id: str) -> _Reply:
+    def update(self, request: RecordedRequest, thread_id: str, run_id: str) -> Any:
         body = self._body_object(request)
         run = self.find(thread_id, run_id)
         _reject_unknown(body, ("metadata",))
         if body.get("metadata") is not None:
             run.data["metadata"] = _check_metadata(body["metadata"])
-        return _Reply(200, run.data)
+        return run.data
 
-    def cancel(self, request: RecordedRequest, thread_id: str, run_id: str) -> _Reply:
+    def cancel(self, request: RecordedRequest, thread_id: str, run_id: str) -> Any:
         body = self._body_object(request)
         run = self.find(thread_id, run_id)
         _reject_unknown(body, ())
@@ -704,9 +711,9 @@ class _RunsAPI:
         run.script[run.pos + 1 :] = ["cancelling", "cancelled"]
         run.pos += 1
         self._enter(run, "cancelling")
-        return _Reply(200, run.data)
+        return run.data
 
-    def submit(self, request: RecordedRequest, thread_id: str, run_id: str) -> _Reply:
+    def submit(self, request: RecordedRequest, thread_id: str, run_id: str) -> Any:
         body = self._body_object(request)
         run = self.find(thread_id, run_id)
         _reject_unknown(body, ("tool_outputs", "stream"))
@@ -741,9 +748,9 @@ class _RunsAPI:
             run.script.extend(run.after_tool_outputs)
         run.pos += 1
         self._enter(run, run.script[run.pos])
-        return _Reply(200, run.data)
+        return run.data
 
-    def list(self, request: RecordedRequest, thread_id: str) -> _Reply:
+    def list(self, request: RecordedRequest, thread_id: str) -> Any:
         query = request.query
         runs = sorted(self._thread(thread_id), key=_Run.sort_key)
         limit_text = query.get("limit", ["20"])[-1]
@@ -791,16 +798,13 @@ class _RunsAPI:
         window = runs[low:high]
         # With only `before`, the page is the `limit` runs just before the cursor.
         page = window[-limit:] if cursors["before"] and not cursors["after"] else window[:limit]
-        return _Reply(
-            200,
-            {
-                "object": "list",
-                "data": [r.data for r in page],
-                "first_id": page[0].data["id"] if page else None,
-                "last_id": page[-1].data["id"] if page else None,
-                "has_more": len(window) > limit,
-            },
-        )
+        return {
+            "object": "list",
+            "data": [r.data for r in page],
+            "first_id": page[0].data["id"] if page else None,
+            "last_id": page[-1].data["id"] if page else None,
+            "has_more": len(window) > limit,
+        }
 
     # -- the store and the status machine -----------------------------------------------------
 
@@ -839,16 +843,16 @@ class _RunsAPI:
     ) -> _Run:
         """Store a run in ``thread_id`` (created if needed) starting at ``script[0]``, with
         ``fields`` set on top of the run as created."""
-        now = self._now()
+        now = int(self.clock())
         data: Dict[str, Any] = {
             "id": self._new_id("run"),
             "object": "thread.run",
-            "created_at": now,
+            "created_at": self._stamp(now),
             "assistant_id": assistant_id,
             "thread_id": thread_id,
             "status": script[0],
             "started_at": None,
-            "expires_at": now + _EXPIRY_SECONDS,
+            "expires_at": self._stamp(now + _EXPIRY_SECONDS),
             "cancelled_at": None,
             "failed_at": None,
             "completed_at": None,
@@ -898,17 +902,13 @@ class _RunsAPI:
     def _enter(self, run: _Run, status: str) -> None:
         """Put the run in ``status``, stamping what the API stamps on that change."""
         data = run.data
-        now = self._now()
+        now = self._stamp(int(self.clock()))
         data["status"] = status
         if status in _STARTED and data.get("started_at") is None:
             data["started_at"] = now
-        if status == "requires_action":
-            data["required_action"] = {
-                "type": "submit_tool_outputs",
-                "submit_tool_outputs": {"tool_calls": [self._tool_call(c) for c in run.tool_calls]},
-            }
-        else:
-            data["required_action"] = None
+        data["required_action"] = (
+            self._required_action(run) if status == "requires_action" else None
+        )
         fill: Dict[str, Any] = {}
         if status == "completed":
             fill = {"completed_at": now, "usage": _USAGE}
@@ -1075,7 +1075,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _send_error(self, error: _APIError) -> None:
         reply = self.server.fake.api.error_reply(error)
-        self._send(reply.status, reply.headers, _encode(reply.payload), close=True)
+        self._send(reply.status, reply.headers, reply.body, close=True)
 
     def _handle(self, fake: FakeRunsServer) -> None:
         target = self.path
@@ -1094,30 +1094,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.command, path, target, query, self.headers, body, parsed, self.connection_id
         )
         fault = fake._record(request)
-        headers: Dict[str, str]
-        if fault is not None and fault.delay:
+        if fault is None:
+            reply = fake.api.handle(request, problem)
+            self._send(reply.status, reply.headers, reply.body, close)
+            return
+        if fault.delay:
             fake._stopping.wait(fault.delay)  # stop() cuts the wait short
-        if fault is not None and fault.drop:
+        if fault.drop:
             self.close_connection = True  # no response: the client sees the socket close
             return
-        if fault is not None and fault.status is not None:
-            status, headers = fault.status, {}
+        if fault.status is not None:
+            reply = _Reply(fault.status, b"")
             if fault.body is not None:
-                out = fault.body
-            elif status >= 400:
-                out = _encode(fake.api.error_reply(_status_error(status)).payload)
-            else:
-                out = b""
+                reply.body = fault.body
+            elif fault.status >= 400:
+                reply = fake.api.error_reply(_status_error(fault.status))
         else:
             reply = fake.api.handle(request, problem)
-            status, headers = reply.status, reply.headers
-            with fake.api.lock:
-                out = _encode(reply.payload)  # under the lock: a consistent snapshot of the run
-            if fault is not None and fault.pad_to is not None:
-                out = _pad(out, fault.pad_to)
-        if fault is not None:
-            headers = _merge_headers(headers, fault.headers)
-        self._send(status, headers, out, close)
+            if fault.pad_to is not None:
+                reply.body = _pad(reply.body, fault.pad_to)
+        self._send(reply.status, _merge_headers(reply.headers, fault.headers), reply.body, close)
 
     def _read_body(self, limit: int) -> bytes:
         if self.headers.get("Transfer-Encoding", "").strip().lower() == "chunked":
