@@ -510,7 +510,8 @@ class _RunsAPI:
     ) -> None:
         self.clock = clock
         self.poll_after_ms = poll_after_ms
-        self.default_statuses = default_statuses  # type: ignore[assignment]  # validated
+        # Through the validating setters below (which take any sequence, keep a tuple).
+        self.default_statuses = default_statuses  # type: ignore[assignment]
         self.default_tool_calls = default_tool_calls  # type: ignore[assignment]
         self.default_after_tool_outputs = default_after_tool_outputs  # type: ignore[assignment]
         self.auto_create_threads = auto_create_threads
