@@ -1257,6 +1257,7 @@ class MalformedRequestTest(ServerTest):
             ("bad Content-Length", b"POST /v1/x HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
             ("bad chunk size", bad_chunk, 400),
             ("header line too long", long_header, 431),
+            ("too many headers", b"GET /v1/x HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n", 431),
             ("request line too long", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", 414),
             ("nested past the recursion limit", post(nested(100_000)), 400),
             ("object nested past the limit", post(deep_object), 400),
@@ -1275,6 +1276,18 @@ class MalformedRequestTest(ServerTest):
                 if status >= 400:
                     self.assertEqual(sorted(body["error"]), ["code", "message", "param", "type"])
         self.assertEqual(self.server.errors, [])
+
+    def test_nesting_limit_is_128_levels(self) -> None:
+        # The body object is level 1, so tools nested 127 arrays deep make 128 levels in all.
+        ok = self.call(
+            "POST", "/v1/threads/t/runs", b'{"assistant_id":"a","tools":%s}' % nested(127)
+        )
+        self.assertEqual(ok.status, 200, ok.raw[:200])
+        self.assertEqual(json.dumps(ok.json["tools"], separators=(",", ":")).encode(), nested(127))
+        too_deep = b'{"assistant_id":"a","tools":%s}' % nested(128)
+        resp = self.call("POST", "/v1/threads/t/runs", too_deep)
+        self.assertEqual(resp.status, 400)
+        self.assertTrue(resp.json["error"]["message"].startswith(BAD_JSON))
 
     def test_too_deep_json_is_the_apis_parse_error(self) -> None:
         for body in (nested(100_000), nested(900)):
