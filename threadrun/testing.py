@@ -1075,7 +1075,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send_error(_APIError(code, text))
 
     def _send_error(self, error: _APIError) -> None:
-        reply = self.server.fake.api.error_reply(error)
+        reply = self.server.fake._api.error_reply(error)
         self._send(reply.status, reply.headers, reply.body, close=True)
 
     def _handle(self, fake: FakeRunsServer) -> None:
@@ -1096,7 +1096,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         )
         fault = fake._record(request)
         if fault is None:
-            reply = fake.api.handle(request, problem)
+            reply = fake._api.handle(request, problem)
             self._send(reply.status, reply.headers, reply.body, close)
             return
         if fault.delay:
@@ -1109,9 +1109,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if fault.body is not None:
                 reply.body = fault.body
             elif fault.status >= 400:
-                reply = fake.api.error_reply(_status_error(fault.status))
+                reply = fake._api.error_reply(_status_error(fault.status))
         else:
-            reply = fake.api.handle(request, problem)
+            reply = fake._api.handle(request, problem)
             if fault.pad_to is not None:
                 reply.body = _pad(reply.body, fault.pad_to)
         self._send(reply.status, _merge_headers(reply.headers, fault.headers), reply.body, close)
@@ -1189,10 +1189,10 @@ class _APISetting:
         self.name = name
 
     def __get__(self, server: Any, owner: type) -> Any:
-        return self if server is None else getattr(server.api, self.name)
+        return self if server is None else getattr(server._api, self.name)
 
     def __set__(self, server: Any, value: Any) -> None:
-        setattr(server.api, self.name, value)
+        setattr(server._api, self.name, value)
 
 
 class FakeRunsServer:
@@ -1217,7 +1217,9 @@ class FakeRunsServer:
     checked when set (ValueError), not on each request.
     """
 
-    api_class = _RunsAPI
+    # The emulated API; a flavour of the fake (another server's dialect) is a subclass setting
+    # this to a subclass of _RunsAPI.
+    _api_class = _RunsAPI
 
     clock = _APISetting()
     poll_after_ms = _APISetting()
@@ -1244,7 +1246,7 @@ class FakeRunsServer:
         api_key: Optional[str] = None,
         require_beta_header: bool = True,
     ) -> None:
-        self.api = self.api_class(
+        self._api = self._api_class(
             clock=clock,
             poll_after_ms=poll_after_ms,
             default_statuses=default_statuses,
@@ -1347,7 +1349,7 @@ class FakeRunsServer:
         """Make a thread exist (a random ``thread_...`` id when None); returns its id."""
         if thread_id is None:
             thread_id = "thread_" + secrets.token_hex(12)
-        self.api.add_thread(thread_id)
+        self._api.add_thread(thread_id)
         return thread_id
 
     def add_run(
@@ -1373,14 +1375,14 @@ class FakeRunsServer:
         script = _check_statuses("statuses", statuses)
         calls = _check_tool_calls(tool_calls)
         after = _check_statuses("after_tool_outputs", after_tool_outputs)
-        with self.api.lock:
-            run = self.api.new_run(thread_id, "asst_fake", script, calls, after, fields)
+        with self._api.lock:
+            run = self._api.new_run(thread_id, "asst_fake", script, calls, after, fields)
             return copy.deepcopy(run.data)
 
     def get_run(self, run_id: str) -> Dict[str, Any]:
         """A copy of the stored run's raw dict, without advancing it (KeyError if unknown)."""
-        with self.api.lock:
-            return copy.deepcopy(self.api.runs[run_id].data)
+        with self._api.lock:
+            return copy.deepcopy(self._api.runs[run_id].data)
 
     # -- faults ------------------------------------------------------------------------------
     # Each *_next helper describes its misbehaviour as one Fault; count, path and method mean
@@ -1527,7 +1529,7 @@ class FakeRunsServer:
     def clear(self) -> None:
         """Forget recorded requests, errors, runs, threads and pending faults, and reset
         ``connections_opened`` (connection ids stay unique). Settings are kept."""
-        self.api.clear()
+        self._api.clear()
         with self._lock:
             self._requests.clear()
             self._errors.clear()
