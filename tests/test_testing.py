@@ -460,6 +460,13 @@ class StatusSequenceTest(ServerTest):
         with self.assertRaises(ValueError):
             self.server.add_run("t", id="run_mine")
 
+    def test_null_instructions_when_stored_so(self) -> None:
+        # The fake follows the spec (a string); a server that sends null is one add_run away.
+        self.assertEqual(self.get(self.create()["id"])["instructions"], "")
+        run = self.server.add_run(instructions=None)
+        self.assertIsNone(run["instructions"])
+        self.assertIsNone(self.get(run["id"])["instructions"])
+
     def test_add_run_validates_script(self) -> None:
         for kwargs in (
             {"statuses": ()},

@@ -17,9 +17,9 @@ the network::
 Runs follow scripted status sequences (each GET of a run moves it one step on), faults can be
 injected for the next matching requests (error statuses, delays, dropped connections,
 redirects, oversized or invalid bodies), and every request is recorded. Every request gets an
-answer: a malformed one (bad request line, bad framing, a body that is not JSON or is nested
-deeper than 128 levels) gets the API's JSON 4xx error, as the real API answers 400, and a bug
-inside the fake a JSON 500 (its traceback kept in ``errors``).
+answer, unless a fault drops it: a malformed one (bad request line, bad framing, a body that is
+not JSON or is nested deeper than 128 levels) gets the API's JSON 4xx error, as the real API
+answers 400, and a bug inside the fake a JSON 500 (its traceback kept in ``errors``).
 
 The runs it serves follow the API reference's schema, and validate under the official SDK's
 strict ``Run`` model: a run created without ``instructions`` carries ``""`` (the fake's
