@@ -147,6 +147,18 @@ class ConfigTest(EnvTest):
         self.assertNotIn(KEY, str(client))
         self.assertIn("127.0.0.1:9", repr(client))
 
+    def test_trust_env_false_ignores_the_environment(self) -> None:
+        os.environ["OPENAI_API_KEY"] = KEY
+        os.environ["OPENAI_BASE_URL"] = "http://127.0.0.1:9/env"
+        os.environ["OPENAI_ORG_ID"] = "org-env"
+        with self.raises(threadrun.OpenAIError) as cm:
+            threadrun.Client(trust_env=False)
+        self.assertIn("no API key", str(cm.exception))
+        client = threadrun.Client(api_key=KEY, trust_env=False)
+        self.assertEqual(client.base_url, "https://api.openai.com/v1")  # configuration only
+        self.assertIsNone(client.organization)
+
+
 class NoServerTest(EnvTest):
     """Client behaviour that needs no fake server (also runs in single-file mode)."""
 

@@ -170,6 +170,12 @@ class ProxyTest(ServerTest):
             self.assertNotIn("proxysecret", str(error))
         self.assertEqual(self.sent(), 0)
 
+    def test_trust_env_false_goes_direct(self) -> None:
+        os.environ["HTTP_PROXY"] = "http://127.0.0.1:%d" % self.proxy.port
+        self.assertEqual(self.client(trust_env=False).retrieve(THREAD, self.run_id).id, self.run_id)
+        self.assertEqual(self.proxy.lines, [])
+        self.assertEqual(self.server.requests[-1].target, self.path)
+
     def test_https_proxy_is_not_used_for_http(self) -> None:
         os.environ["HTTPS_PROXY"] = "http://127.0.0.1:%d" % self.proxy.port
         self.client().retrieve(THREAD, self.run_id)
