@@ -956,6 +956,7 @@ class _Connection:
         self.ssl_context = ssl_context
         self.max_response_bytes = max_response_bytes
         self._connection: Optional[http.client.HTTPConnection] = None
+        self._poller: Any = None
         self._pid = 0
         self._deadline = 0.0
         self._received = False
@@ -1018,11 +1019,9 @@ class _Connection:
         return True
 
     def _readable(self, sock: Any) -> bool:
-        if hasattr(self._select, "poll"):
-            poller = self._select.poll()
-            poller.register(sock, self._select.POLLIN)
-            return bool(poller.poll(0))
-        return bool(self._select.select([sock], [], [], 0)[0])
+        if self._poller is not None:
+            return bool(self._poller.poll(0))
+        return bool(self._select.select([sock], [], [], 0)[0])  # no poll(): Windows
 
     def _remaining(self) -> float:
         remaining = self._deadline - time.monotonic()
@@ -1054,6 +1053,7 @@ class _Connection:
         connection.response_class = self._response  # type: ignore[assignment]
         self._connection = connection
         self._pid = os.getpid()
+        self._poller = None
         try:
             connection.connect()
         except OSError as exc:
@@ -1065,6 +1065,9 @@ class _Connection:
                 % (status, proxy.netloc, origin.netloc),
                 status_code=status,
             ) from None
+        if hasattr(self._select, "poll"):
+            self._poller = self._select.poll()
+            self._poller.register(connection.sock, self._select.POLLIN)
         return connection
 
     def _response(self, sock: Any, *args: Any, **kwargs: Any) -> http.client.HTTPResponse:
@@ -1137,10 +1140,11 @@ class _TimedReader(RawIOBase):
 
     def __init__(self, sock: Any, connection: _Connection) -> None:
         self._sock = sock
-        # Through the socket's own reader: it keeps the socket open until the answer is read
-        # even after http.client closed the connection (a "Connection: close" answer).
-        self._raw = sock.makefile("rb", buffering=0)
         self._connection = connection
+        # What socket.makefile() does, without its cost: count this reader among the
+        # socket's users, so that it stays open until the answer is read even when
+        # http.client closes the connection first (a "Connection: close" answer).
+        sock._io_refs += 1
 
     def makefile(self, mode: str, *args: Any, **kwargs: Any) -> Any:
         return BufferedReader(self)
@@ -1151,13 +1155,14 @@ class _TimedReader(RawIOBase):
     def readinto(self, buffer: Any) -> int:
         connection = self._connection
         self._sock.settimeout(connection._remaining())
-        count: int = self._raw.readinto(buffer)
+        count: int = self._sock.recv_into(buffer)
         if count:
             connection._received = True
         return count
 
     def close(self) -> None:
-        self._raw.close()
+        if not self.closed:
+            self._sock._decref_socketios()
         super().close()
 
 
