@@ -881,8 +881,6 @@ class _Origin:
             self.scheme, self.host.lower(), self.port
         ) == (other.scheme, other.host.lower(), other.port)
 
-    __hash__ = None  # type: ignore[assignment]
-
     def __str__(self) -> str:
         return "%s://%s" % (self.scheme, self.netloc)
 
@@ -1004,16 +1002,11 @@ class _Connection:
         """False, and the connection closed, if it cannot carry a request any more."""
         assert self._connection is not None
         sock = self._connection.sock
-        if self._pid != os.getpid():
-            # A forked child must never talk over its parent's socket: drop it without
-            # shutting it down (the parent still uses it).
-            self._connection = None
-            if sock is not None:
-                sock.close()
-            return False
-        # Idle, a kept-alive socket has nothing to read: readable means the server closed it
-        # (or sent something unasked for). Reconnect now rather than fail after sending.
-        if sock is None or self._readable(sock):
+        # A forked child must never talk over its parent's socket (closing the child's copy
+        # leaves the parent's open). And idle, a kept-alive socket has nothing to read:
+        # readable means the server closed it (or sent something unasked for). Either way,
+        # reconnect now rather than fail after sending.
+        if self._pid != os.getpid() or sock is None or self._readable(sock):
             self.close()
             return False
         return True
@@ -1793,10 +1786,10 @@ class Client:
                 try:
                     status, response_headers, payload = self._send(request)
                 except _Stale as stale:
-                    if resent:
+                    if resent:  # once per call: a second one goes to the retry rules
                         raise stale.error from stale.error.__cause__
                     # The request never reached the server: send it again on a new
-                    # connection, once per call, without counting a retry.
+                    # connection, without counting a retry.
                     resent = True
                     continue
             except APIConnectionError as error:
