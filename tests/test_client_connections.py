@@ -133,7 +133,8 @@ class KeepAliveTest(ServerTest):
             with self.subTest(method=name):
                 client.retrieve(THREAD, run_id)  # a kept-alive connection is open
                 opened, sent = self.server.connections_opened, self.sent()
-                self.assertEqual(self.server.close_connections(), 1)
+                # (The fake may still count the connection closed before: at least ours.)
+                self.assertGreaterEqual(self.server.close_connections(), 1)
                 call()
                 self.assertEqual(self.server.connections_opened, opened + 1)
                 self.assertEqual(self.sent(), sent + 1)  # the server acted once
