@@ -110,6 +110,44 @@ class ForkTest(ServerTest):
         self.assertEqual(again.connection_id, first.connection_id)  # the parent's still works
 
 
+class ForkMidRequestTest(EnvTest):
+    """2. A child forked while a thread of the parent is mid-request does not wait for it."""
+
+    @unittest.skipUnless(hasattr(os, "fork") and hasattr(signal, "alarm"), "needs os.fork")
+    def test_child_forked_during_a_request_of_another_thread(self) -> None:
+        received, release = threading.Event(), threading.Event()
+
+        def script(conn: socket.socket, index: int) -> None:
+            while server.read(conn, index) is not None:
+                if index == 0:  # the parent's thread: held until the child is done
+                    received.set()
+                    release.wait(10)
+                conn.sendall(http_response(RAW_RUN))
+
+        server = ScriptedServer(script)
+        self.addCleanup(server.stop)
+        self.addCleanup(release.set)
+        client = self.raw_client(server.base_url, max_retries=0)
+        in_flight = threading.Thread(target=client.retrieve, args=(THREAD, "run_raw"))
+        in_flight.start()
+        self.assertTrue(received.wait(10))  # the thread holds the client mid-request
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+            pid = os.fork()
+        if pid == 0:
+            code = 3
+            try:
+                signal.alarm(10)  # a child stuck on the parent's lock dies of SIGALRM
+                code = 0 if client.retrieve(THREAD, "run_raw").id == "run_raw" else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        release.set()
+        in_flight.join(10)
+        self.assertEqual(status, 0, "the child failed or hung (wait status %d)" % status)
+        self.assertEqual([index for index, _ in server.requests], [0, 1])
+
+
 class WrongRunTest(EnvTest):
     """2. (defence in depth) An answer about another run or thread is an APIError."""
 

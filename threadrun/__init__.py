@@ -859,6 +859,8 @@ _TOKEN_CHARS = frozenset(
 # What a request target may carry as is; anything else (space, controls, non-ASCII) is
 # percent-encoded, as browsers do with a Location.
 _TARGET_SAFE = "".join(chr(code) for code in range(33, 127) if chr(code) not in '"<>\\^`{|}')
+# The clients to give a new lock in a forked child (a WeakSet, made with the first client).
+_FORKED_CLIENTS: Any = None
 # The openai SDK's per-request keywords, accepted by every endpoint method.
 _REQUEST_OPTIONS = ("timeout", "extra_headers", "extra_query", "extra_body")
 
@@ -1400,6 +1402,7 @@ class Client:
         self._headers = headers
         self._origin = origin
         self._lock = threading.Lock()
+        _track_for_fork(self)
         self._connection = _Connection(origin, proxy, ssl_context, max_response_bytes)
 
     # -- public API ----------------------------------------------------------------------
@@ -1916,6 +1919,27 @@ class Client:
             body=body,
             request_id=headers.get("x-request-id"),
         )
+
+
+def _track_for_fork(client: Client) -> None:
+    # A forked child gives every client a new lock: a thread of the parent may have held it
+    # mid-request when the process forked, and would never release it in the child.
+    global _FORKED_CLIENTS
+    if _FORKED_CLIENTS is None:
+        import weakref
+
+        _FORKED_CLIENTS = weakref.WeakSet()
+        if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+            os.register_at_fork(after_in_child=_reset_locks)
+    _FORKED_CLIENTS.add(client)
+
+
+def _reset_locks() -> None:
+    import threading
+
+    for client in list(_FORKED_CLIENTS or ()):
+        client._lock = threading.Lock()
+
 
 
 def _page_runs(page: Any) -> List[ThreadRun]:
