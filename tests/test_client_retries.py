@@ -207,3 +207,33 @@ class RetryTest(ServerTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RetryPolicyTest(unittest.TestCase):
+    """The retry rules alone, without a socket (also in single-file mode)."""
+
+    def test_decisions(self) -> None:
+        policy = threadrun._RetryPolicy(max_retries=2)
+        cap = threadrun._MAX_RETRY_AFTER
+        cases = [
+            # (retries so far, status, headers, expected delay; "backoff" = a backoff delay)
+            (0, 503, {}, "backoff"),
+            (1, 429, {}, "backoff"),
+            (2, 503, {}, None),  # out of retries
+            (0, 400, {}, None),
+            (0, 400, {"x-should-retry": "true"}, "backoff"),
+            (0, 503, {"x-should-retry": "false"}, None),
+            (0, 429, {"retry-after": "3"}, 3.0),
+            (0, 429, {"retry-after-ms": "250", "retry-after": "9"}, 0.25),
+            (0, 429, {"retry-after": str(cap)}, cap),
+            (0, 429, {"retry-after": str(cap + 1)}, None),  # never sooner than asked
+            (0, 429, {"retry-after": "soon"}, "backoff"),
+        ]
+        for retries, status, headers, expected in cases:
+            with self.subTest(retries=retries, status=status, headers=headers):
+                delay = policy.after_status(retries, status, headers)
+                if expected == "backoff":
+                    shortest, longest = backoff_range(retries)
+                    self.assertTrue(shortest <= delay <= longest, delay)
+                else:
+                    self.assertEqual(delay, expected)
