@@ -64,8 +64,9 @@ def model_fields() -> List[Tuple[str, Any, Any]]:
     """(name, type, default) of the 19 fields as a model declares them: the types are
     ThreadRun's annotations; the required fields come first (dataclasses and Structs want
     them before defaulted ones; the order changes no work done); ``tools`` and ``metadata``
-    default to an empty list and dict, every other optional field to None. The default of a
-    required field is ``REQUIRED`` (the frozenset, used as a marker)."""
+    default to an empty list and dict, every other optional field to None. A required field
+    has dataclasses.MISSING for default."""
+    import dataclasses
     import typing
 
     hints = typing.get_type_hints(threadrun.ThreadRun, localns=vars(typing))
@@ -73,7 +74,7 @@ def model_fields() -> List[Tuple[str, Any, Any]]:
     fields = []
     for name in sorted(FIELDS, key=lambda name: name not in REQUIRED):  # stable: keeps order
         kind = getattr(hints[name], "__origin__", None)
-        default = REQUIRED if name in REQUIRED else empty.get(kind)
+        default = dataclasses.MISSING if name in REQUIRED else empty.get(kind)
         fields.append((name, hints[name], default))
     return fields
 

@@ -33,7 +33,7 @@ import dataclasses
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from _common import REQUIRED, model_fields, payload
+from _common import model_fields, payload
 
 NAMES = ("openai", "pydantic", "msgspec", "mashumaro", "cattrs", "dacite")
 
@@ -65,9 +65,7 @@ def version(dist: str) -> Optional[str]:
 def _dataclass_fields() -> List[Tuple[str, Any, Any]]:
     fields = []
     for name, kind, default in model_fields():
-        if default is REQUIRED:
-            field = dataclasses.field()
-        elif isinstance(default, (list, dict)):
+        if isinstance(default, (list, dict)):
             field = dataclasses.field(default_factory=type(default))
         else:
             field = dataclasses.field(default=default)
@@ -138,7 +136,7 @@ def _load_pydantic(peers: Peers) -> None:
         "FlatModel",
         __config__=pydantic.ConfigDict(extra="allow"),
         **{
-            name: (kind, ... if default is REQUIRED else default)
+            name: (kind, ... if default is dataclasses.MISSING else default)
             for name, kind, default in model_fields()
         },
     )
@@ -154,7 +152,7 @@ def _load_msgspec(peers: Peers) -> None:
     RunStruct = msgspec.defstruct(
         "RunStruct",
         [
-            (name, kind) if default is REQUIRED else (name, kind, default)
+            (name, kind) if default is dataclasses.MISSING else (name, kind, default)
             for name, kind, default in model_fields()
         ],
     )

@@ -10,11 +10,19 @@ same result), then each peer; a peer that is not installed prints "skipped: not 
 and never fails the run. Columns: time per op (median of the repeats), ops/s, and the time
 relative to threadrun ("3.00x" = takes three times as long as threadrun). Timed candidates
 of one table run in the same process on the same payload, their repeats interleaved (one
-timing of each per round) so a noisy neighbour falls on all alike. The peers live only in
-benchmarks/requirements.txt: the library itself depends on nothing.
+timing of each per round, the order rotated) so a noisy neighbour falls on all alike. The
+targets, and the measure each is judged on (wall or CPU time, bytes...), are listed once in
+_common.TARGETS. The peers live only in benchmarks/requirements.txt: the library itself
+depends on nothing.
 
 Benchmarks (--only NAME, repeatable or comma-separated): from_dict, from_json, to_dict,
 to_json, import, client, memory, footprint, versions; "parse" = the first four.
+
+Adding a table: a function of the Suite that makes its rows (_common.Candidate: a key, a
+label, a function to time or None when a peer is missing), times them (_common.timed_table,
+or _common.measure with samplers of its own and _common.print_table), and hands its figures
+to suite.judge(table, rows, {measure: {row key: figure}}); then a line in BENCHMARKS below,
+and a line in _common.TARGETS per target, naming the table, the two rows and the measure.
 """
 
 from __future__ import annotations
@@ -717,7 +725,7 @@ def print_header(suite: Suite) -> Dict[str, Any]:
     for name, error in suite.peers.errors.items():
         print("  peer %s is installed but failed to load: %s" % (name, error))
     print(
-        "payload: %d keys (%d unknown to ThreadRun), %d bytes of JSON: bench_parse.payload() "
+        "payload: %d keys (%d unknown to ThreadRun), %d bytes of JSON: _common.payload() "
         'with instructions ""' % (len(suite.data), suite.extra_keys, len(suite.body))
     )
     print("mode: %s; load average %s" % ("--quick" if suite.quick else "full", load_average()))
