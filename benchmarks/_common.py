@@ -375,24 +375,40 @@ def timed_table(
     ok, errors = runnable(candidates)
     timings = measure([(c.key, calibrated(c.func)) for c in ok if c.func is not None], rounds)
     base = timings[versus].wall
-    rows = []
-    for candidate in candidates:
-        if candidate.key in errors:
-            rows.append([candidate.label, errors[candidate.key]])
-        elif candidate.func is None:
-            rows.append([candidate.label, SKIPPED])
-        else:
-            wall = timings[candidate.key].wall
-            rows.append([candidate.label, fmt_time(wall), fmt_count(1 / wall),
-                         "%.2fx" % (wall / base)])  # fmt: skip
-    notes = ["%s: %s" % (c.label, c.note) for c in candidates if c.note and c.func is not None]
+
+    def cells(key: str) -> List[str]:
+        wall = timings[key].wall
+        return [fmt_time(wall), fmt_count(1 / wall), "%.2fx" % (wall / base)]
+
     print_table(
         "%s  (median of %d rounds; x = time relative to %s)" % (title, rounds, versus),
         ["candidate", "time/op", "ops/s", "vs " + versus],
-        rows,
-        notes,
+        table_rows(candidates, cells, errors),
+        notes(candidates),
     )
     return timings, errors
+
+
+def table_rows(
+    candidates: Sequence[Candidate],
+    cells: Callable[[str], List[str]],
+    errors: Optional[Dict[str, str]] = None,
+) -> List[List[str]]:
+    """A table's rows: each label, then its cells(key), or the note of a row skipped (its
+    package not installed) or in error."""
+    errors = errors or {}
+    return [
+        [c.label, errors[c.key]]
+        if c.key in errors
+        else [c.label, SKIPPED]
+        if c.func is None
+        else [c.label, *cells(c.key)]
+        for c in candidates
+    ]
+
+
+def notes(candidates: Sequence[Candidate]) -> List[str]:
+    return ["%s: %s" % (c.label, c.note) for c in candidates if c.note and c.func is not None]
 
 
 def measures(timings: Dict[str, Timing]) -> Dict[str, Dict[str, float]]:

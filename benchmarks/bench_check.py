@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple, Type
 
 from _common import (
     ROOT,
@@ -215,32 +215,27 @@ class NullSink:
         pass
 
 
-def floor(path: str) -> int:
-    """The floor: json.loads on each line of the file, nothing else."""
-    loads = json.loads
+def each_line(path: str, parse: Callable[[bytes], Any], error: Type[Exception]) -> int:
+    """``parse`` on each line of the file (``error`` ignored), nothing else."""
     n = 0
     with open(path, "rb") as lines:
         for line in lines:
             try:
-                loads(line)
-            except ValueError:
+                parse(line)
+            except error:
                 pass
             n += 1
     return n
+
+
+def floor(path: str) -> int:
+    """The floor: json.loads on each line of the file, nothing else."""
+    return each_line(path, json.loads, ValueError)
 
 
 def parse_only(path: str) -> int:
     """For reference: ThreadRun.from_json on each line, nothing else (what check builds on)."""
-    from_json = ThreadRun.from_json
-    n = 0
-    with open(path, "rb") as lines:
-        for line in lines:
-            try:
-                from_json(line)
-            except ThreadRunError:
-                pass
-            n += 1
-    return n
+    return each_line(path, ThreadRun.from_json, ThreadRunError)
 
 
 def check(path: str) -> int:

@@ -34,7 +34,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from _common import (
     CORPUS,
     ROOT,
-    SKIPPED,
     Candidate,
     Timing,
     calls,
@@ -46,6 +45,7 @@ from _common import (
     print_table,
     print_targets,
     runnable,
+    table_rows,
 )
 
 import threadrun
@@ -207,19 +207,15 @@ def print_client_table(
     versus: str,
     title: str,
 ) -> None:
-    rows = []
     base = timings[versus]
-    for candidate in candidates:
-        if candidate.key in errors:
-            rows.append([candidate.label, errors[candidate.key]])
-        elif candidate.func is None:
-            rows.append([candidate.label, SKIPPED])
-        else:
-            wall, cpu = timings[candidate.key]
-            rows.append([candidate.label, fmt_time(wall), fmt_time(cpu), fmt_count(1 / wall),
-                         "%.2fx" % (cpu / base.cpu), "%.2fx" % (wall / base.wall)])  # fmt: skip
+
+    def cells(key: str) -> List[str]:
+        wall, cpu = timings[key]
+        return [fmt_time(wall), fmt_time(cpu), fmt_count(1 / wall),
+                "%.2fx" % (cpu / base.cpu), "%.2fx" % (wall / base.wall)]  # fmt: skip
+
     headers = ["candidate", "wall/call", "cpu/call", "calls/s", "cpu vs " + versus]
-    print_table(title, [*headers, "wall vs " + versus], rows)
+    print_table(title, [*headers, "wall vs " + versus], table_rows(candidates, cells, errors))
 
 
 def main(argv: Any = None) -> int:

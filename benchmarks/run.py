@@ -54,7 +54,6 @@ import peers as peers_module
 from _common import (
     HERE,
     ROOT,
-    SKIPPED,
     TARGETS,
     Candidate,
     compact_json,
@@ -62,7 +61,9 @@ from _common import (
     fmt_time,
     measure,
     measures,
+    notes,
     print_table,
+    table_rows,
     timed_table,
 )
 
@@ -269,33 +270,29 @@ def bench_import(suite: Suite) -> None:
     wall = {key: t.wall for key, t in timings.items()}
     cost = {key: seconds - wall["bare"] for key, seconds in wall.items()}
     self_time = _importtime_self("threadrun", 5 if suite.quick else 15)
-    table = []
-    for row in rows:
-        if row.func is None:
-            table.append([row.label, SKIPPED])
-            continue
-        bare = row.key == "bare"
-        table.append([
-            row.label,
-            fmt_time(wall[row.key]),
-            fmt_time(timings[row.key].cpu),
-            "-" if bare else fmt_time(cost[row.key]),
-            "-" if bare or cost["threadrun"] <= 0
-            else "%.2fx" % (cost[row.key] / cost["threadrun"]),
-            "%.2fx" % (wall[row.key] / wall["floor"]),
-        ])  # fmt: skip
-    notes = []
+
+    def cells(key: str) -> List[str]:
+        bare = key == "bare"
+        return [
+            fmt_time(wall[key]),
+            fmt_time(timings[key].cpu),
+            "-" if bare else fmt_time(cost[key]),
+            "-" if bare or cost["threadrun"] <= 0 else "%.2fx" % (cost[key] / cost["threadrun"]),
+            "%.2fx" % (wall[key] / wall["floor"]),
+        ]
+
+    self_note = []
     if self_time is not None:
-        notes.append("threadrun's own module body (-X importtime self, median): %s"
-                     % fmt_time(self_time))  # fmt: skip
+        self_note.append("threadrun's own module body (-X importtime self, median): %s"
+                         % fmt_time(self_time))  # fmt: skip
     print_table(
         "import: a fresh process per sample, median of %d rounds (cost = process - bare python)\n"
         "  interpreter: %s %s, cwd = repo root (so -c finds threadrun), .pyc written first%s"
         % (rounds, sys.executable, " ".join(IMPORT_FLAGS),
            "" if pyc_ok else " (NOT FOUND: %s)" % pyc),
         ["process", "wall", "cpu", "import cost", "cost vs threadrun", "wall vs dataclasses+json"],
-        table,
-        notes,
+        table_rows(rows, cells),
+        self_note,
     )  # fmt: skip
     suite.judge("import", rows, {"wall": wall, "cost": cost})
     suite.results["import"] = {
@@ -395,14 +392,9 @@ def bench_memory(suite: Suite) -> None:
         "memory: bytes retained per run, %d distinct runs parsed from bytes and kept "
         "(tracemalloc, after gc)" % count,
         ["object kept", "bytes/run", "vs threadrun"],
-        [
-            [row.label, fmt_count(values[row.key]),
-             "%.2fx" % (values[row.key] / values["threadrun"])]
-            if row.func is not None
-            else [row.label, SKIPPED]
-            for row in rows
-        ],
-        ["%s: %s" % (row.label, row.note) for row in rows if row.note and row.func is not None],
+        table_rows(rows, lambda key: [fmt_count(values[key]),
+                                      "%.2fx" % (values[key] / values["threadrun"])]),
+        notes(rows),
     )  # fmt: skip
     suite.judge("memory", rows, {"bytes": values})
     suite.results["memory"] = {"bytes_per_run": values, "count": count}
