@@ -275,7 +275,7 @@ class CreateTest(ServerTest):
                 "object_above_max_properties",
             ),
             ({"metadata": {"k" * 65: "v"}}, "metadata", "invalid_value"),
-            ({"stream": True}, "stream", "unsupported_value"),
+            ({"stream": "yes"}, "stream", "invalid_type"),
         ]
         for params, param, code in cases:
             with self.subTest(params=params):
