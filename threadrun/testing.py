@@ -665,7 +665,9 @@ class _Run:
         "data",
         "events",
         "message",
+        "pending_calls",
         "pos",
+        "prepared",
         "script",
         "seq",
         "steps",
@@ -696,6 +698,8 @@ class _Run:
         self.message = message
         self.steps: List[Dict[str, Any]] = []
         self.tool_step: Optional[Dict[str, Any]] = None  # the tool_calls step awaiting outputs
+        self.pending_calls: List[Dict[str, Any]] = []  # its calls, as required_action lists them
+        self.prepared: Optional[str] = None  # the status whose preparation is done (a stream's)
         # While a stream drives the run, the events of its changes collect here (whoever made
         # the change: the stream, or a cancel on another connection); None: nobody listens.
         self.events: Optional[List[_Event]] = None
@@ -1223,13 +1227,12 @@ class _RunsAPI:
         data["status"] = status
         if status in _STARTED and data.get("started_at") is None:
             data["started_at"] = now
+        if run.prepared != status:
+            self._prepare(run, status)
+        run.prepared = None
         data["required_action"] = None
-        if status == "requires_action":
-            calls = [self._tool_call(spec) for spec in run.tool_calls]
-            self._open_tool_step(run, calls)
-            data["required_action"] = self._required_action(calls)
-        elif status in ("completed", "incomplete"):
-            self._write_message(run, status)
+        if status == "requires_action" and run.tool_step is not None:
+            data["required_action"] = self._required_action(run.pending_calls)
         fill: Dict[str, Any] = {}
         if status == "completed":
             fill = {"completed_at": now, "usage": _USAGE}
@@ -1253,15 +1256,32 @@ class _RunsAPI:
                     self._finish_step(run, step, _STEP_ENDS.get(status, "completed"))
         self._emit(run, "thread.run." + status, data)
 
-    def _advance(self, run: _Run) -> bool:
-        """Move the run one step along its script; False when it waits or is finished."""
+    def _prepare(self, run: _Run, status: str) -> None:
+        """What the run does before it enters ``status``: the tool calls it asks for, or the
+        message it writes."""
+        if status == "requires_action":
+            self._open_tool_step(run, [self._tool_call(spec) for spec in run.tool_calls])
+        elif status in ("completed", "incomplete"):
+            self._write_message(run, status)
+
+    def _advance(self, run: _Run, stepwise: bool = False) -> bool:
+        """Move the run one step along its script; False when it waits or is finished.
+
+        ``stepwise`` (a stream): what precedes a status change is a step of its own, so that
+        the run keeps its status until the stream says it changed."""
         status = run.data.get("status")
         if status == "requires_action" or status in _TERMINAL:
             return False  # waits for tool outputs / is finished, as a real run does
         if run.pos + 1 >= len(run.script):
             return False
+        upcoming = run.script[run.pos + 1]
+        if stepwise and run.prepared != upcoming:
+            run.prepared = upcoming
+            self._prepare(run, upcoming)
+            if run.events:
+                return True
         run.pos += 1
-        self._enter(run, run.script[run.pos])
+        self._enter(run, upcoming)
         return True
 
     def _new_step(self, run: _Run, kind: str, details: Dict[str, Any]) -> Dict[str, Any]:
@@ -1300,6 +1320,7 @@ class _RunsAPI:
         self._emit(run, "thread.run.step." + status, step)
 
     def _open_tool_step(self, run: _Run, calls: List[Dict[str, Any]]) -> None:
+        run.pending_calls = calls
         step = self._new_step(run, "tool_calls", {"type": "tool_calls", "tool_calls": []})
         listed = step["step_details"]["tool_calls"]
         for index, call in enumerate(calls):
@@ -1378,7 +1399,7 @@ class _RunsAPI:
                     with self.lock:
                         if run.events is not mine:
                             break  # another stream (after tool outputs) took the run over
-                        if not mine and not self._advance(run):
+                        if not mine and not self._advance(run, stepwise=True):
                             break
                         batch = mine[:]
                         del mine[:]
@@ -1750,7 +1771,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         sent = 0
         finished = False
         try:
-            for name, data in reply.events:
+            while True:
+                # The fault strikes before the next event is drawn (drawing moves the run on):
+                # during a stall, the run is where the events sent so far left it.
                 if sent == fault.after_events:
                     self._stall(fake, fault.stall)
                     if fault.error_event is not None:
@@ -1760,10 +1783,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     if fault.drop:
                         self.close_connection = True  # mid-body: the client sees it cut
                         return
-                self._send_event(log, name, data, eol, fault, chunked)
+                event = next(reply.events, None)
+                if event is None:
+                    finished = True
+                    break
+                self._send_event(log, event[0], event[1], eol, fault, chunked)
                 sent += 1
-            else:
-                finished = True
             if chunked:
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
