@@ -59,7 +59,8 @@ class ServerTest(unittest.TestCase):
     options: Dict[str, Any] = {}
 
     def setUp(self) -> None:
-        self.server = testing.FakeRunsServer(**self.options).start()
+        # load_testing(), not the module global: other modules' tests derive from this class.
+        self.server = load_testing().FakeRunsServer(**self.options).start()
         self.addCleanup(self.stop_server)
         self.conn = self.connect()
 
