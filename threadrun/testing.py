@@ -90,8 +90,6 @@ _STEP_USAGE = {"prompt_tokens": 291, "completion_tokens": 24, "total_tokens": 31
 # What the fake's assistant answers when a run completes; not ASCII, so that every stream
 # carries multi-byte UTF-8 characters for a client's incremental decoder to get right.
 _DEFAULT_MESSAGE = "The weather in San Francisco is 70 \u00b0F and sunny \u2600\ufe0f."
-# The step status a run's unfinished steps take when the run ends in that status.
-_STEP_ENDS = {"cancelled": "cancelled", "failed": "failed", "expired": "expired"}
 _LINE_ENDINGS = ("\n", "\r\n", "\r")
 # Request bodies nested deeper are refused as unparsable: far beyond any real request, and
 # low enough that echoing a body back (the pure-Python indenting encoder) never recurses out.
@@ -1248,12 +1246,11 @@ class _RunsAPI:
         for key, value in fill.items():
             if data.get(key) is None:
                 data[key] = copy.deepcopy(value)  # never share _USAGE with a run
-        if status in _TERMINAL:
-            if status != "expired":
-                data["expires_at"] = None  # finished runs no longer expire (as the API shows)
-            for step in run.steps:
-                if step["status"] == "in_progress":
-                    self._finish_step(run, step, _STEP_ENDS.get(status, "completed"))
+        if status in _TERMINAL and status != "expired":
+            data["expires_at"] = None  # finished runs no longer expire (as the API shows them)
+        if status == "cancelled" and run.tool_step is not None:
+            # The only step a run can leave unfinished: the tool calls it was cancelled in.
+            self._finish_step(run, run.tool_step, "cancelled")
         self._emit(run, "thread.run." + status, data)
 
     def _prepare(self, run: _Run, status: str) -> None:
@@ -1313,8 +1310,6 @@ class _RunsAPI:
         step[status + "_at"] = self._stamp(self.clock())
         if status == "completed":
             step["usage"] = copy.deepcopy(_STEP_USAGE)
-        elif status == "failed":
-            step["last_error"] = copy.deepcopy(run.data.get("last_error"))
         if step is run.tool_step:
             run.tool_step = None
         self._emit(run, "thread.run.step." + status, step)
