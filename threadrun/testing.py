@@ -979,7 +979,7 @@ class _RunsAPI:
             echoed,
             events=events,
         )
-        return run.data if events is None else self._stream(run)
+        return run.data if events is None else self._stream(run, events)
 
     def retrieve(self, request: RecordedRequest, thread_id: str, run_id: str) -> Any:
         run = self.find(thread_id, run_id)
@@ -1039,8 +1039,9 @@ class _RunsAPI:
                 "Expected tool outputs for call_ids %s, got %s." % (pending, ids),
                 param="tool_outputs",
             )
+        mine: Optional[List[_Event]] = None
         if body.get("stream"):
-            run.events = []
+            mine = run.events = []
         given = {item["tool_call_id"]: item.get("output") for item in outputs}
         step = run.tool_step
         if step is not None:
@@ -1053,7 +1054,7 @@ class _RunsAPI:
             run.script.extend(run.after_tool_outputs)
         run.pos += 1
         self._enter(run, run.script[run.pos])
-        return self._stream(run) if body.get("stream") else run.data
+        return run.data if mine is None else self._stream(run, mine)
 
     def list(self, request: RecordedRequest, thread_id: str) -> Any:
         runs = sorted(self._thread(thread_id).runs, key=_Run.sort_key)
@@ -1381,12 +1382,11 @@ class _RunsAPI:
         self._emit(run, "thread.message." + message["status"], message)
         self._finish_step(run, step, "completed")
 
-    def _stream(self, run: _Run) -> _StreamReply:
-        """The run's event stream: the events collected so far, then each next change of the
-        run, made when the transport draws the next event (so a GET between two events shows
-        what the stream said), until the run needs tool outputs or ends; then ``done``."""
-        mine = run.events
-        assert mine is not None
+    def _stream(self, run: _Run, mine: List[_Event]) -> _StreamReply:
+        """The run's event stream (``mine``: its ``run.events``): the events collected so far,
+        then each next change of the run, made when the transport draws the next event (so a
+        GET between two events shows what the stream said), until the run needs tool outputs
+        or ends; then ``done``."""
 
         def events() -> Iterator[_Event]:
             try:
