@@ -21,6 +21,35 @@ answer, unless a fault drops it: a malformed one (bad request line, bad framing,
 not JSON or is nested deeper than 128 levels) gets the API's JSON 4xx error, as the real API
 answers 400, and a bug inside the fake a JSON 500 (its traceback kept in ``errors``).
 
+Streams: ``"stream": true`` on ``POST /threads/{thread_id}/runs``, ``POST /threads/runs``
+(create a thread and run it) and ``submit_tool_outputs`` answers a ``text/event-stream`` as the
+API does, each event ``event: NAME\ndata: JSON\n\n`` in its own HTTP/1.1 chunk:
+``thread.created`` (``/threads/runs`` only), ``thread.run.created``, then the events of each
+status change along the run's script -- ``thread.run.<status>`` with the full run, the
+``thread.run.step.*`` events of its steps (``created``, ``in_progress``, ``delta`` for tool
+calls, ``completed``), and before ``thread.run.completed`` the ``thread.message.*`` events of
+the assistant's message (``created``, ``in_progress``, one ``delta`` per word, whose values
+join into the message's text, ``completed``) -- then ``event: done`` / ``data: [DONE]``. A run
+that reaches ``requires_action`` ends its stream with ``thread.run.requires_action`` and
+``done``; ``submit_tool_outputs`` with ``"stream": true`` streams the rest. Each change is made
+just before the stream sends its first event, so a GET between two events shows the status the
+stream last said (a run that a stream drives is not moved by GETs). Stream faults
+(``Fault.after_events``: drop the connection, stall, an ``error`` event; awkward chunk splits,
+other line endings) go through ``inject``; ``streams`` records what each stream sent.
+
+Each run has its steps (``GET .../runs/{run_id}/steps`` and ``.../steps/{step_id}``): a
+``tool_calls`` step for each time it requires action (the calls of ``required_action``, with
+their outputs once submitted) and a ``message_creation`` step for its message, whose text
+(``default_message``, or ``add_run(message=...)``) is kept in the thread's messages
+(``GET /threads/{thread_id}/messages``).
+
+``FakeRunsServer(flavour="fastapi")`` speaks like common self-hosted Assistants servers
+instead: timestamps as RFC 3339 strings (``"2026-11-29T16:30:14.549940Z"``) in a run's six
+timestamp fields and its steps', bare UUID ids, FastAPI's error bodies
+(``{"detail": "Run not found in thread."}``, and 422 ``{"detail": [{"loc": [...], "msg": ...,
+"type": ...}]}`` for invalid parameters), compact JSON, and ``required_action`` null while the
+run requires action (its tool calls are in its steps only).
+
 The runs it serves follow the API reference's schema, and validate under the official SDK's
 strict ``Run`` model: a run created without ``instructions`` carries ``""`` (the fake's
 assistant has no instructions), not the ``null`` of the reference's examples, which the spec's
@@ -31,9 +60,9 @@ This module deliberately speaks raw JSON and does not import threadrun, so a bug
 library's model cannot hide behind a fake that shares it.
 
 Inside, three parts: ``_RunsAPI`` is the emulated API (the store, the status machine, request
-validation, and a route table of method + path pattern -> handler); ``_Handler``/``_Server``
-the HTTP transport; ``FakeRunsServer`` the lifecycle, the faults and the recording around
-them.
+validation, and a route table of method + path pattern -> handler; ``_FastAPIRunsAPI`` its
+flavour); ``_Handler``/``_Server`` the HTTP transport, which writes an event stream as its
+events are drawn; ``FakeRunsServer`` the lifecycle, the faults and the recording around them.
 """
 
 from __future__ import annotations
@@ -345,9 +374,8 @@ def _status_error(status: int) -> _APIError:
 
 
 class _Reply:
-    """What the API answers: a status, extra headers and the encoded JSON body.
-
-    A streaming answer would be another class, which the transport writes event by event."""
+    """What the API answers: a status, extra headers and the encoded JSON body (a streaming
+    answer is a ``_StreamReply``, which the transport writes event by event)."""
 
     __slots__ = ("body", "headers", "status")
 
@@ -1872,9 +1900,11 @@ class FakeRunsServer:
     idle that many seconds; ``max_body_bytes`` bounds request bodies (400 above it);
     ``api_key`` requires ``Authorization: Bearer <api_key>`` (401 otherwise, as the API does);
     ``require_beta_header`` (default true) answers 400, as the real API does, to Runs requests
-    without ``OpenAI-Beta: assistants=v2``.
-    All are also attributes that can be changed while the server runs; the scripts are
-    checked when set (ValueError), not on each request.
+    without ``OpenAI-Beta: assistants=v2``; ``default_message`` is the text of the message a
+    run writes when it completes. All these are also attributes that can be changed while the
+    server runs; the scripts are checked when set (ValueError), not on each request.
+    ``flavour`` (read-only) is ``"openai"`` (the API reference) or ``"fastapi"`` (see the
+    module's documentation).
     """
 
     clock = _APISetting()
@@ -1907,7 +1937,7 @@ class FakeRunsServer:
     ) -> None:
         if flavour not in _FLAVOURS:
             raise ValueError("flavour must be one of %s, got %r" % (sorted(_FLAVOURS), flavour))
-        self.flavour = flavour
+        self._flavour = flavour
         self._api = _FLAVOURS[flavour](
             clock=clock,
             poll_after_ms=poll_after_ms,
@@ -1989,6 +2019,11 @@ class FakeRunsServer:
     def __repr__(self) -> str:
         where = self.url if self._httpd is not None else "stopped"
         return "<FakeRunsServer %s>" % where
+
+    @property
+    def flavour(self) -> str:
+        """The dialect the server speaks: ``"openai"`` or ``"fastapi"``."""
+        return self._flavour
 
     @property
     def port(self) -> int:
