@@ -23,7 +23,7 @@ answers 400, and a bug inside the fake a JSON 500 (its traceback kept in ``error
 
 Streams: ``"stream": true`` on ``POST /threads/{thread_id}/runs``, ``POST /threads/runs``
 (create a thread and run it) and ``submit_tool_outputs`` answers a ``text/event-stream`` as the
-API does, each event ``event: NAME\ndata: JSON\n\n`` in its own HTTP/1.1 chunk:
+API does, each event ``event: NAME\\ndata: JSON\\n\\n`` in its own HTTP/1.1 chunk:
 ``thread.created`` (``/threads/runs`` only), ``thread.run.created``, then the events of each
 status change along the run's script -- ``thread.run.<status>`` with the full run, the
 ``thread.run.step.*`` events of its steps (``created``, ``in_progress``, ``delta`` for tool
