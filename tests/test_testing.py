@@ -1370,6 +1370,7 @@ class TypeHintsTest(unittest.TestCase):
 
         testing = load_testing()
         targets: List[Any] = [testing.Fault, testing.RecordedRequest, testing.FakeRunsServer]
+        targets.append(testing.RecordedStream)
         targets += [
             getattr(testing.FakeRunsServer, name)
             for name in dir(testing.FakeRunsServer)

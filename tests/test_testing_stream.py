@@ -79,6 +79,9 @@ def dechunk(raw: bytes) -> Tuple[bytes, List[bytes], bool]:
 
 
 class StreamTest(ServerTest):
+    PATH = "/v1/threads/thread_1/runs"
+    BODY = {"assistant_id": "asst_1"}
+
     def stream(
         self, path: str, body: Dict[str, Any], conn: Optional[http.client.HTTPConnection] = None
     ) -> Tuple[http.client.HTTPResponse, List[Tuple[str, Any]]]:
@@ -214,6 +217,48 @@ class StreamFramingTest(StreamTest):
         self.assertEqual((resp.status, resp.json["error"]["param"]), (400, "stream"))
 
 
+def collapsed(names: List[str]) -> List[str]:
+    """The event names with each run of repeated deltas as one."""
+    return [n for i, n in enumerate(names) if not (n.endswith(".delta") and names[i - 1] == n)]
+
+
+class ReferenceSequenceTest(StreamTest):
+    """The fake streams the event sequences of the API reference's examples
+    (../shared/corpus/openapi-streams/*.sse; repeated deltas counted once, as their number
+    depends on the text)."""
+
+    MESSAGE = [
+        "thread.run.step.created", "thread.run.step.in_progress",
+        "thread.message.created", "thread.message.in_progress", "thread.message.delta",
+        "thread.message.completed", "thread.run.step.completed", "thread.run.completed", "done",
+    ]  # fmt: skip
+    START = ["thread.run.created", "thread.run.queued", "thread.run.in_progress"]
+    TOOLS = ["thread.run.step.created", "thread.run.step.in_progress", "thread.run.step.delta"]
+
+    def test_reference_examples(self) -> None:
+        self.server.default_after_tool_outputs = ("queued", "in_progress", "completed")
+        thread_runs = "/v1/threads/runs"
+        cases = [
+            ("01-post-threads-runs", thread_runs, ["thread.created", *self.START, *self.MESSAGE]),
+            ("03-post-threads-thread_id-runs", self.PATH, self.START + self.MESSAGE),
+            ("02-post-threads-runs", thread_runs,
+             ["thread.created", *self.START, *self.TOOLS, "thread.run.requires_action", "done"]),
+        ]  # fmt: skip
+        for name, path, expected in cases:
+            with self.subTest(name):
+                if "02" in name:
+                    self.server.default_statuses = ("queued", "in_progress", "requires_action")
+                _, events = self.stream(path, {"assistant_id": "asst_1"})
+                self.assertEqual(collapsed(self.names(events)), expected)
+        with self.subTest("05-post-threads-thread_id-runs-run_id-submit_tool_outputs"):
+            run = events[-2][1]
+            [call] = run["required_action"]["submit_tool_outputs"]["tool_calls"]
+            path = "/v1/threads/%s/runs/%s/submit_tool_outputs" % (run["thread_id"], run["id"])
+            _, rest = self.stream(path, {"tool_outputs": [{"tool_call_id": call["id"]}]})
+            expected = ["thread.run.step.completed", *self.START[1:], *self.MESSAGE]
+            self.assertEqual(collapsed(self.names(rest)), expected)
+
+
 class RequiresActionStreamTest(StreamTest):
     def test_requires_action_ends_the_stream_then_submit_streams_the_rest(self) -> None:
         run, events = self.requires_action_run()
@@ -316,9 +361,6 @@ class CreateThreadAndRunTest(StreamTest):
 
 
 class StreamFaultTest(StreamTest):
-    PATH = "/v1/threads/thread_1/runs"
-    BODY = {"assistant_id": "asst_1"}
-
     def test_stall_until_an_event_keeps_the_run_where_the_stream_is(self) -> None:
         for after, status in ((3, "in_progress"), (5, "in_progress"), (1, "queued")):
             with self.subTest(after=after):
@@ -335,6 +377,20 @@ class StreamFaultTest(StreamTest):
                 rest = parse_stream(resp.read())
                 self.assertEqual(self.names(first + rest), COMPLETED_EVENTS)
                 self.assertEqual(self.get(run_id)["status"], "completed")
+
+    def test_a_cancel_during_a_stream_is_streamed(self) -> None:
+        resume = threading.Event()
+        self.server.inject(testing.Fault(after_events=3, stall=resume))
+        resp = self.open_stream(self.PATH, self.BODY, self.connect())
+        run_id = self.read_events(resp, 3)[0][1]["id"]
+        cancel = self.call("POST", "/v1/threads/thread_1/runs/%s/cancel" % run_id)
+        self.assertEqual(cancel.json["status"], "cancelling")
+        resume.set()
+        rest = parse_stream(resp.read())
+        self.assertEqual(
+            self.names(rest), ["thread.run.cancelling", "thread.run.cancelled", "done"]
+        )
+        self.assertEqual(self.get(run_id), rest[1][1])
 
     def test_stall_for_seconds(self) -> None:
         self.server.inject(testing.Fault(after_events=2, stall=0.05))

@@ -275,7 +275,7 @@ class Fault:
             raise ValueError("chunk_bytes must be >= 1, got %r" % (self.chunk_bytes,))
 
     @property
-    def streams_only(self) -> bool:
+    def _streams_only(self) -> bool:
         """Whether this fault is about event streams (it then matches streaming requests only)."""
         return (
             self.after_events is not None
@@ -290,7 +290,7 @@ class Fault:
         return (
             (self.path is None or self.path == path)
             and (self.method is None or self.method.upper() == method.upper())
-            and (stream or not self.streams_only)
+            and (stream or not self._streams_only)
         )
 
 
