@@ -773,7 +773,8 @@ class _RunsAPI:
 
     A flavour of the API (another server's ids, timestamps or error shape, more endpoints) is a
     subclass overriding ``ROUTES`` (and adding their endpoints) and the hooks ``_new_id``,
-    ``_stamp``, ``_required_action`` and ``error_reply``.
+    ``_stamp``, ``_required_action``, ``encode`` and ``error_reply``, as ``_FastAPIRunsAPI``
+    does.
     """
 
     ROUTES = (
