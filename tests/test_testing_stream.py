@@ -162,6 +162,17 @@ class StreamFramingTest(StreamTest):
         self.assertEqual(messages, [message])
         self.assertEqual(step["step_details"]["message_creation"]["message_id"], message["id"])
 
+    def test_an_event_read_is_an_event_recorded(self) -> None:
+        resp = self.open_stream(self.PATH, self.BODY)
+        read: List[Tuple[str, Any]] = []
+        for _ in COMPLETED_EVENTS:  # up to done, not the end of the body
+            read += self.read_events(resp, 1)
+            self.assertEqual(self.server.streams[0].events[: len(read)], read)
+        [recorded] = self.server.streams
+        self.assertTrue(recorded.finished)
+        self.assertEqual(recorded.events[-1], DONE)
+        resp.read()
+
     def test_the_connection_is_kept_alive_after_a_stream(self) -> None:
         self.stream("/v1/threads/thread_1/runs", {"assistant_id": "asst_1"})
         self.create()
@@ -442,6 +453,11 @@ class StreamFaultTest(StreamTest):
             b' error.","type":"server_error","code":null}}\n\n',
         )
         self.assertFalse(self.server.streams[-1].finished)
+        # a client that saw the end of the body sees the run where it went on to
+        self.server.inject(testing.Fault(after_events=1, error_event=error))
+        resp = self.open_stream(self.PATH, self.BODY)
+        run_id = parse_stream(resp.read())[0][1]["id"]
+        self.assertEqual(self.get(run_id)["status"], "completed")
 
     def test_awkward_splits(self) -> None:
         self.server.inject(testing.Fault(split_awkwardly=True, line_ending="\r\n"))

@@ -299,10 +299,11 @@ class RecordedStream:
     """An event stream as the fake server sent it (a snapshot: a stream may still be going).
 
     ``request`` is the request it answers; ``events`` the ``(event, data)`` pairs sent, in
-    order, ``data`` decoded from JSON (the string ``"[DONE]"`` for ``done``); ``body`` the exact
-    bytes of the stream (without the HTTP chunk framing); ``finished`` whether the stream ended
-    with ``done``, ``ended`` whether it is over (finished, failed by a fault or cut by the
-    client).
+    order (each recorded as it is written, so an event a client has read is there), ``data``
+    decoded from JSON (the string ``"[DONE]"`` for ``done``); ``body`` the exact bytes of the
+    stream (without the HTTP chunk framing); ``finished`` whether ``done`` was sent; ``ended``
+    whether the server is through with the stream (after ``done``, a fault, or the client
+    going away), set before the end of the body is sent.
     """
 
     request: RecordedRequest
@@ -1539,10 +1540,10 @@ class _StreamLog:
         with self.lock:
             self.events.append((name, data))
             self.raw.append(raw)
+            self.finished = name == "done"
 
-    def end(self, finished: bool) -> None:
+    def end(self) -> None:
         with self.lock:
-            self.finished = finished
             self.ended = True
 
     def snapshot(self) -> RecordedStream:
@@ -1767,6 +1768,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         chunks (to an HTTP/1.0 client: until the connection closes), with the fault's stream
         misbehaviour."""
         self.responded = True
+        log = fake._stream_opened(request)  # before the headers: a client finds it recorded
         chunked = self.request_version == "HTTP/1.1"
         self.send_response(200)
         headers = _merge_headers(
@@ -1790,10 +1792,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         self.wfile.flush()
-        log = fake._stream_opened(request)
         eol = fault.line_ending
         sent = 0
-        finished = False
         try:
             while True:
                 # The fault strikes before the next event is drawn (drawing moves the run on):
@@ -1809,17 +1809,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                         return
                 event = next(reply.events, None)
                 if event is None:
-                    finished = True
                     break
                 self._send_event(log, event[0], event[1], eol, fault, chunked)
                 sent += 1
-            if chunked:
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
         finally:
-            log.end(finished)
+            log.end()
             for _ in reply.events:
                 pass  # the run carries on to where its stream would have left it
+        # Only now, so that a client that sees the end of the body sees the run's final state.
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
 
     def _stall(self, fake: FakeRunsServer, stall: Union[float, threading.Event, None]) -> None:
         if isinstance(stall, threading.Event):
@@ -1833,13 +1833,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self, log: _StreamLog, name: str, data: str, eol: str, fault: Fault, chunked: bool
     ) -> None:
         raw = _encode_text("event: %s%sdata: %s%s%s" % (name, eol, data, eol, eol))
+        log.add(name, data, raw)  # first: a client that got the event finds it recorded
         for piece in _pieces(raw, fault.chunk_bytes, fault.split_awkwardly):
             if chunked:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             else:
                 self.wfile.write(piece)
             self.wfile.flush()  # each piece leaves on its own (TCP_NODELAY is set)
-        log.add(name, data, raw)
 
     def _send(self, status: int, headers: Mapping[str, str], body: bytes, close: bool) -> None:
         self.responded = True
