@@ -30,13 +30,12 @@ import subprocess
 import sys
 import threading
 import time
-import tracemalloc
 import unittest
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from tests import load_testing, threadrun
-from tests.support import REQUEST_ID, closed_port
+from tests.support import REQUEST_ID, closed_port, requires_tracemalloc, tracemalloc
 
 testing: Any = None  # threadrun.testing, set by ServerTest.setUpClass (skipped in single-file mode)
 
@@ -1517,6 +1516,7 @@ class SizeTest(ServerTest):
         with self.raises(threadrun.ResponseTooLargeError):
             self.client(max_response_bytes=4096).retrieve(THREAD, "run_1")
 
+    @requires_tracemalloc
     def test_reading_a_small_body_does_not_allocate_the_limit(self) -> None:
         # The cap bounds what is read; it must not be the size of a buffer allocated for every
         # response (http.client's read(amt) on 3.7-3.9 allocates bytearray(amt) up front).
