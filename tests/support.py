@@ -1,7 +1,8 @@
 """Shared test infrastructure: one place for what several test modules (and .ci/run and the
 benchmarks) need.
 
-- Interpreters: which Pythons this machine has, found by one rule everywhere.
+- Interpreters: which Pythons this machine has, found by one rule everywhere (also from the
+  command line: ``python -m tests.support interpreters``).
 - Loopback networking: ports, request-id shapes and other helpers of the HTTP tests.
 """
 
@@ -155,6 +156,8 @@ def closed_port() -> int:
         sock.close()
 
 
+# --------------------------------------------------------------------------------------------
+# Command line: python -m tests.support interpreters (for .ci/run: "VERSION PATH" lines)
 # --------------------------------------------------------------------------------------------
 
 
