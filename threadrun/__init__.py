@@ -972,6 +972,7 @@ class RunStream:
         decoder = self._decoder
         read_chunk = self._read_chunk
         scan = _scan_value
+        from_dict = ThreadRun.from_dict
         try:
             while True:
                 try:
@@ -1006,7 +1007,7 @@ class RunStream:
                         value = self._slow_data(name, data)
                     if name[:11] == "thread.run." and name.find(".", 11) < 0:
                         try:
-                            value = self.run = ThreadRun.from_dict(value)
+                            value = self.run = from_dict(value)
                         except ThreadRunError as exc:
                             raise self._in_event(exc, name) from None
                     self.last_event_id = event_id
@@ -1142,42 +1143,40 @@ class _EventDecoder:
             return []
         if self._partial:
             self._partial.append(chunk[:end])
-            lines = b"".join(self._partial)
+            block = b"".join(self._partial)
             self._partial = []
         else:
-            lines = chunk if end == len(chunk) else chunk[:end]
+            block = chunk if end == len(chunk) else chunk[:end]
         tail = chunk[end:]
-        if self._event_size + len(lines) > self.limit:
-            cut = self._oversized_event(lines)
+        if self._event_size + len(block) > self.limit:
+            cut = self._oversized_event(block)
             if cut >= 0:
                 self.failure = self._too_large()
-                lines = lines[:cut]
+                block = block[:cut]
                 tail = b""
-        blank = lines.rfind(b"\n\n")
+        blank = block.rfind(b"\n\n")
         if blank >= 0:
-            self._event_size = len(lines) - blank - 2
-        elif lines[:1] == b"\n":  # the blank line ending the event of the last chunk
-            self._event_size = len(lines) - 1
+            self._event_size = len(block) - blank - 2
+        elif block[:1] == b"\n":  # the blank line ending the event of the last chunk
+            self._event_size = len(block) - 1
         else:
-            self._event_size += len(lines)
+            self._event_size += len(block)
         if tail:
             self._partial.append(tail)
         self._partial_size = len(tail)
         if self._event_size + self._partial_size > self.limit and self.failure is None:
             self.failure = self._too_large()
         try:
-            text = lines.decode()
+            text = block.decode()
         except UnicodeDecodeError as exc:
             # The lines before the bad one are delivered; the error comes after them.
-            text = lines[: lines.rfind(b"\n", 0, exc.start) + 1].decode()
+            text = block[: block.rfind(b"\n", 0, exc.start) + 1].decode()
             self.failure = ThreadRunError("invalid UTF-8 in the event stream: %s" % exc.reason)
         if not self._started:
             self._started = True
             if text[:1] == "\ufeff":
                 text = text[1:]
-        return self._lines(text.split("\n"))
-
-    def _lines(self, lines: List[str]) -> List[Tuple[str, str, str]]:
+        lines = text.split("\n")
         lines.pop()  # the "" after the last line end
         events = []
         type_ = self._type
@@ -1185,9 +1184,12 @@ class _EventDecoder:
         event_id = self._id
         for line in lines:
             if line:
-                # Data lines first: they are most of the stream.
+                # The lines of nearly every event, first, without partition's copies.
                 if line[:6] == "data: ":
                     data.append(line[6:])
+                    continue
+                if line[:7] == "event: ":
+                    type_ = line[7:]
                     continue
                 name, _, value = line.partition(":")
                 if value[:1] == " ":
