@@ -559,6 +559,23 @@ class ErrorsTest(unittest.TestCase):
         self.assertLessEqual(reads, 102)
 
 
+class ConstructionTest(unittest.TestCase):
+    def test_bad_arguments(self) -> None:
+        def read() -> bytes:
+            return b""
+
+        for args, kwargs, error in (
+            ((read, None), {"max_event_bytes": 10}, TypeError),
+            ((b"", print), {"max_event_bytes": 10}, TypeError),
+            ((read, print), {"max_event_bytes": 0}, ValueError),
+            ((read, print), {"max_event_bytes": 1.5}, ValueError),
+            ((read, print), {"max_event_bytes": True}, ValueError),
+            ((read, print), {}, TypeError),
+        ):
+            with self.subTest(args=args, kwargs=kwargs), self.assertRaises(error):
+                RunStream(*args, **kwargs)
+
+
 class ReleaseTest(unittest.TestCase):
     def test_done_then_end_of_body_is_reusable(self) -> None:
         for name, chunks in (

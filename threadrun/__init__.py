@@ -875,10 +875,12 @@ class RunStream:
 
     ``Client.stream()`` and the other ``*_stream`` methods make these. ``read_chunk()``
     returns the next bytes of the response body (``b""`` at its end) and raises
-    :class:`APIConnectionError` when the connection fails; ``release(reusable)`` is called
-    exactly once, with True only when the body was read to its end after the done event:
-    a stream left early is never reused. Events of more than ``max_event_bytes`` bytes
-    raise :class:`ResponseTooLargeError`; memory stays flat however long the stream.
+    :class:`APIConnectionError` when the connection fails. ``release(reusable)`` is called
+    once, when the stream ends, fails or is closed, with True only when the body was read
+    to its end after the done event: a connection left early is never reused. An event of
+    more than ``max_event_bytes`` bytes (the client's ``max_response_bytes``; its lines
+    with their ends, CRLF counting one) raises :class:`ResponseTooLargeError`: memory stays
+    flat however long the stream.
 
     Iteration ends at the ``done`` event (``data: [DONE]``), which is not yielded. A stream
     that ends before it raises :class:`APIConnectionError`; an ``error`` event raises
@@ -901,6 +903,10 @@ class RunStream:
         max_event_bytes: int,
         request_id: Optional[str] = None,
     ) -> None:
+        if not callable(read_chunk) or not callable(release):
+            raise TypeError("read_chunk and release must be callables")
+        if type(max_event_bytes) is not int or max_event_bytes <= 0:
+            raise ValueError("max_event_bytes must be a positive integer")
         self.run: Optional[ThreadRun] = None
         self.last_event_id = ""
         self.request_id = request_id
