@@ -162,6 +162,19 @@ def measure(candidates, reads, repeat):
 # --------------------------------------------------------------------------------------------
 
 
+def peak_rss_kb():
+    # VmHWM belongs to the process image: ru_maxrss would carry the parent's peak across
+    # fork and exec on Linux.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def memory_child(megabytes, trace):
     """Stream ``megabytes`` MB through RunStream; print the peak RSS growth and traced peak."""
     import tracemalloc
@@ -183,12 +196,12 @@ def memory_child(megabytes, trace):
         return b""
 
     stream = threadrun.RunStream(read_chunk, lambda reusable: None, max_event_bytes=8 << 20)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_kb()
     if trace:
         tracemalloc.start()
     count = sum(1 for _ in stream)
     peak = tracemalloc.get_traced_memory()[1] if trace else None
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = peak_rss_kb()
     print(json.dumps({"events": count, "rss_kb": after, "rss_growth_kb": after - before,
                       "traced_peak": peak}))  # fmt: skip
 
