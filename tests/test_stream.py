@@ -520,6 +520,12 @@ class ErrorsTest(unittest.TestCase):
         error = self.assert_error_after(Source(sse("thread.run.queued", run_json(model=1))), 0)
         self.assertEqual(error.field, "model")
 
+    def test_invalid_utf8(self) -> None:
+        source = Source(sse("thread.created", "{}") + b'data: {"a": "\xff"}\n\n', DONE)
+        error = self.assert_error_after(source, 1)
+        self.assertIsInstance(error, ThreadRunError)
+        self.assertIn("invalid UTF-8 in the event stream", str(error))
+
     def test_event_over_the_limit(self) -> None:
         limit = 1000
         # The event's bytes, line ends counted, up to the blank line that ends it.

@@ -888,7 +888,9 @@ class RunStream:
     raises :class:`ThreadRunError` naming the event. Errors are raised when iteration
     reaches them, after every event before them; after an error or :meth:`close`,
     iteration stops. A ``}`` after a complete JSON object (a slip in the API reference's
-    own examples) is ignored; anything else after it is an error.
+    own examples) is ignored; anything else after it is an error. The done event is taken
+    at the end of the body even without the blank line that would end it (those examples
+    end so). A body that is not UTF-8 raises :class:`ThreadRunError`.
 
     ``run`` is the last run seen (None before the first); ``last_event_id`` is the ``id``
     of the last event yielded (``""`` if the server sends none) and ``retry`` the last
