@@ -1153,15 +1153,14 @@ class _EventDecoder:
             self._partial.append(chunk[:end])
             block = b"".join(self._partial)
             self._partial = []
+            self._partial_size = 0
         else:
             block = chunk if end == len(chunk) else chunk[:end]
-        tail = chunk[end:]
         if self._event_size + len(block) > self.limit:
             cut = self._oversized_event(block)
             if cut >= 0:
                 self.failure = self._too_large()
                 block = block[:cut]
-                tail = b""
         blank = block.rfind(b"\n\n")
         if blank >= 0:
             self._event_size = len(block) - blank - 2
@@ -1169,11 +1168,11 @@ class _EventDecoder:
             self._event_size = len(block) - 1
         else:
             self._event_size += len(block)
-        if tail:
-            self._partial.append(tail)
-        self._partial_size = len(tail)
-        if self._event_size + self._partial_size > self.limit and self.failure is None:
-            self.failure = self._too_large()
+        if end != len(chunk):  # the start of a line to come
+            self._partial.append(chunk[end:])
+            self._partial_size = len(chunk) - end
+            if self._event_size + self._partial_size > self.limit:
+                self.failure = self._too_large()
         try:
             text = block.decode()
         except UnicodeDecodeError as exc:
