@@ -475,6 +475,8 @@ class ErrorsTest(unittest.TestCase):
                 self.assertIsInstance(error, threadrun.APIError)
                 self.assertEqual(str(error), "the server sent an error event: " + message)
                 self.assertEqual((error.code, error.type), (code, kind))
+                inner = json.loads(data) if data.startswith("{") else data
+                self.assertEqual(error.body, inner.get("error", inner) if data[0] == "{" else data)
                 copy = pickle.loads(pickle.dumps(error))
                 self.assertEqual((type(copy), str(copy)), (StreamError, str(error)))
                 self.assertEqual((copy.code, copy.request_id), (code, REQUEST))
