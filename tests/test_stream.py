@@ -220,10 +220,43 @@ class DecoderTest(unittest.TestCase):
         for case in range(400):
             stream = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 60))).encode()
             cuts = sorted(rng.sample(range(len(stream) + 1), min(len(stream) + 1, 4)))
+            if case % 2:  # cut after blank lines too, as a live stream's reads end
+                cuts = sorted(set(cuts) | {m.end() for m in re.finditer(b"\n\n", stream)})
             chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)])]
             with self.subTest(case=case, stream=stream, chunks=chunks):
                 events, decoder = decode(chunks)
                 self.assertEqual((events, decoder.retry), reference_events(stream))
+
+    def test_one_event_a_read(self) -> None:
+        # The reads of a live stream: each ends with the blank line of its event.
+        for name, reads, expected in (
+            ("whole events", [b"data: a\n\n", b"event: b\ndata: c\n\n", b"data: d\n\n"],
+             [("message", "a", ""), ("b", "c", ""), ("message", "d", "")]),
+            ("after an unfinished line", [b"data: a\n\n", b"data: b", b"c\n\n"],
+             [("message", "a", ""), ("message", "bc", "")]),
+            ("after an unfinished event", [b"data: a\n", b"data: b\n\n"],
+             [("message", "a\nb", "")]),
+            ("after a CR", [b"data: a\r", b"\n\n", b"data: b\n\n"],
+             [("message", "a", ""), ("message", "b", "")]),
+            ("BOM in the first", [b"\xef\xbb\xbfdata: a\n\n", b"\xef\xbb\xbfdata: b\n\n"],
+             [("message", "a", "")]),
+            ("id kept", [b"id: 1\ndata: a\n\n", b"data: b\n\n"],
+             [("message", "a", "1"), ("message", "b", "1")]),
+        ):  # fmt: skip
+            with self.subTest(name):
+                self.assertEqual(decode(reads)[0], expected)
+                self.assertEqual(reference_events(b"".join(reads))[0], expected)
+        events, decoder = decode([b"data: a\n\n", b"data: " + b"x" * 100 + b"\n\n"], limit=50)
+        self.assertEqual(events, [("message", "a", "")])
+        self.assertIsInstance(decoder.failure, ResponseTooLargeError)
+        # An event begun in one read and ended in the next counts whole against the limit.
+        halves = [b"data: " + b"x" * 40 + b"\n", b"data: " + b"x" * 40 + b"\n\n"]
+        events, decoder = decode(halves, limit=50)
+        self.assertEqual(events, [])
+        self.assertIsInstance(decoder.failure, ResponseTooLargeError)
+        events, decoder = decode([b"data: a\n\n", b"data: \xff\n\n", b"data: b\n\n"])
+        self.assertEqual(events, [("message", "a", "")])
+        self.assertIsInstance(decoder.failure, ThreadRunError)
 
     def test_lines_of_many_chunks_are_joined_once(self) -> None:
         # A long data line arriving in many small chunks: linear, and whole at the end.

@@ -1140,7 +1140,7 @@ class _EventDecoder:
     # would silently change the data.
 
     __slots__ = ("limit", "retry", "failure", "_partial", "_partial_size", "_event_size",
-                 "_skip_lf", "_started", "_type", "_data", "_id")  # fmt: skip
+                 "_skip_lf", "_started", "_between_events", "_type", "_data", "_id")  # fmt: skip
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -1152,61 +1152,28 @@ class _EventDecoder:
         self._event_size = 0
         self._skip_lf = False  # the last chunk ended in CR: a LF next is the rest of a CRLF
         self._started = False
+        # Nothing carried over from the last chunk: the state of a live stream between reads.
+        # False until the first chunk, whose BOM only the general path strips.
+        self._between_events = False
         self._type = ""
         self._data: List[str] = []
         self._id = ""
 
     def feed(self, chunk: bytes) -> List[Tuple[str, str, str]]:
-        if self.failure is not None or not chunk:
-            return []
-        if self._skip_lf:
-            self._skip_lf = False
-            if chunk[:1] == b"\n":
-                chunk = chunk[1:]
-        if b"\r" in chunk:
-            self._skip_lf = chunk[-1:] == b"\r"
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        end = chunk.rfind(b"\n") + 1
-        if not end:
-            self._partial.append(chunk)
-            self._partial_size += len(chunk)
-            if self._event_size + self._partial_size > self.limit:
-                self.failure = self._too_large()
-            return []
-        if self._partial:
-            self._partial.append(chunk[:end])
-            block = b"".join(self._partial)
-            self._partial = []
-            self._partial_size = 0
+        if (
+            self._between_events
+            and chunk[-2:] == b"\n\n"
+            and b"\r" not in chunk
+            and len(chunk) <= self.limit
+        ):
+            # Whole events and nothing before them to carry on, as a live stream sends them
+            # (an event a read): no line end, unfinished line or event size to account for.
+            try:
+                text = chunk.decode()
+            except UnicodeDecodeError:
+                text = self._complete_lines(chunk)
         else:
-            block = chunk if end == len(chunk) else chunk[:end]
-        if self._event_size + len(block) > self.limit:
-            cut = self._oversized_event(block)
-            if cut >= 0:
-                self.failure = self._too_large()
-                block = block[:cut]
-        blank = block.rfind(b"\n\n")
-        if blank >= 0:
-            self._event_size = len(block) - blank - 2
-        elif block[:1] == b"\n":  # the blank line ending the event of the last chunk
-            self._event_size = len(block) - 1
-        else:
-            self._event_size += len(block)
-        if end != len(chunk):  # the start of a line to come
-            self._partial.append(chunk[end:])
-            self._partial_size = len(chunk) - end
-            if self._event_size + self._partial_size > self.limit:
-                self.failure = self._too_large()
-        try:
-            text = block.decode()
-        except UnicodeDecodeError as exc:
-            # The lines before the bad one are delivered; the error comes after them.
-            text = block[: block.rfind(b"\n", 0, exc.start) + 1].decode()
-            self.failure = ThreadRunError("invalid UTF-8 in the event stream: %s" % exc.reason)
-        if not self._started:
-            self._started = True
-            if text[:1] == "\ufeff":
-                text = text[1:]
+            text = self._complete_lines(chunk)
         lines = text.split("\n")
         lines.pop()  # the "" after the last line end
         events = []
@@ -1246,6 +1213,65 @@ class _EventDecoder:
         self._data = data
         self._id = event_id
         return events
+
+    def _complete_lines(self, chunk: bytes) -> str:
+        """The lines ``chunk`` completes, decoded; the rest kept, the event sizes counted."""
+        self._between_events = False
+        if self.failure is not None or not chunk:
+            return ""
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            self._skip_lf = chunk[-1:] == b"\r"
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = chunk.rfind(b"\n") + 1
+        if not end:
+            self._partial.append(chunk)
+            self._partial_size += len(chunk)
+            if self._event_size + self._partial_size > self.limit:
+                self.failure = self._too_large()
+            return ""
+        if self._partial:
+            self._partial.append(chunk[:end])
+            block = b"".join(self._partial)
+            self._partial = []
+            self._partial_size = 0
+        else:
+            block = chunk if end == len(chunk) else chunk[:end]
+        if self._event_size + len(block) > self.limit:
+            cut = self._oversized_event(block)
+            if cut >= 0:
+                self.failure = self._too_large()
+                block = block[:cut]
+        blank = block.rfind(b"\n\n")
+        if blank >= 0:
+            self._event_size = len(block) - blank - 2
+        elif block[:1] == b"\n":  # the blank line ending the event of the last chunk
+            self._event_size = len(block) - 1
+        else:
+            self._event_size += len(block)
+        if end != len(chunk):  # the start of a line to come
+            self._partial.append(chunk[end:])
+            self._partial_size = len(chunk) - end
+            if self._event_size + self._partial_size > self.limit:
+                self.failure = self._too_large()
+        try:
+            text = block.decode()
+        except UnicodeDecodeError as exc:
+            # The lines before the bad one are delivered; the error comes after them.
+            text = block[: block.rfind(b"\n", 0, exc.start) + 1].decode()
+            self.failure = ThreadRunError("invalid UTF-8 in the event stream: %s" % exc.reason)
+        if not self._started:
+            self._started = True
+            if text[:1] == "\ufeff":
+                text = text[1:]
+        self._between_events = (
+            not self._event_size and not self._partial and not self._skip_lf
+            and self.failure is None
+        )  # fmt: skip
+        return text
 
     def done_pending(self) -> bool:
         # At the end of the body: the done event whole but for the blank line that would
