@@ -919,6 +919,12 @@ class RunStream:
     ``run`` is the last run seen (None before the first); ``last_event_id`` is the ``id``
     of the last event yielded (``""`` if the server sends none) and ``retry`` the last
     ``retry`` the server asked for, in milliseconds (None if none).
+
+    ``parse_run`` makes the :class:`ThreadRun` of a run event from its decoded data
+    (default :meth:`ThreadRun.from_dict`; a client passes its own, which applies its
+    ``run_adapter``). ``redact``, given a decoded value (a str, dict or list), returns it
+    with any secret taken out: every error the stream raises quotes the server's data only
+    through it (a client passes the scrub of its credentials).
     """
 
     def __init__(
@@ -928,9 +934,13 @@ class RunStream:
         *,
         max_event_bytes: int,
         request_id: Optional[str] = None,
+        parse_run: Callable[[Any], ThreadRun] = ThreadRun.from_dict,
+        redact: Optional[Callable[[Any], Any]] = None,
     ) -> None:
-        if not callable(read_chunk) or not callable(release):
-            raise TypeError("read_chunk and release must be callables")
+        if not callable(read_chunk) or not callable(release) or not callable(parse_run):
+            raise TypeError("read_chunk, release and parse_run must be callables")
+        if redact is not None and not callable(redact):
+            raise TypeError("redact must be a callable or None")
         if type(max_event_bytes) is not int or max_event_bytes <= 0:
             raise ValueError("max_event_bytes must be a positive integer")
         self.run: Optional[ThreadRun] = None
@@ -938,6 +948,8 @@ class RunStream:
         self.request_id = request_id
         self._read_chunk = read_chunk
         self._release: Optional[Callable[[bool], Any]] = release
+        self._parse_run = parse_run
+        self._redact = redact
         self._decoder = _EventDecoder(max_event_bytes)
         self._closed = False
         self._iterator = self._events()
@@ -1004,7 +1016,7 @@ class RunStream:
         decoder = self._decoder
         read_chunk = self._read_chunk
         scan = _scan_value
-        from_dict = ThreadRun.from_dict
+        parse_run = self._parse_run
         try:
             while True:
                 try:
@@ -1039,9 +1051,9 @@ class RunStream:
                         value = self._slow_data(name, data)
                     if name[:11] == "thread.run." and name.find(".", 11) < 0:
                         try:
-                            value = self.run = from_dict(value)
+                            value = self.run = parse_run(value)
                         except ThreadRunError as exc:
-                            raise self._in_event(exc, name) from None
+                            raise self._run_error(exc, name, value) from None
                     self.last_event_id = event_id
                     yield _new_tuple(RunEvent, (name, value))
                 if decoder.failure is not None:
@@ -1070,6 +1082,8 @@ class RunStream:
         return value
 
     def _stream_error(self, body: Any) -> StreamError:
+        if self._redact is not None:
+            body = self._redact(body)
         error = body.get("error", body) if isinstance(body, dict) else body
         message = error.get("message") if isinstance(error, dict) else error
         if not isinstance(message, str) or not message:
@@ -1082,19 +1096,30 @@ class RunStream:
         )
 
     def _texts(self, data: Any) -> Iterator[str]:
-        path = "in event 'thread.message.delta': delta"
-        delta = data.get("delta") if type(data) is dict else None
-        if type(delta) is not dict or delta.get("content") is None:
-            return  # a delta of something other than content (the role, say)
         try:
-            content = _get_typed(delta, "content", list, path)
-            for index, part in enumerate(content):
-                if type(part) is dict and part.get("type") == "text":
-                    where = "%s['content'][%d]" % (path, index)
-                    yield _get_typed(_get_typed(part, "text", dict, where), "value", str,
-                                     where + "['text']")  # fmt: skip
+            yield from _delta_texts(data)
         except ThreadRunError as exc:
-            raise self._tagged(exc) from None
+            error = exc
+            if self._redact is not None:
+                # The message quotes the data, maybe a secret cut short: say it again from
+                # the data without secrets.
+                try:
+                    list(_delta_texts(self._redact(data)))
+                except ThreadRunError as again:
+                    error = again
+            raise self._tagged(error) from None
+
+    def _run_error(self, exc: ThreadRunError, name: str, data: Any) -> ThreadRunError:
+        if self._redact is not None and not isinstance(exc, APIError):
+            # As in _texts: the reason again, from the data without secrets. (A client's
+            # parse_run raises an APIError that it has scrubbed itself.)
+            try:
+                self._parse_run(self._redact(data))
+            except ThreadRunError as again:
+                exc = again
+            except Exception:
+                pass  # the message below is redacted all the same
+        return self._in_event(exc, name)
 
     def _in_event(self, exc: ThreadRunError, name: str) -> ThreadRunError:
         error = ThreadRunError("in event %r: %s" % (_shorten(name, 60), exc.args[0]))
@@ -1104,8 +1129,12 @@ class RunStream:
     def _tagged(self, exc: _Tagged) -> _Tagged:
         if exc.request_id is None:
             exc.request_id = self.request_id
+        if self._redact is not None:
+            message = self._redact(str(exc.args[0])) if exc.args else ""
+            exc.args = (message,)
+            if isinstance(exc, APIError):
+                exc.message = message
         return exc
-
     def _finish(self) -> None:
         # The events are all in. Read on to the end of the body (the API ends it right after
         # done) so that the connection can carry the next request; anything else, and it
@@ -1127,6 +1156,20 @@ class RunStream:
         release, self._release = self._release, None
         if release is not None:
             release(reusable)
+
+
+def _delta_texts(data: Any) -> Iterator[str]:
+    """The text pieces of a ``thread.message.delta`` event's data, in order."""
+    path = "in event 'thread.message.delta': delta"
+    delta = data.get("delta") if type(data) is dict else None
+    if type(delta) is not dict or delta.get("content") is None:
+        return  # a delta of something other than content (the role, say)
+    content = _get_typed(delta, "content", list, path)
+    for index, part in enumerate(content):
+        if type(part) is dict and part.get("type") == "text":
+            where = "%s['content'][%d]" % (path, index)
+            yield _get_typed(_get_typed(part, "text", dict, where), "value", str,
+                             where + "['text']")  # fmt: skip
 
 
 class _EventDecoder:
@@ -1338,6 +1381,8 @@ _TARGET_SAFE = "".join(chr(code) for code in range(33, 127) if chr(code) not in 
 _FORKED_CLIENTS: Any = None
 # The openai SDK's per-request keywords, accepted by every endpoint method.
 _REQUEST_OPTIONS = ("timeout", "extra_headers", "extra_query", "extra_body")
+_STREAM_READ_SIZE = 65536  # at most this much of a stream's body per read: what has arrived
+_FOREVER = float("inf")
 
 
 class _Origin:
@@ -1411,7 +1456,9 @@ class _Connection:
     """One kept-alive HTTP/1.1 connection to an origin (through a proxy, maybe).
 
     It knows nothing of runs or retries: it sends one request and reads one bounded answer
-    within a total time, and is discarded whenever an exchange does not finish cleanly.
+    within a total time, and is discarded whenever an exchange does not finish cleanly. A
+    streamed answer's body is left to read_body() and end_body() instead: each read may
+    wait for the longest silence allowed, up to the stream's own deadline.
     """
 
     def __init__(
@@ -1434,7 +1481,18 @@ class _Connection:
         self._poller: Any = None
         self._pid = 0
         self._deadline = 0.0
+        self._silence = _FOREVER  # the longest wait of one read, for a streamed body
         self._received = False
+        self._body: Optional[http.client.HTTPResponse] = None  # a streamed body being read
+        self._body_socket: Any = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connection is not None
+
+    def sibling(self) -> _Connection:
+        """A new, unconnected connection to the same place."""
+        return _Connection(self.origin, self.proxy, self.ssl_context, self.max_response_bytes)
 
     def exchange(
         self,
@@ -1443,9 +1501,16 @@ class _Connection:
         body: Optional[bytes],
         headers: Dict[str, str],
         timeout: float,
+        stream_until: Optional[float] = None,
     ) -> Tuple[int, Dict[str, str], bytes]:
-        """Send one request; return the status, lower-cased headers and body of the answer."""
+        """Send one request; return the status, lower-cased headers and body of the answer.
+
+        With ``stream_until`` (a time.monotonic() deadline, or infinity), a 2xx answer's body
+        is left unread (b"" is returned) for read_body(): each read then waits at most
+        ``timeout`` seconds, and none goes past ``stream_until``.
+        """
         self._deadline = time.monotonic() + timeout
+        self._silence = _FOREVER
         self._received = False
         reused = self._connection is not None and self._still_open()
         if self.proxy is not None and self.origin.scheme == "http":
@@ -1454,8 +1519,20 @@ class _Connection:
             connection = self._connection if reused else self._connect()
             assert connection is not None and connection.sock is not None
             connection.sock.settimeout(self._remaining())
+            sock = connection.sock
             connection.request(method, target, body, headers)
-            return self._read(connection.getresponse())
+            response = connection.getresponse()
+            if response.status < 200:
+                # http.client hands back a 1xx as if it were final; its real answer would
+                # then be read as the answer to the next request. Never reuse the connection.
+                raise self._http.HTTPException(
+                    "unexpected informational response %d" % response.status
+                )
+            if stream_until is not None and 200 <= response.status < 300:
+                self._body, self._body_socket = response, sock
+                self._deadline, self._silence = stream_until, timeout
+                return response.status, _lower_headers(response), b""
+            return self._read(response)
         except BaseException as exc:
             # Whatever stopped the exchange (a reset, a timeout, Ctrl-C), the connection may
             # hold half an answer or half a request: it must never carry another one.
@@ -1474,6 +1551,70 @@ class _Connection:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
+
+    def read_body(self) -> bytes:
+        """The next bytes of a streamed body, as soon as any arrive; b"" at its end."""
+        response = self._body
+        if response is None:
+            return b""  # ended (closed from another thread, maybe)
+        if self._pid != os.getpid():
+            raise APIConnectionError(
+                "a stream cannot be read in a forked child: its connection is the parent's"
+            )
+        try:
+            self._remaining()  # the deadline holds even while bytes keep coming
+            return response.read1(_STREAM_READ_SIZE)
+        except Exception as exc:
+            if isinstance(exc, APIError):
+                raise
+            raise self._body_error(exc) from exc
+
+    def end_body(self, reusable: bool) -> bool:
+        """Stop reading a streamed body; True if the connection can carry another request
+        (``reusable``, and the body was read to its end), else it is closed."""
+        response, self._body = self._body, None
+        sock, self._body_socket = self._body_socket, None
+        self._silence = _FOREVER
+        if response is None:
+            return False
+        if (
+            reusable
+            and response.isclosed()
+            and not response.will_close
+            and self._connection is not None
+            and self._pid == os.getpid()
+        ):
+            return True
+        if sock is not None and self._pid == os.getpid():
+            # Wakes a read blocked in another thread (closing alone would not); a forked
+            # child must not, as it would cut the parent's connection.
+            import socket
+
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        response.close()
+        self.close()
+        return False
+
+    def _body_error(self, exc: Exception) -> APIConnectionError:
+        netloc = self.origin.netloc
+        if isinstance(exc, (TimeoutError, _socket_timeout())):
+            if time.monotonic() >= self._deadline:
+                return APITimeoutError(
+                    "the stream from %s passed its deadline (stream_timeout)" % netloc
+                )
+            return APITimeoutError(
+                "the stream from %s sent nothing for %.3g s (timeout: the longest silence "
+                "allowed)" % (netloc, self._silence)
+            )
+        error = self._error(exc)  # which also empties what an IncompleteRead holds
+        if isinstance(exc, (self._http.HTTPException, ConnectionError)):
+            return APIConnectionError(
+                "the stream from %s was cut: %s" % (netloc, type(exc).__name__)
+            )
+        return error
 
     def _still_open(self) -> bool:
         """False, and the connection closed, if it cannot carry a request any more."""
@@ -1497,7 +1638,7 @@ class _Connection:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise _socket_timeout()("timed out")
-        return remaining
+        return remaining if remaining < self._silence else self._silence
 
     def _connect(self) -> http.client.HTTPConnection:
         httplib = self._http
@@ -1544,12 +1685,8 @@ class _Connection:
         return self._http.HTTPResponse(_TimedReader(sock, self), *args, **kwargs)  # type: ignore[arg-type]
 
     def _read(self, response: http.client.HTTPResponse) -> Tuple[int, Dict[str, str], bytes]:
-        headers = {name.lower(): value for name, value in response.getheaders()}
+        headers = _lower_headers(response)
         status = response.status
-        if status < 200:
-            # http.client hands back a 1xx as if it were final; its real answer would then be
-            # read as the answer to the next request. Never reuse such a connection.
-            raise self._http.HTTPException("unexpected informational response %d" % status)
         limit = self.max_response_bytes
         length = response.length
         if length is not None and length > limit:
@@ -1634,6 +1771,10 @@ class _TimedReader(RawIOBase):
         if not self.closed:
             self._sock._decref_socketios()
         super().close()
+
+
+def _lower_headers(response: http.client.HTTPResponse) -> Dict[str, str]:
+    return {name.lower(): value for name, value in response.getheaders()}
 
 
 def _socket_timeout() -> Any:
@@ -1878,6 +2019,9 @@ class Client:
         self._origin = origin
         self._lock = threading.Lock()
         _track_for_fork(self)
+        import weakref
+
+        self._streams: weakref.WeakSet[RunStream] = weakref.WeakSet()  # open ones, to close
         self._connection = _Connection(origin, proxy, ssl_context, max_response_bytes)
 
     # -- public API ----------------------------------------------------------------------
@@ -2010,8 +2154,120 @@ class Client:
         return self._poll(thread_id, run.id, poll_interval, poll_timeout, on_run,
                           poll_options, (deadline, run))  # fmt: skip
 
+    def stream(
+        self,
+        thread_id: str,
+        assistant_id: str,
+        *,
+        stream_timeout: Optional[float] = None,
+        **params: Any,
+    ) -> RunStream:
+        """``POST /threads/{thread_id}/runs`` with ``"stream": true``: start a run of
+        ``assistant_id`` and return its events as they come, a :class:`RunStream`.
+
+        Parameters as for :meth:`create`. The request is retried as any other only until
+        the server answers 2xx (with the same ``Idempotency-Key``); once the stream has
+        begun, a failure is raised, never retried, so a run is never started twice.
+        ``timeout`` bounds the request until that answer, then becomes the longest silence
+        allowed between two reads of the stream (a stream may last minutes);
+        ``stream_timeout`` (seconds, None: no limit) bounds the whole, retries and stream
+        together, raising :class:`APITimeoutError` when it passes. ``max_response_bytes``
+        applies to each event.
+
+        The stream reads over a connection of its own, so the client's other calls go on
+        meanwhile; read to its end, it hands the connection back for the next request.
+        Close it (or use it in a ``with`` block) when leaving it early.
+        """
+        options = _pop_options(params)
+        _check_id(assistant_id, "assistant_id")
+        _pop_stream(params, "stream()", "create()")
+        query = [("include[]", item) for item in params.pop("include", None) or ()]
+        body = dict(params, assistant_id=assistant_id, stream=True)
+        path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
+        return self._stream_request(path, body, query, options, stream_timeout)
+
+    def submit_tool_outputs_stream(
+        self,
+        thread_id: str,
+        run_id: str,
+        tool_outputs: List[Mapping[str, str]],
+        *,
+        stream_timeout: Optional[float] = None,
+        **options: Any,
+    ) -> RunStream:
+        """:meth:`submit_tool_outputs` with ``"stream": true``: the events of the rest of the
+        run, a :class:`RunStream` (as :meth:`stream` says)."""
+        _check_options(options)
+        body = {"tool_outputs": _checked_outputs(tool_outputs), "stream": True}
+        path = "/threads/%s/runs/%s/submit_tool_outputs" % (
+            self._id(thread_id, "thread_id"), self._id(run_id, "run_id")
+        )  # fmt: skip
+        return self._stream_request(path, body, None, options, stream_timeout)
+
+    def create_thread_and_run(
+        self,
+        assistant_id: str,
+        *,
+        thread: Optional[Mapping[str, Any]] = None,
+        **params: Any,
+    ) -> ThreadRun:
+        """``POST /threads/runs``: create a thread (``thread``: its ``messages``,
+        ``metadata``, ``tool_resources``; empty if None) and start a run of ``assistant_id``
+        in it. The run's ``thread_id`` is the new thread's. Other body parameters as for
+        :meth:`create`."""
+        options = _pop_options(params)
+        body = self._thread_and_run_body(assistant_id, thread, params, "create_thread_and_run")
+        headers, payload = self._request("POST", "/threads/runs", body, None, options)
+        return self._parse_run(headers, payload)
+
+    def create_thread_and_run_stream(
+        self,
+        assistant_id: str,
+        *,
+        thread: Optional[Mapping[str, Any]] = None,
+        stream_timeout: Optional[float] = None,
+        **params: Any,
+    ) -> RunStream:
+        """:meth:`create_thread_and_run` with ``"stream": true``: a :class:`RunStream` whose
+        first event is ``thread.created`` (as :meth:`stream` says)."""
+        options = _pop_options(params)
+        body = self._thread_and_run_body(
+            assistant_id, thread, params, "create_thread_and_run_stream"
+        )
+        body["stream"] = True
+        return self._stream_request("/threads/runs", body, None, options, stream_timeout)
+
+    def create_thread_and_run_poll(
+        self,
+        assistant_id: str,
+        *,
+        thread: Optional[Mapping[str, Any]] = None,
+        poll_interval: Optional[float] = None,
+        poll_timeout: Optional[float] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None,
+        **params: Any,
+    ) -> ThreadRun:
+        """:meth:`create_thread_and_run`, then :meth:`poll` the new run, all within
+        ``poll_timeout``."""
+        options = _pop_options(params)
+        deadline = self._deadline(poll_timeout, poll_interval)
+        body = self._thread_and_run_body(assistant_id, thread, params, "create_thread_and_run")
+        try:
+            headers, payload = self._request(
+                "POST", "/threads/runs", body, None, options, self._open(deadline)
+            )
+        except _DeadlineReached as exc:
+            raise self._poll_timeout(None, poll_timeout) from exc.__cause__
+        run = self._parse_run(headers, payload)
+        poll_options = {k: v for k, v in options.items() if k != "extra_body"}
+        return self._poll(run.thread_id, run.id, poll_interval, poll_timeout, on_run,
+                          poll_options, (deadline, run))  # fmt: skip
+
     def close(self) -> None:
-        """Close the kept-alive connection (a later request opens a new one)."""
+        """Close the kept-alive connection (a later request opens a new one), and every
+        stream of this client still open (their iteration ends)."""
+        for stream in list(self._streams):
+            stream.close()
         with self._lock:
             self._connection.close()
 
@@ -2081,12 +2337,81 @@ class Client:
     ) -> ThreadRun:
         _check_id(assistant_id, "assistant_id")
         if params.get("stream"):
-            raise ValueError("stream=True is not supported: poll the run instead")
+            raise ValueError(
+                "stream=True is not supported by create(): call stream() (the same "
+                "parameters) for a RunStream of the run's events"
+            )
         query = [("include[]", item) for item in params.pop("include", None) or ()]
         body = dict(params, assistant_id=assistant_id)
         path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
         headers, payload = self._request("POST", path, body, query, options, deadline)
         return self._parse_run(headers, payload)
+
+    def _thread_and_run_body(
+        self,
+        assistant_id: str,
+        thread: Optional[Mapping[str, Any]],
+        params: Dict[str, Any],
+        method: str,
+    ) -> Dict[str, Any]:
+        _check_id(assistant_id, "assistant_id")
+        if thread is not None and not isinstance(thread, Mapping):
+            raise TypeError("thread must be a mapping (messages, metadata, tool_resources)")
+        if method.endswith("_stream"):
+            _pop_stream(params, method + "()", "create_thread_and_run()")
+        elif params.get("stream"):
+            raise ValueError(
+                "stream=True is not supported by %s(): call create_thread_and_run_stream() "
+                "(the same parameters) for a RunStream of the run's events" % method
+            )
+        body = dict(params, assistant_id=assistant_id)
+        if thread is not None:
+            body["thread"] = dict(thread)
+        return body
+
+    def _stream_request(
+        self,
+        path: str,
+        body: Dict[str, Any],
+        query: Optional[List[Tuple[str, str]]],
+        options: Dict[str, Any],
+        stream_timeout: Optional[float],
+    ) -> RunStream:
+        deadline = None
+        if stream_timeout is not None:
+            deadline = self._clock() + _checked_timeout(stream_timeout, "stream_timeout")
+        headers = dict(self._headers, Accept="text/event-stream")
+        request = self._prepare("POST", path, body, query, options, headers)
+        try:
+            response_headers, _, connection = self._attempts(request, deadline, True)
+        except _DeadlineReached as exc:
+            raise APITimeoutError(
+                "the stream did not begin within stream_timeout (%s s)" % stream_timeout
+            ) from exc.__cause__
+        assert connection is not None
+
+        def release(reusable: bool) -> None:
+            if connection.end_body(reusable):
+                self._give_back(connection)
+
+        stream = RunStream(
+            connection.read_body,
+            release,
+            max_event_bytes=self.max_response_bytes,
+            request_id=response_headers.get("x-request-id"),
+            redact=self._scrub_value,
+        )
+        self._streams.add(stream)
+        return stream
+
+    def _give_back(self, connection: _Connection) -> None:
+        # A stream read to its end: its connection becomes the client's kept-alive one,
+        # unless the client opened another meanwhile (one idle connection is kept).
+        with self._lock:
+            if not self._connection.connected:
+                self._connection = connection
+                return
+        connection.close()
 
     def _poll(
         self,
@@ -2228,8 +2553,20 @@ class Client:
         deadline: Optional[float] = None,
     ) -> Tuple[Dict[str, str], bytes]:
         """Send with retries; return the lower-cased headers and the body of a 2xx answer."""
+        request = self._prepare(method, path, body, query, options, self._headers)
+        headers, payload, _ = self._attempts(request, deadline, False)
+        return headers, payload
+
+    def _prepare(
+        self,
+        method: str,
+        path: str,
+        body: Optional[Dict[str, Any]],
+        query: Optional[List[Tuple[str, str]]],
+        options: Dict[str, Any],
+        headers: Dict[str, str],
+    ) -> _Request:
         timeout = self.timeout
-        headers = self._headers
         pairs = self._query + query if query else self._query
         if options:
             timeout, headers, pairs, body = self._apply_options(
@@ -2249,7 +2586,14 @@ class Client:
                 data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
             else:
                 headers["Content-Length"] = "0"
-        request = _Request(method, target, data, headers, timeout)
+        return _Request(method, target, data, headers, timeout)
+
+    def _attempts(
+        self, request: _Request, deadline: Optional[float], stream: bool
+    ) -> Tuple[Dict[str, str], bytes, Optional[_Connection]]:
+        """The request, retried as the policy says until a 2xx answer: its headers and body,
+        or with ``stream``, its headers and the connection its body is to be read from."""
+        timeout = request.timeout
         retries = 0
         resent = False
         while True:
@@ -2260,9 +2604,14 @@ class Client:
                     raise _DeadlineReached()
                 if remaining < timeout:
                     request.timeout, clipped = remaining, True
+            stream_until = None
+            if stream:
+                stream_until = _FOREVER
+                if deadline is not None:
+                    stream_until = time.monotonic() + (deadline - self._clock())
             try:
                 try:
-                    status, response_headers, payload = self._send(request)
+                    status, response_headers, payload, body = self._send(request, stream_until)
                 except _Stale as stale:
                     if resent:  # once per call: a second one goes to the retry rules
                         raise stale.error from stale.error.__cause__
@@ -2279,7 +2628,7 @@ class Client:
                 cause: APIError = error
             else:
                 if 200 <= status < 300:
-                    return response_headers, payload
+                    return response_headers, payload, body
                 cause = self._status_error(status, response_headers, payload)
                 delay = self._retry.after_status(retries, status, response_headers)
                 if delay is None:
@@ -2328,16 +2677,24 @@ class Client:
             body = dict(body or {}, **extra_body)
         return timeout, headers, pairs, body
 
-    def _send(self, request: _Request) -> Tuple[int, Dict[str, str], bytes]:
-        """One attempt, following same-origin redirects."""
+    def _send(
+        self, request: _Request, stream_until: Optional[float] = None
+    ) -> Tuple[int, Dict[str, str], bytes, Optional[_Connection]]:
+        """One attempt, following same-origin redirects. With ``stream_until``, a 2xx
+        answer's body is left unread on the connection returned, which the client gives up
+        to the stream (taking a new one for its other calls)."""
         for _ in range(_MAX_REDIRECTS + 1):
             with self._lock:
-                status, headers, payload = self._connection.exchange(
+                connection = self._connection
+                status, headers, payload = connection.exchange(
                     request.method, request.target, request.body, request.headers,
-                    request.timeout,
+                    request.timeout, stream_until,
                 )  # fmt: skip
+                if stream_until is not None and 200 <= status < 300:
+                    self._connection = connection.sibling()
+                    return status, headers, payload, connection
             if status not in _REDIRECT_STATUSES:
-                return status, headers, payload
+                return status, headers, payload, None
             next_request = _redirect(request, status, headers, self._origin)
             if next_request is None:
                 location = headers.get("location", "")
@@ -2426,6 +2783,12 @@ def _page_runs(page: Any) -> List[ThreadRun]:
 
 def _pop_options(params: Dict[str, Any]) -> Dict[str, Any]:
     return {name: params.pop(name) for name in _REQUEST_OPTIONS if name in params}
+
+
+def _pop_stream(params: Dict[str, Any], method: str, other: str) -> None:
+    # A stream parameter other than True contradicts the method, which always streams.
+    if params.pop("stream", True) is not True:
+        raise ValueError("%s always streams: call %s for the run alone" % (method, other))
 
 
 def _check_options(options: Dict[str, Any]) -> None:
