@@ -9,14 +9,16 @@ stall ends when the test sets its event, or when the client's socket timeout fir
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 import unittest
+import warnings
 from typing import Any, List
 
 from tests import threadrun
-from tests.support import KEY, THREAD, ServerTest, errors_in_chain
+from tests.support import KEY, THREAD, RawServer, ServerTest, chunked, run_json
 
 MESSAGE = "The weather in San Francisco is 70 \u00b0F and sunny \u2600\ufe0f."
 REQUIRES_ACTION = ("queued", "in_progress", "requires_action")
@@ -411,14 +413,47 @@ class ConnectionTest(StreamTestCase):
         streamed, created = self.server.requests
         self.assertNotEqual(streamed.connection_id, created.connection_id)
 
-    def test_stream_without_done_is_an_error(self) -> None:
-        # A close-delimited body (HTTP/1.0 framing, "Connection: close") that ends early.
-        self.server.inject(self.testing.Fault(after_events=4, drop=True,
-                                              headers={"Connection": "close"}))  # fmt: skip
-        with self.raises(threadrun.APIConnectionError) as cm:
-            self.client().stream(THREAD, "asst_1").until_done()
-        self.assertTrue(any("cut" in str(error) or "before its done" in str(error)
-                            for error in errors_in_chain(cm.exception)))  # fmt: skip
+    def test_a_body_that_ends_without_done_is_an_error(self) -> None:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        event = b"event: thread.run.queued\ndata: " + run_json(status="queued") + b"\n\n"
+        for name, response, words in (
+            ("close-delimited, ends early", head + b"Connection: close\r\n\r\n" + event,
+             "before its done event"),
+            ("chunked, cut", head + b"Transfer-Encoding: chunked\r\n\r\n"
+             + chunked(event)[:-5], "was cut"),
+        ):  # fmt: skip
+            with self.subTest(name):
+                server = RawServer(response)
+                self.addCleanup(server.stop)
+                stream = self.client(base_url=server.base_url).stream(THREAD, "asst_1")
+                self.assertEqual(next(stream).data.id, "run_raw")
+                with self.raises(threadrun.APIConnectionError) as cm:
+                    next(stream)
+                self.assertIn(words, str(cm.exception))
+                self.assertEqual(server.connections, 1)  # never retried
+
+    @unittest.skipUnless(hasattr(os, "fork"), "needs os.fork")
+    def test_a_forked_child_never_reads_the_parents_stream(self) -> None:
+        resume = self.stall()
+        self.server.inject(self.testing.Fault(after_events=1, stall=resume))
+        client = self.client(timeout=10)
+        stream = client.stream(THREAD, "asst_1")
+        next(stream)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+            pid = os.fork()
+        if pid == 0:  # the child: report through the exit status only
+            code = 3
+            try:
+                next(stream)
+            except threadrun.APIConnectionError as exc:
+                code = 0 if "forked child" in str(exc) else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(status >> 8, 0)
+        resume.set()
+        self.assertEqual(stream.until_done().status, "completed")  # the parent's still works
 
     def test_events_over_max_response_bytes(self) -> None:
         # Each event is measured alone: a stream of 7 kB whose events are all under 1 kB
