@@ -195,8 +195,10 @@ class ReadmeTest(unittest.TestCase):
         for block in BLOCKS:
             if block.kind is None and "Client()" in block.code:
                 self.run_block(block)
-        [create] = [r for r in self.server.requests if r.method == "POST"]
-        self.assertEqual(create.headers["Authorization"], "Bearer " + KEY)
+        posts = [r for r in self.server.requests if r.method == "POST"]
+        self.assertEqual(len(posts), 2)  # create_and_poll, and the Streaming section's stream
+        for post in posts:
+            self.assertEqual(post.headers["Authorization"], "Bearer " + KEY)
 
     def lambda_handler(self) -> Callable[[Any, Any], Any]:
         [block] = [b for b in BLOCKS if "def handler(event, context):" in b.code]

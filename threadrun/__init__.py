@@ -1906,8 +1906,11 @@ class Client:
 
     One client keeps one HTTP/1.1 connection alive across calls; a forked child opens its own.
     It can be shared between threads: requests are serialised over that connection by a lock,
-    so for requests in parallel give each thread a client of its own. Use it as a context
-    manager, or call :meth:`close`.
+    so for requests in parallel give each thread a client of its own. A stream
+    (:meth:`stream` and the other ``*_stream`` methods) reads over a connection of its own
+    while it is open, so the client's other calls go on meanwhile; read to its end, it hands
+    that connection back to be kept alive. Use the client as a context manager, or call
+    :meth:`close`.
 
     Every endpoint method also takes the openai SDK's per-request keywords: ``timeout``
     (seconds), ``extra_headers``, ``extra_query`` and ``extra_body`` (merged into what is sent).
