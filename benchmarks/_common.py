@@ -233,7 +233,8 @@ class Target(NamedTuple):
 #          time also holds the server's answer and the scheduler's whims
 #   cost   wall time of a fresh `python -E -s -c CODE` minus that of `python -c pass`
 #   rate   lines per second (the inverse of wall time per file: higher is better)
-#   bytes  bytes kept alive per parsed run (tracemalloc, after gc)
+#   bytes  bytes kept alive per parsed run (tracemalloc, after gc); for a stream, its peak
+#   seconds  a figure in seconds (a latency), here against a fixed limit row
 # Floors: threadrun's figure over the floor's is the ratio; see the floors above.
 TARGETS = (
     Target("from_dict: Run.model_validate / threadrun", "from_dict", "openai", "threadrun", ">=", 4.0, "wall"),  # noqa: E501
@@ -249,6 +250,17 @@ TARGETS = (
     Target("client: SDK cpu / threadrun cpu", "client", "openai", "threadrun", ">=", 4.0, "cpu"),
     Target("client: threadrun cpu / floor cpu", "client", "threadrun", "floor", "<=", 1.2, "cpu"),
     Target("memory: threadrun bytes/run / dict bytes/run", "memory", "threadrun", "floor", "<=", 1.0, "bytes"),  # noqa: E501
+    # bench_stream.py: "stream" reads 64 KiB at a time, "stream live" one event per read;
+    # at least 0.8x the floor's speed is at most 1.25x its CPU.
+    Target("stream: threadrun cpu / floor cpu", "stream", "threadrun", "floor", "<=", 1.25, "cpu"),
+    Target("stream: SDK SSEDecoder+json cpu / threadrun cpu", "stream", "openai", "threadrun", ">=", 3.0, "cpu"),  # noqa: E501
+    Target("stream: SDK typed events cpu / threadrun cpu", "stream", "openai typed", "threadrun", ">=", 3.0, "cpu"),  # noqa: E501
+    Target("stream live: threadrun cpu / floor cpu", "stream live", "threadrun", "floor", "<=", 1.25, "cpu"),  # noqa: E501
+    Target("stream live: SDK SSEDecoder+json cpu / threadrun cpu", "stream live", "openai", "threadrun", ">=", 3.0, "cpu"),  # noqa: E501
+    Target("stream live: SDK typed events cpu / threadrun cpu", "stream live", "openai typed", "threadrun", ">=", 3.0, "cpu"),  # noqa: E501
+    Target("stream memory: traced peak at N MB / at 10 MB", "stream memory", "long", "short", "<=", 1.1, "bytes"),  # noqa: E501
+    Target("stream latency: threadrun p95 / 5 ms", "stream latency", "threadrun p95", "limit", "<=", 1.0, "seconds"),  # noqa: E501
+    Target("stream latency: floor p95 / 5 ms", "stream latency", "floor p95", "limit", "ref", 1.0, "seconds"),  # noqa: E501
     Target("check: check rate / json.loads rate", "check", "check", "floor", ">=", 0.75, "rate"),
 )  # fmt: skip
 

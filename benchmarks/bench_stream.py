@@ -1,6 +1,6 @@
 """Event-stream parsing of RunStream against the floor and the official SDK (issue 12, §5).
 
-    python benchmarks/bench_stream.py [--rounds N] [--quick] [--memory-mb N]
+    python benchmarks/bench_stream.py [--rounds N] [--quick] [--memory-mb N] [--samples N]
 
 The recorded stream: the events of the API reference's streams (tests/data/streams/, the
 stray "}" of their examples taken off, as a real server sends them) repeated to at least
@@ -17,33 +17,50 @@ read two ways: in 64 KiB reads (a recorded stream, or a fast server), and one ev
 
 Times are CPU seconds (``time.process_time``) per stream, the collector on, median of rounds
 measured by ``_common.measure`` (interleaved and rotated, so a noisy neighbour falls on all
-alike). Targets (``STREAM_TARGETS``, in ``_common.Target``'s form): threadrun at least 0.8x
-the floor's speed (at most 1.25x its CPU), and at least 3x less CPU than the SDK. The SDK rows
+alike). Targets (the "stream" tables of ``_common.TARGETS``): threadrun at least 0.8x the
+floor's speed (at most 1.25x its CPU), and at least 3x less CPU than the SDK. The SDK rows
 are skipped when ``openai`` is not importable (``pip install openai`` in a dev venv).
 
 Memory: RunStream over a stream of --memory-mb MB (default 100) made on the fly, in a child
 process: the peak RSS and its growth while streaming, and tracemalloc's peak (a run of its
 own), against the same over 10 MB.
+
+Latency: how long after the server writes the first event of a stream the caller has it. A
+server in a child process (raw sockets, loopback) answers each streaming request with the
+response head, waits ``GAP`` seconds (the client is then blocked in its read, as on a live
+stream), writes one run event whose run carries ``x_sent_at`` (``time.monotonic()`` just
+before the write: the clock is system-wide), waits ``GAP`` again, then sends done and ends
+the body. The caller stamps the event when ``next(stream)`` returns it; a client that waited
+for more data than the event would show ``GAP`` or more. Rows: ``Client.stream()``, and the
+floor, ``http.client`` reading with ``read1`` until a blank line, the JSON decoded after the
+stamp. Figures: median, p95 and max over the samples (the candidates interleaved). Target:
+threadrun's p95 within 5 ms (``"stream latency"`` in ``_common.TARGETS``, against a fixed
+5 ms row).
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import http.client
 import json
 import resource
+import socket
+import statistics
 import subprocess
 import sys
+import time
 from typing import Any, Callable, Dict, List, Tuple
 
 from _common import (
     ROOT,
     Candidate,
-    Target,
+    Judged,
     Timing,
     calls,
     fmt_count,
     fmt_time,
+    judge,
     measure,
     print_table,
     print_targets,
@@ -57,25 +74,8 @@ STREAMS = "%s/tests/data/streams/*.sse" % ROOT
 MIN_EVENTS = 10_000
 READ_SIZE = 65536
 DONE = b"event: done\ndata: [DONE]\n\n"
-# Issue 12's targets, judged on CPU time per stream like the client's, in _common's form;
-# "stream" reads 64 KiB at a time, "stream live" one event per read.
-STREAM_TARGETS = (
-    *(
-        target
-        for table in ("stream", "stream live")
-        for target in (
-            # at least 0.8x the floor's speed: at most 1.25x its time
-            Target("%s: threadrun cpu / floor cpu" % table, table, "threadrun", "floor", "<=",
-                   1.25, "cpu"),
-            Target("%s: SDK SSEDecoder+json cpu / threadrun cpu" % table, table, "openai",
-                   "threadrun", ">=", 3.0, "cpu"),
-            Target("%s: SDK typed events cpu / threadrun cpu" % table, table, "openai typed",
-                   "threadrun", ">=", 3.0, "cpu"),
-        )
-    ),
-    Target("stream memory: traced peak at N MB / at 10 MB", "stream memory", "long", "short",
-           "<=", 1.1, "bytes"),
-)  # fmt: skip
+GAP = 0.01  # seconds the latency server waits before and after the first event
+LATENCY_LIMIT = 0.005  # seconds: issue 12's "within 5 ms"
 
 
 def corpus_events():
@@ -248,26 +248,131 @@ def memory(megabytes):
 
 
 # --------------------------------------------------------------------------------------------
+# Latency of the first event, over loopback, the server in a child process
+# --------------------------------------------------------------------------------------------
+
+LATENCY_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+    b"Transfer-Encoding: chunked\r\nx-request-id: req_latency\r\n\r\n"
+)
+
+
+def http_chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def latency_server(gap: float) -> None:
+    """Serve streams over kept-alive connections, a thread each, until killed."""
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    print(listener.getsockname()[1], flush=True)
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=serve_streams, args=(conn, gap), daemon=True).start()
+
+
+def serve_streams(conn: socket.socket, gap: float) -> None:
+    run = {
+        "id": "run_latency", "object": "thread.run", "created_at": 1710351818,
+        "thread_id": "thread_1", "assistant_id": "asst_1", "status": "queued",
+        "model": "gpt-4o", "instructions": "", "tools": [], "metadata": {},
+    }  # fmt: skip
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader = conn.makefile("rb")
+    while reader.readline():  # the request line; b"": the client closed
+        length = 0
+        while True:
+            line = reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        reader.read(length)
+        conn.sendall(LATENCY_HEAD)
+        time.sleep(gap)  # the client now waits in its read
+        sent_at = time.monotonic()
+        data = json.dumps(dict(run, x_sent_at=sent_at), separators=(",", ":")).encode()
+        conn.sendall(http_chunk(b"event: thread.run.created\ndata: " + data + b"\n\n"))
+        time.sleep(gap)
+        conn.sendall(http_chunk(DONE) + b"0\r\n\r\n")
+    conn.close()
+
+
+def threadrun_latency(client: Any) -> float:
+    with client.stream("thread_1", "asst_1") as stream:
+        event = next(stream)
+        delivered = time.monotonic()
+        stream.until_done()
+    return delivered - event.data.extra["x_sent_at"]
+
+
+def floor_latency(port: int) -> Callable[[], float]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    body = json.dumps({"assistant_id": "asst_1", "stream": True})
+    headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+
+    def sample() -> float:
+        connection.request("POST", "/v1/threads/thread_1/runs", body, headers)
+        response = connection.getresponse()
+        received = b""
+        while b"\n\n" not in received:
+            received += response.read1(65536)
+        delivered = time.monotonic()
+        event = received.split(b"\n\n", 1)[0]
+        data = json.loads(event.split(b"\ndata: ", 1)[1])
+        response.read()
+        return delivered - data["x_sent_at"]
+
+    return sample
+
+
+def latency(samples: int) -> Tuple[List[List[str]], Dict[str, float]]:
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--latency-server", str(GAP)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        client = threadrun.Client(api_key="bench", base_url="http://127.0.0.1:%d/v1" % port)
+        candidates = [
+            ("threadrun", "threadrun: Client.stream(), next(stream)",
+             lambda: threadrun_latency(client)),
+            ("floor", "floor: http.client read1 to a blank line", floor_latency(port)),
+        ]  # fmt: skip
+        taken: Dict[str, List[float]] = {key: [] for key, _, _ in candidates}
+        for index in range(samples + 3):
+            shift = index % len(candidates)
+            for key, _, sample in candidates[shift:] + candidates[:shift]:
+                value = sample()
+                if index >= 3:  # the first ones warm up connections and code paths
+                    taken[key].append(value)
+        client.close()
+    finally:
+        server.kill()
+        server.wait()
+    rows, figures = [], {"limit": LATENCY_LIMIT}
+    for key, label, _ in candidates:
+        values = sorted(taken[key])
+        p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+        figures[key + " p95"] = p95
+        rows.append([label, fmt_time(statistics.median(values)), fmt_time(p95),
+                     fmt_time(values[-1])])  # fmt: skip
+    return rows, figures
+
+
+# --------------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------------
 
 
-def judge(table: str, figures: Dict[str, Dict[str, float]]) -> List[Tuple[Target, Any]]:
-    # _common.judge reads _common.TARGETS; the stream's targets are kept here, in its form.
-    judged = []
-    for target in STREAM_TARGETS:
-        if target.table == table:
-            row = figures.get(target.on, {})
-            value = None
-            if target.numerator in row and row.get(target.denominator):
-                value = row[target.numerator] / row[target.denominator]
-            judged.append((target, value))
-    return judged
-
-
 def stream_table(
     table: str, how: str, body: bytes, count: int, sdk: List[Any], rounds: int
-) -> List[Tuple[Target, Any]]:
+) -> List[Judged]:
     reads = reads_of(body, how)
 
     def on(func: Callable[[List[bytes]], int]) -> Callable[[], int]:
@@ -295,31 +400,15 @@ def stream_table(
         ["candidate", "cpu/stream", "events/s", "vs threadrun"],
         table_rows(candidates, cells, errors),
     )
-    return judge(table, {"cpu": {key: t.cpu for key, t in timings.items()}})
+    return judge(table, candidates, {"cpu": {key: t.cpu for key, t in timings.items()}})
 
 
-def main(argv: Any = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 11)")
-    parser.add_argument("--quick", action="store_true", help="3 rounds and 20 MB, a smoke run")
-    parser.add_argument("--memory-mb", type=int, default=100, help="long stream size (100)")
-    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.memory_child is not None:
-        memory_child(args.memory_child, args.trace)
-        return 0
-    rounds = args.rounds or (3 if args.quick else 11)
-    megabytes = 20 if args.quick else args.memory_mb
+def rows_of(*keys: str) -> List[Candidate]:
+    # judge() takes the rows a table has; these tables' rows are figures, not timed calls.
+    return [Candidate(key, key, None) for key in keys]
 
-    body, count = recorded_stream()
-    sdk_version, sdk = sdk_candidates()
-    print("threadrun %s on Python %s (%s); recorded stream: %d events, %.1f MB; openai %s" % (
-        threadrun.__version__, sys.version.split()[0], sys.platform, count, len(body) / 1e6,
-        sdk_version or "not installed"))  # fmt: skip
-    judged = stream_table("stream", "64 KiB reads", body, count, sdk, rounds)
-    judged += stream_table("stream live", "one event per read", body, count, sdk, rounds)
 
+def memory_table(megabytes: int) -> List[Judged]:
     rows = memory(megabytes)
     print_table(
         "stream memory: RunStream over a stream made on the fly (child processes)",
@@ -329,8 +418,54 @@ def main(argv: Any = None) -> int:
          for size, row in rows],
     )  # fmt: skip
     peaks = {"short": rows[0][1]["traced_peak"], "long": rows[1][1]["traced_peak"]}
-    judged += judge("stream memory", {"bytes": peaks})
-    print_targets(judged)
+    return judge("stream memory", rows_of("short", "long"), {"bytes": peaks})
+
+
+def latency_table(samples: int) -> List[Judged]:
+    rows, figures = latency(samples)
+    print_table(
+        "stream latency: first event, server's write to the caller's hands (loopback; server "
+        "in a child process; %d samples, %.0f ms of silence around the event)"
+        % (samples, GAP * 1e3),
+        ["candidate", "median", "p95", "max"],
+        rows,
+    )
+    return judge("stream latency", rows_of(*figures), {"seconds": figures})
+
+
+def run_all(rounds: int, megabytes: int, samples: int) -> List[Judged]:
+    body, count = recorded_stream()
+    sdk_version, sdk = sdk_candidates()
+    print("threadrun %s on Python %s (%s); recorded stream: %d events, %.1f MB; openai %s" % (
+        threadrun.__version__, sys.version.split()[0], sys.platform, count, len(body) / 1e6,
+        sdk_version or "not installed"))  # fmt: skip
+    judged = stream_table("stream", "64 KiB reads", body, count, sdk, rounds)
+    judged += stream_table("stream live", "one event per read", body, count, sdk, rounds)
+    judged += memory_table(megabytes)
+    judged += latency_table(samples)
+    return judged
+
+
+def main(argv: Any = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 11)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds and 20 MB, a smoke run")
+    parser.add_argument("--memory-mb", type=int, default=100, help="long stream size (100)")
+    parser.add_argument("--samples", type=int, default=None, help="latency samples (200)")
+    parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--latency-server", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child is not None:
+        memory_child(args.memory_child, args.trace)
+        return 0
+    if args.latency_server is not None:
+        latency_server(args.latency_server)
+        return 0
+    rounds = args.rounds or (3 if args.quick else 11)
+    megabytes = 20 if args.quick else args.memory_mb
+    samples = args.samples or (30 if args.quick else 200)
+    print_targets(run_all(rounds, megabytes, samples))
     return 0
 
 

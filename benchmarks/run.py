@@ -16,7 +16,7 @@ _common.TARGETS. The peers live only in benchmarks/requirements.txt: the library
 depends on nothing.
 
 Benchmarks (--only NAME, repeatable or comma-separated): from_dict, from_json, to_dict,
-to_json, import, client, memory, footprint, versions; "parse" = the first four.
+to_json, import, client, memory, stream, footprint, versions; "parse" = the first four.
 
 Adding a table: a function of the Suite that makes its rows (_common.Candidate: a key, a
 label, a function to time or None when a peer is missing), times them (_common.timed_table,
@@ -50,6 +50,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import _common
 import bench_client
 import bench_parse
+import bench_stream
 import peers as peers_module
 from _common import (
     HERE,
@@ -348,6 +349,16 @@ def bench_client_table(suite: Suite) -> None:
     }
 
 
+def bench_stream_tables(suite: Suite) -> None:
+    """bench_stream.py's tables: a recorded stream of 10,000+ events parsed (64 KiB reads, and
+    one event per read) against the floor and the SDK, memory over a long stream, and the
+    latency of a live stream's first event over loopback."""
+    rounds = 3 if suite.quick else 11
+    megabytes = 20 if suite.quick else 100
+    samples = 30 if suite.quick else 200
+    suite.judged += bench_stream.run_all(rounds, megabytes, samples)
+
+
 # --------------------------------------------------------------------------------------------
 # memory: bytes retained per parsed run
 # --------------------------------------------------------------------------------------------
@@ -617,6 +628,7 @@ BENCHMARKS: Dict[str, Callable[[Suite], None]] = {  # in the order they run
     "import": bench_import,
     "client": bench_client_table,
     "memory": bench_memory,
+    "stream": bench_stream_tables,
     "footprint": bench_footprint,
     "versions": bench_versions,
 }
