@@ -30,12 +30,12 @@ server in a child process (raw sockets, loopback) answers each streaming request
 response head, waits ``GAP`` seconds (the client is then blocked in its read, as on a live
 stream), writes one run event whose run carries ``x_sent_at`` (``time.monotonic()`` just
 before the write: the clock is system-wide), waits ``GAP`` again, then sends done and ends
-the body. The caller stamps the event when ``next(stream)`` returns it; a client that waited
-for more data than the event would show ``GAP`` or more. Rows: ``Client.stream()``, and the
-floor, ``http.client`` reading with ``read1`` until a blank line, the JSON decoded after the
-stamp. Figures: median, p95 and max over the samples (the candidates interleaved). Target:
-threadrun's p95 within 5 ms (``"stream latency"`` in ``_common.TARGETS``, against a fixed
-5 ms row).
+the body. The caller, in a child process of its own (threadrun and http.client only), stamps
+the event when ``next(stream)`` returns it; a client that waited for more data than the
+event would show ``GAP`` or more. Rows: ``Client.stream()``, and the floor, ``http.client``
+reading with ``read1`` until a blank line, the JSON decoded after the stamp. Figures: median,
+p95 and max over the samples (the candidates interleaved). Target: threadrun's p95 within
+5 ms (``"stream latency"`` in ``_common.TARGETS``, against a fixed 5 ms row).
 """
 
 from __future__ import annotations
@@ -330,33 +330,46 @@ def floor_latency(port: int) -> Callable[[], float]:
     return sample
 
 
+def latency_client(port: int, samples: int) -> None:
+    """Take the samples, both candidates interleaved; print them as JSON."""
+    client = threadrun.Client(api_key="bench", base_url="http://127.0.0.1:%d/v1" % port)
+    candidates = [("threadrun", lambda: threadrun_latency(client)), ("floor", floor_latency(port))]
+    taken: Dict[str, List[float]] = {key: [] for key, _ in candidates}
+    for index in range(samples + 3):
+        shift = index % len(candidates)
+        for key, sample in candidates[shift:] + candidates[:shift]:
+            value = sample()
+            if index >= 3:  # the first ones warm up connections and code paths
+                taken[key].append(value)
+    client.close()
+    print(json.dumps(taken))
+
+
 def latency(samples: int) -> Tuple[List[List[str]], Dict[str, float]]:
+    # Client and server each in a process of their own: the client's holds only threadrun
+    # and http.client (not the SDK and peers, whose objects would make the collector's
+    # pauses longer), and neither waits for the other's share of the GIL.
     server = subprocess.Popen(
         [sys.executable, __file__, "--latency-server", str(GAP)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert server.stdout is not None
-        port = int(server.stdout.readline())
-        client = threadrun.Client(api_key="bench", base_url="http://127.0.0.1:%d/v1" % port)
-        candidates = [
-            ("threadrun", "threadrun: Client.stream(), next(stream)",
-             lambda: threadrun_latency(client)),
-            ("floor", "floor: http.client read1 to a blank line", floor_latency(port)),
-        ]  # fmt: skip
-        taken: Dict[str, List[float]] = {key: [] for key, _, _ in candidates}
-        for index in range(samples + 3):
-            shift = index % len(candidates)
-            for key, _, sample in candidates[shift:] + candidates[:shift]:
-                value = sample()
-                if index >= 3:  # the first ones warm up connections and code paths
-                    taken[key].append(value)
-        client.close()
+        port = server.stdout.readline().strip()
+        output = subprocess.run(
+            [sys.executable, __file__, "--latency-client", port, "--samples", str(samples)],
+            check=True, stdout=subprocess.PIPE, text=True,
+        ).stdout  # fmt: skip
     finally:
         server.kill()
         server.wait()
+    taken = json.loads(output)
+    labels = {
+        "threadrun": "threadrun: Client.stream(), next(stream)",
+        "floor": "floor: http.client read1 to a blank line",
+    }
     rows, figures = [], {"limit": LATENCY_LIMIT}
-    for key, label, _ in candidates:
+    for key, label in labels.items():
         values = sorted(taken[key])
         p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
         figures[key + " p95"] = p95
@@ -455,6 +468,7 @@ def main(argv: Any = None) -> int:
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--latency-server", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--latency-client", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child is not None:
         memory_child(args.memory_child, args.trace)
@@ -462,9 +476,12 @@ def main(argv: Any = None) -> int:
     if args.latency_server is not None:
         latency_server(args.latency_server)
         return 0
+    samples = args.samples or (30 if args.quick else 200)
+    if args.latency_client is not None:
+        latency_client(args.latency_client, samples)
+        return 0
     rounds = args.rounds or (3 if args.quick else 11)
     megabytes = 20 if args.quick else args.memory_mb
-    samples = args.samples or (30 if args.quick else 200)
     print_targets(run_all(rounds, megabytes, samples))
     return 0
 
