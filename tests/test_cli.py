@@ -393,20 +393,30 @@ class WaitTest(CLITest):
                 self.assertEqual(json.loads(proc.stdout)["status"], status)
 
     def test_poll_timeout_exit_5_prints_the_last_run(self) -> None:
-        added, proc = self.wait(("in_progress",), "--timeout", "0.2")
+        added, proc = self.wait(("in_progress",), "--deadline", "0.2")
         self.assertEqual(proc.returncode, 5, proc.stderr)
         data = json.loads(proc.stdout)
         self.assertEqual((data["id"], data["status"]), (added["id"], "in_progress"))
         self.assertOneError(proc, 5, "still in_progress")
 
     def test_request_timeout_option_of_wait(self) -> None:
-        # wait's --timeout is the poll deadline; the request timeout is --request-timeout
-        # (or --timeout before the command).
+        # The request timeout is --request-timeout (or --timeout before the command); the
+        # poll deadline is --deadline.
         added, proc = self.wait(("queued", "completed"), "--request-timeout", "5")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         thread = added["thread_id"]
         proc = run_cli(*self.url(), "--timeout", "5", "wait", thread, added["id"])
         self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn("warning", proc.stderr)
+
+    def test_old_timeout_of_wait_is_the_deadline_with_a_warning(self) -> None:
+        _, proc = self.wait(("in_progress",), "--timeout", "0.2")
+        self.assertOneError(proc, 5, "still in_progress")
+        self.assertIn(
+            "threadrun: warning: 'wait --timeout' is deprecated: it is the deadline, "
+            "spelt '--deadline' now\n",
+            proc.stderr,
+        )
 
     def test_api_error_while_waiting(self) -> None:
         thread = self.thread()
@@ -773,13 +783,16 @@ class CheckInputTest(unittest.TestCase):
         self.assertTrue(errors[0].startswith("<stdin>:3: created_at: "), errors)
 
     def test_syntax_error_in_a_document(self) -> None:
-        text = '[\n  {"id": "r1",\n   "object": oops}\n]\n'
+        runs = ",\n".join(json.dumps(run_line(id="r%d" % i), indent=2) for i in range(3))
+        text = "[\n" + runs.replace('"r1"', "oops") + "\n]\n"
         code, summary, errors = self.check(text.encode())
-        self.assertEqual(code, 1)
-        self.assertEqual(errors, ["<stdin>:3: invalid JSON: Expecting value at line 3 column 14"])
+        self.assertEqual((code, summary["valid"], summary["invalid"]), (1, 1, 1))
+        self.assertEqual(errors, ["<stdin>:12: invalid JSON: Expecting value at line 12 column 9"])
+        # An array cut short on its first line is no unambiguous document: one bad line.
         code, summary, errors = self.check(b"[" + json.dumps(run_line()).encode() + b",\n")
-        self.assertEqual(summary["valid"], 1)
-        self.assertEqual(len(errors), 1)
+        self.assertEqual((summary["valid"], summary["invalid"], len(errors)), (0, 1, 1))
+        code, summary, errors = self.check(b"[\n" + json.dumps(run_line()).encode() + b",\n")
+        self.assertEqual((summary["valid"], summary["invalid"], len(errors)), (1, 1, 1))
 
     def test_truncated_first_line_of_json_lines(self) -> None:
         # A first record cut short, then complete ones: still JSON Lines, not a document.
@@ -819,21 +832,6 @@ class CheckInputTest(unittest.TestCase):
                 code = cli.check_files([path], out=io.StringIO(), err=err)
                 self.assertEqual(code, 2)
                 self.assertIn("threadrun: error: cannot read %r: " % path, err.getvalue())
-
-    def test_percentiles_nearest_rank(self) -> None:
-        summary = cli._Summary()
-        for values, p50, p95 in (
-            ([7], 7, 7),
-            ([1, 2], 1, 2),
-            (list(range(1, 101)), 50, 95),
-            (list(range(1, 21)), 10, 19),
-            ([5, 5, 5, 1], 5, 5),
-        ):
-            summary.durations = {}
-            for value in values:
-                summary.durations[value] = summary.durations.get(value, 0) + 1
-            result = summary.percentiles()
-            self.assertEqual((result["p50"], result["p95"], result["max"]), (p50, p95, max(values)))
 
 
 if __name__ == "__main__":
