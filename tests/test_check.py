@@ -369,7 +369,7 @@ class JobsTest(TempDir):
             self.assertEqual(proc.returncode, 1, err)
             self.assertEqual(out, "")
             self.assertNotIn("Traceback", err)
-            self.assertRegex(err, r"threadrun: error: a worker process died \(exit status -9\) "
+            self.assertRegex(err, r"threadrun: error: a worker process died \(killed by signal 9\) "
                              r"while checking %r" % path)  # fmt: skip
             for pid in children:
                 self.assertFalse(alive(pid), "worker %d left running" % pid)

@@ -126,9 +126,8 @@ class Summary:
         self.files += other.files
         self.unreadable_files += other.unreadable_files
         self.invalid += other.invalid
-        for table, more in ((self.combos, other.combos), (self.durations, other.durations)):
-            for key, count in more.items():
-                table[key] = table.get(key, 0) + count  # type: ignore[index]
+        _add_counts(self.combos, other.combos)
+        _add_counts(self.durations, other.durations)
         self.usage_runs += other.usage_runs
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
@@ -197,6 +196,11 @@ class Summary:
 # --------------------------------------------------------------------------------------------
 # Validating records
 # --------------------------------------------------------------------------------------------
+
+
+def _add_counts(table: Dict[Any, int], more: Dict[Any, int]) -> None:
+    for key, count in more.items():
+        table[key] = table.get(key, 0) + count
 
 
 class _TooLarge:
@@ -604,6 +608,8 @@ def check_files(
     output = _Output(out, err)
     meter = output.meter = _Meter(err, paths) if progress else None
     try:
+        if meter is not None and jobs <= 1:
+            meter.start()  # with --jobs, once the workers are started: never fork a thread
         if jobs > 1:
             _check_parallel(
                 list(paths or ["-"]), summary, output, stdin, jobs, meter, start_method,
@@ -634,12 +640,7 @@ def _check_one(
 ) -> None:
     summary.files += 1
     if path == "-":
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        if _isatty(stream):
-            output.write_err("%s: reading runs from standard input (end with Ctrl-D)\n" % PROG)
-        if meter is not None:
-            meter.follow(None, summary)
-        _check_stream(stream, "<stdin>", summary, output.report)
+        _check_stdin(summary, output, stdin)
         return
     try:
         with _open(path) as stream:
@@ -719,10 +720,10 @@ def _run_task(task: Tuple[str, Any]) -> Dict[str, Any]:
     try:
         if kind == "range":
             path, start, length = what[:3]
-            with open(path, "rb") as stream:
-                stream.seek(start)
+            with open(path, "rb") as raw:
+                raw.seek(start)
                 lines: List[int] = []
-                records = _jsonl_records(_pieces(stream), length, lines)
+                records = _jsonl_records(_pieces(raw), length, lines)
                 _tally(records, ThreadRun.from_json, path, summary, report)
                 result["lines"] = lines[0]
         else:
@@ -780,11 +781,15 @@ def _check_parallel(
     try:
         for _ in range(min(jobs, len(queue))):
             parent, child = context.Pipe()
-            process = context.Process(target=_worker, args=(child,), daemon=True)
+            process = context.Process(  # type: ignore[attr-defined]
+                target=_worker, args=(child,), daemon=True
+            )
             process.start()
             child.close()
             workers.append(process)
             pipes.append(parent)
+        if meter is not None:
+            meter.start()
         emitted = 0
         line_base: Dict[str, int] = {}
         failed: Set[str] = set()
@@ -798,7 +803,7 @@ def _check_parallel(
             while emitted < len(tasks):
                 kind, what = tasks[emitted]
                 if kind == "stdin":
-                    _check_stdin_into(summary, output, stdin)
+                    _check_stdin(summary, output, stdin)
                 elif kind == "unreadable":
                     summary.unreadable_files += 1
                     output.write_err("%s: error: cannot read %r: %s\n" % (PROG, what[0], what[1]))
@@ -823,10 +828,11 @@ def _check_parallel(
                         busy[number] = busy.get(number, -1)
                 if workers[number].sentinel in ready:
                     workers[number].join(1)
+                    code = workers[number].exitcode
+                    how = "killed by signal %d" % -code if code and code < 0 else "exit %s" % code
                     raise WorkerDied(
-                        "a worker process died (exit status %s) while checking %r: its "
-                        "counts are lost, so no summary is printed"
-                        % (workers[number].exitcode, _task_path(tasks[busy[number]]))
+                        "a worker process died (%s) while checking %r: its counts are lost, "
+                        "so no summary is printed" % (how, _task_path(tasks[busy[number]]))
                     )
     finally:
         for pipe in pipes:
@@ -862,8 +868,12 @@ def _file_size(path: str) -> int:
         return 0
 
 
-def _check_stdin_into(summary: Summary, output: _Output, stdin: Optional[BinaryIO]) -> None:
+def _check_stdin(summary: Summary, output: _Output, stdin: Optional[BinaryIO]) -> None:
     stream = stdin if stdin is not None else sys.stdin.buffer
+    if _isatty(stream):
+        output.write_err("%s: reading runs from standard input (end with Ctrl-D)\n" % PROG)
+    if output.meter is not None:
+        output.meter.follow(None, summary)
     _check_stream(stream, "<stdin>", summary, output.report)
 
 
@@ -918,6 +928,8 @@ class _Meter:
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="threadrun-progress", daemon=True)
+
+    def start(self) -> None:
         self.thread.start()
 
     # -- fed by check ----------------------------------------------------------------------
@@ -946,7 +958,8 @@ class _Meter:
 
     def stop(self) -> None:
         self.stopped.set()
-        self.thread.join()
+        if self.thread.ident is not None:
+            self.thread.join()
         self.clear()
 
     # -- drawing -----------------------------------------------------------------------------
