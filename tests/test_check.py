@@ -15,6 +15,7 @@ import os
 import pickle
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,9 +77,7 @@ class TempDir(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="threadrun-check-test-")
 
     def tearDown(self) -> None:
-        for name in os.listdir(self.tmp):
-            os.remove(os.path.join(self.tmp, name))
-        os.rmdir(self.tmp)
+        shutil.rmtree(self.tmp)
 
     def write(self, name: str, data: Any) -> str:
         path = os.path.join(self.tmp, name)
@@ -533,15 +532,29 @@ class DaskTest(TempDir):
             import dask.bag  # noqa: F401
         except ImportError:
             self.skipTest("dask[bag] is not installed")
+        os.mkdir(os.path.join(self.tmp, "archive"))
         paths = [
-            self.write("a.jsonl", archive(900, seed=11)),
-            self.write("b.jsonl", archive(400, seed=12)),
+            self.write(os.path.join("archive", "runs-%d.jsonl" % index), archive(900, seed=index))
+            for index in range(3)
         ]
-        code = readme_block("### Dask")
-        namespace: Dict[str, Any] = {"paths": paths}
-        exec(compile(code, "README.md (Dask)", "exec"), namespace)
-        proc = run_cli("check", "--json", *paths)
-        self.assertEqual(namespace["summary"].to_dict(), json.loads(proc.stdout))
+        code = compile(readme_block("### Dask"), "README.md (Dask)", "exec")
+        namespace: Dict[str, Any] = {"__name__": "readme"}
+        # The recipe reads archive/*.jsonl from the current directory, on a process pool
+        # whose workers import threadrun from the repository.
+        cwd, path = os.getcwd(), list(sys.path)
+        sys.path.insert(0, REPO)
+        os.chdir(self.tmp)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()) as printed:
+                exec(code, namespace)
+        finally:
+            os.chdir(cwd)
+            sys.path[:] = path
+        expected = json.loads(run_cli("check", "--json", *paths).stdout)
+        self.assertEqual(namespace["summary"].to_dict(), expected)
+        self.assertEqual(printed.getvalue(), "%s\n" % expected)
+        self.assertEqual(expected["files"], 3)
+        self.assertGreater(expected["invalid"], 50)
 
 
 if __name__ == "__main__":
