@@ -526,35 +526,67 @@ def readme_block(title: str) -> str:
     return section[start : section.index("```\n", start)]
 
 
-class DaskTest(TempDir):
-    def test_the_readme_recipe_equals_check_json(self) -> None:
+class EngineRecipeTest(TempDir):
+    """The README's recipes, run as written on archive/ in a temporary directory."""
+
+    def run_recipe(self, engine: str, paths: List[str], **env: str) -> None:
+        code = readme_block("### The function each worker runs") + readme_block("### " + engine)
+        namespace: Dict[str, Any] = {"__name__": "readme"}
+        # Workers import threadrun from the repository, whatever the current directory.
+        env["PYTHONPATH"] = REPO
+        cwd, path, saved = os.getcwd(), list(sys.path), dict(os.environ)
+        sys.path.insert(0, REPO)
+        os.environ.update(env)
+        os.chdir(self.tmp)
         try:
-            import dask.bag  # noqa: F401
-        except ImportError:
-            self.skipTest("dask[bag] is not installed")
+            with contextlib.redirect_stdout(io.StringIO()) as printed:
+                exec(compile(code, "README.md (%s)" % engine, "exec"), namespace)
+        finally:
+            os.chdir(cwd)
+            sys.path[:] = path
+            os.environ.clear()
+            os.environ.update(saved)
+        expected = json.loads(run_cli("check", "--json", *paths).stdout)
+        self.assertEqual(namespace["summary"].to_dict(), expected)
+        self.assertEqual(printed.getvalue(), "%s\n" % expected)
+        self.assertEqual(expected["files"], len(paths))
+        self.assertGreater(expected["invalid"], 50)
+
+    def archives(self, gz: bool = False) -> List[str]:
         os.mkdir(os.path.join(self.tmp, "archive"))
         paths = [
             self.write(os.path.join("archive", "runs-%d.jsonl" % index), archive(900, seed=index))
             for index in range(3)
         ]
-        code = compile(readme_block("### Dask"), "README.md (Dask)", "exec")
-        namespace: Dict[str, Any] = {"__name__": "readme"}
-        # The recipe reads archive/*.jsonl from the current directory, on a process pool
-        # whose workers import threadrun from the repository.
-        cwd, path = os.getcwd(), list(sys.path)
-        sys.path.insert(0, REPO)
-        os.chdir(self.tmp)
+        if gz:
+            import gzip
+
+            data = gzip.compress(archive(500).encode())
+            paths.append(self.write(os.path.join("archive", "runs-3.jsonl.gz"), data))
+        return sorted(paths)
+
+    def test_dask(self) -> None:
         try:
-            with contextlib.redirect_stdout(io.StringIO()) as printed:
-                exec(code, namespace)
-        finally:
-            os.chdir(cwd)
-            sys.path[:] = path
-        expected = json.loads(run_cli("check", "--json", *paths).stdout)
-        self.assertEqual(namespace["summary"].to_dict(), expected)
-        self.assertEqual(printed.getvalue(), "%s\n" % expected)
-        self.assertEqual(expected["files"], 3)
-        self.assertGreater(expected["invalid"], 50)
+            import dask.bag  # noqa: F401
+        except ImportError:
+            self.skipTest("dask[bag] is not installed")
+        self.run_recipe("Dask", self.archives())
+
+    def test_spark(self) -> None:
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            self.skipTest("pyspark is not installed")
+        if shutil.which("java") is None:
+            self.skipTest("pyspark needs a JDK")
+        # Everything on loopback: the driver binds 127.0.0.1, and no web UI is started.
+        self.run_recipe(
+            "Spark",
+            self.archives(gz=True),
+            SPARK_LOCAL_IP="127.0.0.1",
+            PYSPARK_SUBMIT_ARGS="--conf spark.ui.enabled=false "
+            "--conf spark.driver.bindAddress=127.0.0.1 pyspark-shell",
+        )
 
 
 if __name__ == "__main__":

@@ -597,8 +597,10 @@ def check_files(
     on ``err`` as ``FILE:LINE: field: what is wrong`` and the summary on ``out``.
 
     ``jobs`` worker processes (``0``: one per core) share the work; the output is the same
-    whatever their number. Returns 0 when every run is valid, 1 when one is not, 2 when a
-    file could not be read. Writing ``out`` or ``err`` may raise OSError.
+    whatever their number. ``progress``: a live progress line on ``err`` (a terminal).
+    Returns 0 when every run is valid, 1 when one is not, 2 when a file could not be read.
+    Raises OutputError when writing ``out`` or ``err`` fails, WorkerDied when a worker
+    process ends without its result.
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -965,11 +967,14 @@ class _Meter:
     # -- drawing -----------------------------------------------------------------------------
 
     def _loop(self) -> None:
-        while not self.stopped.wait(_PROGRESS_EVERY):
+        while True:  # drawn at once, then every _PROGRESS_EVERY seconds
             with self.lock:
-                if not self.stopped.is_set():
-                    self._write("\r" + self._line() + "\x1b[K")
-                    self.drawn = True
+                if self.stopped.is_set():
+                    return
+                self._write("\r" + self._line() + "\x1b[K")
+                self.drawn = True
+            if self.stopped.wait(_PROGRESS_EVERY):
+                return
 
     def _line(self) -> str:
         done = self.done_bytes
