@@ -228,6 +228,20 @@ class OutputFailureTest(TempDir):
                     proc.stderr,
                 )
 
+    def test_closed_stdout(self) -> None:
+        path = self.write("runs.jsonl", archive(20))
+        proc = subprocess.run(
+            [sys.executable, "-m", "threadrun", "check", path],
+            cwd=REPO,
+            env=cli_env(),
+            stderr=subprocess.PIPE,
+            encoding="utf-8",
+            timeout=60,
+            preexec_fn=lambda: os.close(1),  # as a shell's >&-
+        )
+        self.assertEqual(proc.returncode, 6, proc.stderr)
+        self.assertEqual(proc.stderr, "threadrun: error: stdout is closed: nothing done\n")
+
     def test_check_report_to_a_full_disk(self) -> None:
         path = self.write("runs.jsonl", archive(200))
         with open("/dev/full", "w") as full:

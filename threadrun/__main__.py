@@ -872,6 +872,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
     func: Callable[[argparse.Namespace], int] = args.func
+    # Started with stdout closed (``>&-``): nothing is done at all (cancel would act on the
+    # server and have nowhere to print the run).
+    if sys.stdout is None:
+        _error("stdout is closed: nothing done")
+        return EXIT_OUTPUT
     # Ctrl-C as usual, remembered too (see _INTERRUPTED); an ignored SIGINT (nohup, a
     # background job) or a caller's own handler is left alone.
     previous = None
