@@ -313,6 +313,10 @@ def _jsonl_records(
 _LENIENT = json.JSONDecoder(parse_constant=lambda name: None, parse_float=lambda text: None)
 
 
+# Stands for a value reported and skipped.
+_SKIPPED = object()
+
+
 def _document_records(
     data: bytes, name: str, summary: Summary, report: _Report
 ) -> Iterator[_Record]:
@@ -406,9 +410,6 @@ def _document_records(
                 summary.invalid += 1
                 report(name, line, "invalid JSON: expected ',' or ']' after an array element")
                 return
-
-
-_SKIPPED = object()
 
 
 # --------------------------------------------------------------------------------------------
