@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import unittest
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from tests import load_testing
 from tests.support import REQUEST_ID
@@ -193,7 +193,7 @@ class CreateTest(ServerTest):
             "thread_id": "thread_1", "status": "queued", "started_at": None,
             "expires_at": 1_700_000_600, "cancelled_at": None, "failed_at": None,
             "completed_at": None, "required_action": None, "last_error": None,
-            "model": "gpt-4o", "instructions": None, "tools": [], "tool_resources": {},
+            "model": "gpt-4o", "instructions": "", "tools": [], "tool_resources": {},
             "metadata": {}, "incomplete_details": None, "usage": None, "temperature": 1.0,
             "top_p": 1.0, "max_prompt_tokens": None, "max_completion_tokens": None,
             "truncation_strategy": {"type": "auto", "last_messages": None},
@@ -459,6 +459,13 @@ class StatusSequenceTest(ServerTest):
         self.assertEqual((run["status"], run["last_error"]), ("failed", error))
         with self.assertRaises(ValueError):
             self.server.add_run("t", id="run_mine")
+
+    def test_null_instructions_when_stored_so(self) -> None:
+        # The fake follows the spec (a string); a server that sends null is one add_run away.
+        self.assertEqual(self.get(self.create()["id"])["instructions"], "")
+        run = self.server.add_run(instructions=None)
+        self.assertIsNone(run["instructions"])
+        self.assertIsNone(self.get(run["id"])["instructions"])
 
     def test_add_run_validates_script(self) -> None:
         for kwargs in (
@@ -1135,12 +1142,33 @@ class RecordingTest(ServerTest):
         self.assertEqual(sorted(r["id"] for r in listed), sorted(created))
         self.assertEqual((len(self.server.requests), self.server.connections_opened), (41, 9))
 
+    def test_settings_are_checked_when_set(self) -> None:
+        for name, value in (
+            ("default_statuses", ("queued", "not_a_status")),
+            ("default_after_tool_outputs", ()),
+            ("default_tool_calls", ["not a call"]),
+        ):
+            with self.subTest(name):
+                before = getattr(self.server, name)
+                with self.assertRaises(ValueError):
+                    setattr(self.server, name, value)
+                self.assertEqual(getattr(self.server, name), before)
+        self.server.default_statuses = ["in_progress", "completed"]
+        self.assertEqual(self.server.default_statuses, ("in_progress", "completed"))
+
     def test_bug_in_the_fake_is_a_500_and_recorded(self) -> None:
-        self.server.default_statuses = ("queued", "not_a_status")  # bypasses validation
+        def broken_clock() -> float:
+            raise ZeroDivisionError("the clock is broken")
+
+        self.server.clock = broken_clock
         resp = self.call("POST", "/v1/threads/t/runs", {"assistant_id": "a"})
         self.assertEqual((resp.status, resp.json["error"]["type"]), (500, "server_error"))
         [error] = self.server.errors
-        self.assertIn("not_a_status", error)
+        self.assertIn("the clock is broken", error)
+        self.server.clock = time.time
+        self.assertEqual(self.create("t")["status"], "queued")  # still serving
+        self.server.clear()
+        self.assertEqual(self.server.errors, [])
         self.server.clear()
         self.assertEqual(self.server.errors, [])
 
@@ -1187,6 +1215,174 @@ class AuthTest(ServerTest):
         self.assertEqual(self.call("GET", "/v1/threads/t/runs", headers=headers).status, 404)
         self.server.require_beta_header = False
         self.assertEqual(self.call("GET", "/v1/threads/t/runs", headers=no_beta).status, 404)
+
+
+BAD_JSON = "We could not parse the JSON body of your request."
+
+
+def nested(depth: int, inner: bytes = b"1") -> bytes:
+    return b"[" * depth + inner + b"]" * depth
+
+
+class MalformedRequestTest(ServerTest):
+    """Every malformed request gets a JSON error response, never silence or a traceback."""
+
+    def exchange(self, data: bytes) -> Tuple[int, Dict[str, str], Any]:
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as sock:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            chunks = []
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        raw = b"".join(chunks)
+        self.assertTrue(raw, "no response at all")
+        head, _, body = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines[1:])
+        return int(lines[0].split()[1]), headers, json.loads(body)
+
+    def post(self, body: bytes, path: str = "/v1/threads/t/runs") -> bytes:
+        return (
+            b"POST %s HTTP/1.1\r\nHost: x\r\nOpenAI-Beta: assistants=v2\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (path.encode(), len(body), body)
+        )
+
+    def test_every_malformed_request_gets_a_json_error(self) -> None:
+        post = self.post
+        deep = nested(900)
+        deep_tool = b'{"type":"function","function":{"name":"f","parameters":%s}}' % deep
+        deep_object = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+        long_header = b"GET /v1/x HTTP/1.1\r\nX: " + b"a" * 70000 + b"\r\n\r\n"
+        bad_chunk = b"POST /v1/x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+        submit = "/v1/threads/t/runs/r/submit_tool_outputs"
+        cases = [
+            ("garbled request line", b"GARBAGE\r\n\r\n", 400),
+            ("unknown method", b"BREW /v1 HTTP/1.1\r\n\r\n", 501),
+            ("bad Content-Length", b"POST /v1/x HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
+            ("bad chunk size", bad_chunk, 400),
+            ("header line too long", long_header, 431),
+            ("too many headers", b"GET /v1/x HTTP/1.1\r\n" + b"X: y\r\n" * 200 + b"\r\n", 431),
+            ("request line too long", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", 414),
+            ("nested past the recursion limit", post(nested(100_000)), 400),
+            ("object nested past the limit", post(deep_object), 400),
+            ("nested array param", post(b'{"assistant_id":"a","tools":%s}' % deep), 400),
+            ("deep tool echoed back", post(b'{"assistant_id":"a","tools":[%s]}' % deep_tool), 400),
+            ("deep metadata", post(b'{"assistant_id":"a","metadata":{"k":%s}}' % deep), 400),
+            ("deep tool outputs", post(deep, submit), 400),
+            ("invalid UTF-8", post(b'{"assistant_id":"\xff"}'), 400),
+            ("lone surrogate escape", post(b'{"assistant_id":"a","model":"\\ud800"}'), 200),
+        ]
+        for name, data, status in cases:
+            with self.subTest(name):
+                got, headers, body = self.exchange(data)
+                self.assertEqual(got, status, body)
+                self.assertEqual(headers["Content-Type"], "application/json")
+                if status >= 400:
+                    self.assertEqual(sorted(body["error"]), ["code", "message", "param", "type"])
+        self.assertEqual(self.server.errors, [])
+
+    def test_nesting_limit_is_128_levels(self) -> None:
+        # The body object is level 1, so tools nested 127 arrays deep make 128 levels in all.
+        ok = self.call(
+            "POST", "/v1/threads/t/runs", b'{"assistant_id":"a","tools":%s}' % nested(127)
+        )
+        self.assertEqual(ok.status, 200, ok.raw[:200])
+        self.assertEqual(json.dumps(ok.json["tools"], separators=(",", ":")).encode(), nested(127))
+        too_deep = b'{"assistant_id":"a","tools":%s}' % nested(128)
+        resp = self.call("POST", "/v1/threads/t/runs", too_deep)
+        self.assertEqual(resp.status, 400)
+        self.assertTrue(resp.json["error"]["message"].startswith(BAD_JSON))
+
+    def test_too_deep_json_is_the_apis_parse_error(self) -> None:
+        for body in (nested(100_000), nested(900)):
+            with self.subTest(depth=body.count(b"[")):
+                resp = self.call("POST", "/v1/threads/t/runs", body)
+                self.assertEqual(resp.status, 400)
+                self.assertTrue(resp.json["error"]["message"].startswith(BAD_JSON))
+                self.assertEqual(self.server.requests[-1].json, None)
+
+
+class OfficialSDKModelTest(ServerTest):
+    """The fake's runs validate under the official SDK's strict model: what a client is tested
+    against is what the spec allows (openai is a dev tool, never a dependency)."""
+
+    def setUp(self) -> None:
+        try:
+            from openai.types.beta.threads import Run
+        except ImportError:
+            self.skipTest("the openai package is not installed (a dev tool)")
+        self.Run = Run
+        super().setUp()
+
+    def assertStrict(self, run: Dict[str, Any]) -> None:
+        self.Run.model_validate(run, strict=True)
+
+    def test_every_status_of_a_posted_run(self) -> None:
+        self.server.default_statuses = ("queued", "in_progress", "requires_action")
+        self.server.default_after_tool_outputs = ("in_progress", "completed")
+        run = self.create()
+        seen = [run]
+        seen.append(self.get(run["id"]))
+        seen.append(self.get(run["id"]))
+        [call] = seen[-1]["required_action"]["submit_tool_outputs"]["tool_calls"]
+        resp = self.call(
+            "POST",
+            f"/v1/threads/thread_1/runs/{run['id']}/submit_tool_outputs",
+            {"tool_outputs": [{"tool_call_id": call["id"], "output": "ok"}]},
+        )
+        seen.extend([resp.json, self.get(run["id"])])
+        self.assertEqual(
+            [r["status"] for r in seen],
+            ["queued", "in_progress", "requires_action", "in_progress", "completed"],
+        )
+        for run in seen:
+            with self.subTest(status=run["status"]):
+                self.assertStrict(run)
+                self.assertEqual(run["instructions"], "")
+
+    def test_every_status_of_a_stored_run_and_a_list(self) -> None:
+        for end in ("failed", "cancelled", "incomplete", "expired", "completed", "cancelling"):
+            with self.subTest(end=end):
+                run = self.server.add_run(statuses=("queued", end))
+                self.assertStrict(run)
+                self.assertStrict(self.get(run["id"]))
+        cancelling = self.call("POST", f"/v1/threads/thread_1/runs/{self.create()['id']}/cancel")
+        self.assertStrict(cancelling.json)
+        for run in self.call("GET", "/v1/threads/thread_1/runs?limit=100").json["data"]:
+            self.assertStrict(run)
+
+    def test_instructions_given_are_echoed(self) -> None:
+        run = self.create(instructions="Be brief.", model="gpt-4o-mini", temperature=0.5)
+        self.assertStrict(run)
+        self.assertEqual(run["instructions"], "Be brief.")
+
+
+class TypeHintsTest(unittest.TestCase):
+    """Tools that read annotations (pydantic, cattrs, typeguard) resolve the public API's on
+    every supported Python: no PEP 604/585 syntax hiding behind the __future__ import."""
+
+    def test_get_type_hints_on_the_public_api(self) -> None:
+        import typing
+
+        testing = load_testing()
+        targets: List[Any] = [testing.Fault, testing.RecordedRequest, testing.FakeRunsServer]
+        targets += [
+            getattr(testing.FakeRunsServer, name)
+            for name in dir(testing.FakeRunsServer)
+            if not name.startswith("_") and callable(getattr(testing.FakeRunsServer, name))
+        ]
+        targets += [testing.FakeRunsServer.__init__, testing.Fault.matches]
+        for target in targets:
+            with self.subTest(getattr(target, "__qualname__", target)):
+                typing.get_type_hints(target)
+        hints = typing.get_type_hints(testing.Fault)
+        self.assertEqual(hints["status"], Optional[int])
+        self.assertEqual(
+            typing.get_type_hints(testing.RecordedRequest)["query"], Dict[str, List[str]]
+        )
 
 
 if __name__ == "__main__":
