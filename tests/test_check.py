@@ -320,16 +320,29 @@ class JobsTest(TempDir):
 
     def test_command_line_output_is_identical(self) -> None:
         files = self.files()
+        files.insert(2, "-")
+        stdin = archive(50, seed=9)
         for extra in ([], ["--json"]):
             with self.subTest(extra=extra):
-                one = run_cli("check", *extra, *files)
+                one = run_cli("check", *extra, *files, input=stdin)
                 for jobs in ("2", "0"):
-                    many = run_cli("check", "--jobs", jobs, *extra, *files)
+                    many = run_cli("check", "--jobs", jobs, *extra, *files, input=stdin)
                     self.assertEqual(
                         (many.returncode, many.stdout, many.stderr),
                         (one.returncode, one.stdout, one.stderr),
                     )
         self.assertEqual(one.returncode, 2)
+
+    def test_help_says_how_files_are_split(self) -> None:
+        proc = run_cli("check", "--help")
+        text = " ".join(proc.stdout.split())
+        self.assertIn("--jobs N, -j N worker processes (default 1; 0: one per core)", text)
+        self.assertIn("a .gz file cannot be split", text)
+        for bad in ("-1", "two"):
+            with self.subTest(jobs=bad):
+                proc = run_cli("check", "--jobs", bad, os.devnull)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn("--jobs", proc.stderr)
 
     def big_archive(self, megabytes: int) -> str:
         line = (valid_line(1) + "\n").encode()
