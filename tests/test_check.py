@@ -185,7 +185,36 @@ class LineLimitTest(TempDir):
         self.assertEqual((summary["valid"], summary["invalid"]), (2, 1))
 
 
-def run_limited(args: List[str], address_space: int) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    def test_a_document_beyond_memory_is_an_unreadable_file(self) -> None:
+        # A whole-file document is read whole: when memory runs out, that file is reported
+        # as unreadable (exit 2) and the other files are still checked.
+        path = os.path.join(self.tmp, "big.json")
+        with open(path, "w") as fh:
+            fh.write('[\n{"id": "' + "a" * (60 * 1024 * 1024) + '"}\n]\n')
+        good = self.write("good.jsonl", valid_line(1) + "\n")
+        for jobs in ("1", "2"):
+            with self.subTest(jobs=jobs):
+                proc = run_limited(["check", "--jobs", jobs, path, good], 200 * 1024 * 1024)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertEqual(
+                    proc.stderr,
+                    "threadrun: error: cannot read %r: out of memory (a whole-file JSON "
+                    "document is read whole: convert it to JSON Lines)\n" % path,
+                )
+                self.assertIn("1 run in 2 files: 1 valid, 0 invalid", proc.stdout)
+        with open(path, "rb") as stdin:
+            proc = run_limited(["check", "-"], 200 * 1024 * 1024, stdin=stdin)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(
+            proc.stderr,
+            "threadrun: error: cannot read standard input: out of memory (a whole-file JSON "
+            "document is read whole: convert it to JSON Lines)\n",
+        )
+
+
+def run_limited(args: List[str], address_space: int, stdin: Any = None) -> Any:
+    """``python -m threadrun ARGS`` with ``address_space`` bytes of memory (ulimit -v)."""
+
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
@@ -193,6 +222,7 @@ def run_limited(args: List[str], address_space: int) -> subprocess.CompletedProc
         [sys.executable, "-m", "threadrun", *args],
         cwd=REPO,
         env=cli_env(),
+        stdin=stdin,
         capture_output=True,
         encoding="utf-8",
         timeout=120,

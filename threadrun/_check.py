@@ -877,7 +877,11 @@ def _check_stdin(summary: Summary, output: _Output, stdin: Optional[BinaryIO]) -
         output.write_err("%s: reading runs from standard input (end with Ctrl-D)\n" % PROG)
     if output.meter is not None:
         output.meter.follow(None, summary)
-    _check_stream(stream, "<stdin>", summary, output.report)
+    try:
+        _check_stream(stream, "<stdin>", summary, output.report)
+    except _READ_ERRORS as exc:
+        summary.unreadable_files += 1
+        output.write_err("%s: error: cannot read standard input: %s\n" % (PROG, _unreadable(exc)))
 
 
 def _emit(
