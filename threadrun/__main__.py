@@ -8,7 +8,8 @@
     threadrun demo                          one run end to end against an in-process fake server
 
 Standard output carries only JSON (``check`` prints a human summary unless ``--json``);
-progress and errors go to standard error. This module is the only one that imports both
+progress and errors go to standard error. This module parses arguments and prints;
+``check``'s machinery is ``threadrun._check``. It is the only module that imports both
 ``threadrun`` and ``threadrun.testing`` (lazily, for ``demo``); nothing imports it.
 """
 
