@@ -825,10 +825,12 @@ def _check_parallel(
                 pipe = pipes[number]
                 if pipe.poll():
                     try:
-                        results[busy.pop(number)] = pipe.recv()
-                        continue
+                        results[busy[number]] = pipe.recv()
                     except (EOFError, OSError):
-                        busy[number] = busy.get(number, -1)
+                        pass  # the worker died: its sentinel says so, now or soon
+                    else:
+                        del busy[number]
+                        continue
                 if workers[number].sentinel in ready:
                     workers[number].join(1)
                     code = workers[number].exitcode
