@@ -565,6 +565,28 @@ class SummaryTest(TempDir):
             self.assertEqual((result["p50"], result["p95"], result["max"]), (p50, p95, max(values)))
 
 
+class TwoFilesTest(TempDir):
+    def test_summary_next_to_the_single_runtime_file(self) -> None:
+        # What a worker needs, shipped as two files: threadrun.py (the runtime) and _check.py.
+        for source, target in (("__init__.py", "threadrun.py"), ("_check.py", "_check.py")):
+            shutil.copy(os.path.join(REPO, "threadrun", source), os.path.join(self.tmp, target))
+        code = (
+            "import sys; sys.path.insert(0, sys.argv[1])\n"
+            "import json, _check, threadrun\n"
+            "summary = _check.Summary()\n"
+            "summary.add(threadrun.ThreadRun.from_json(sys.argv[2]))\n"
+            "print(json.dumps(summary.to_dict()))\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", code, self.tmp, valid_line(3)],
+            capture_output=True,
+            encoding="utf-8",
+            timeout=60,
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(json.loads(proc.stdout)["by_status"], {"in_progress": 1})
+
+
 def copy_all(parts: List[Any]) -> List[Any]:
     return [pickle.loads(pickle.dumps(part)) for part in parts]
 
