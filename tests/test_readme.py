@@ -220,15 +220,17 @@ class ReadmeTest(unittest.TestCase):
         result = self.run_lambda(30)
         self.assertEqual(result["status"], "completed")
 
-    # fixed by the client rework (issue 9): poll(timeout <= 0) checks once, then raises
-    # PollTimeoutError, where today it raises ValueError.
-    @unittest.expectedFailure
     def test_lambda_handler_with_3_s_left(self) -> None:
-        # Less than the handler's 5 s margin: the run is checked once, and the error carries
-        # it, so the handler's caller can hand it over to the next invocation.
-        with self.assertRaises(threadrun.PollTimeoutError) as caught:
-            self.run_lambda(3)
-        self.assertEqual(caught.exception.run.status, "in_progress")
+        # Lambda's default timeout: two seconds of polling are enough for the fake's run.
+        result = self.run_lambda(3)
+        self.assertEqual((result["status"], result["run"]["status"]), ("completed", "completed"))
+
+    def test_lambda_handler_with_less_than_its_margin_left(self) -> None:
+        # Less than the handler's one-second margin: the run is checked once, and the
+        # handler hands it over to the next invocation instead of failing.
+        result = self.run_lambda(0.5)
+        self.assertEqual((result["status"], result["run"]["status"]), ("pending", "in_progress"))
+        self.assertEqual(len([r for r in self.server.requests if r.method == "GET"]), 1)
 
 
 class ReadmeMarkersTest(unittest.TestCase):

@@ -16,8 +16,8 @@ Errors::
      +-- ThreadRunError (ValueError)     invalid run data: .field .line .column .request_id
      +-- OpenAIError                     configuration errors (missing key, insecure URL, ...)
           +-- InvalidIdError (ValueError)  a thread or run id that could change the request path
-          +-- APIError                   .message .request_id .body
-               +-- APIStatusError        .status_code .type .code .param .headers
+          +-- APIError                   .message .request_id .body .code .param .type
+               +-- APIStatusError        .status_code .headers; .body is the inner "error"
                |    +-- BadRequestError            400
                |    +-- AuthenticationError        401
                |    +-- PermissionDeniedError      403
@@ -29,7 +29,7 @@ Errors::
                +-- APIConnectionError    the server could not be reached or dropped the connection
                |    +-- APITimeoutError
                +-- ResponseTooLargeError  the body is larger than max_response_bytes
-               +-- PollTimeoutError      poll() passed its deadline: .run is the last run seen
+               +-- PollTimeoutError      a poll's deadline passed: .run is the last run seen
 
 The client errors carry the official SDK's names, so ``except`` clauses port unchanged.
 """
@@ -73,6 +73,7 @@ import time
 from collections import namedtuple
 from collections.abc import Mapping
 from dataclasses import dataclass
+from io import BufferedReader, RawIOBase
 from operator import attrgetter
 
 # ``typing`` costs milliseconds to import and the model needs it only for annotations, which
@@ -175,17 +176,40 @@ class InvalidIdError(OpenAIError, ValueError):
 
 
 class APIError(OpenAIError):
-    """A request to the API failed."""
+    """A request to the API failed.
 
-    def __init__(self, message: str, *, request_id: Optional[str] = None, body: Any = None):
+    ``code``, ``param`` and ``type`` are the API's error details, None when unknown (always
+    for connection and timeout errors), as in the official SDK.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: Optional[str] = None,
+        body: Any = None,
+        code: Optional[str] = None,
+        param: Optional[str] = None,
+        type: Optional[str] = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.request_id = request_id
         self.body = body
+        self.code = code
+        self.param = param
+        self.type = type
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_error, (type(self), self.__dict__))
 
 
 class APIStatusError(APIError):
-    """The server answered with an error status (4xx, 5xx, or a redirect not followed)."""
+    """The server answered with an error status (4xx, 5xx, or a redirect not followed).
+
+    ``body`` is what the SDK gives: the inner ``error`` object of a ``{"error": {...}}``
+    answer, the parsed body otherwise (its text if it is not JSON).
+    """
 
     def __init__(
         self,
@@ -196,18 +220,20 @@ class APIStatusError(APIError):
         body: Any = None,
         request_id: Optional[str] = None,
     ) -> None:
-        super().__init__(message, request_id=request_id, body=body)
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            body = error
+        details = body if isinstance(error, dict) else {}
+        super().__init__(
+            message,
+            request_id=request_id,
+            body=body,
+            code=_str_or_none(details.get("code")),
+            param=_str_or_none(details.get("param")),
+            type=_str_or_none(details.get("type")),
+        )
         self.status_code = status_code
         self.headers = headers or {}
-        error = body.get("error") if isinstance(body, dict) else None
-        if not isinstance(error, dict):
-            error = {}
-        self.type: Optional[str] = _str_or_none(error.get("type"))
-        self.code: Optional[str] = _str_or_none(error.get("code"))
-        self.param: Optional[str] = _str_or_none(error.get("param"))
-
-    def __reduce__(self) -> Any:
-        return (_rebuild_error, (type(self), self.__dict__))
 
 
 class BadRequestError(APIStatusError):
@@ -255,14 +281,11 @@ class ResponseTooLargeError(APIError):
 
 
 class PollTimeoutError(APIError, TimeoutError):
-    """``poll`` reached its deadline before the run stopped moving; ``.run`` is the last seen."""
+    """A poll reached its deadline; ``.run`` is the last run seen (None if none was)."""
 
-    def __init__(self, message: str, *, run: ThreadRun) -> None:
+    def __init__(self, message: str, *, run: Optional[ThreadRun]) -> None:
         super().__init__(message, request_id=None)
         self.run = run
-
-    def __reduce__(self) -> Any:
-        return (_rebuild_error, (type(self), self.__dict__))
 
 
 _STATUS_ERRORS = {
@@ -821,366 +844,77 @@ _DEFAULT_POLL_TIMEOUT = 900.0  # seconds; runs expire ten minutes after creation
 _DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 _INITIAL_RETRY_DELAY = 0.5
 _MAX_RETRY_DELAY = 8.0
-_MAX_RETRY_AFTER = 60.0  # a server asking for a longer wait is not waited for
+_RETRY_JITTER = 0.25  # a backoff delay is shortened by up to this fraction
+_MAX_RETRY_AFTER = 60.0  # a server asking for a longer wait gets its error raised instead
 _MAX_REDIRECTS = 5
 _RETRY_STATUSES = frozenset((408, 409, 429))
+_REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 _BODY_HEADERS = ("Content-Type", "Content-Length", "Idempotency-Key")
-# Errors of a kept-alive connection that the server closed while it was idle: the request
-# never reached the application, so sending it once more on a new connection is safe.
-# (http.client.RemoteDisconnected is a ConnectionResetError.)
-_STALE_CONNECTION_ERRORS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 # Header names that carry a credential when given in default_headers.
 _CREDENTIAL_WORDS = ("auth", "key", "token", "secret", "cookie", "signature")
+# RFC 9110 token characters: what a header name may contain.
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+# What a request target may carry as is; anything else (space, controls, non-ASCII) is
+# percent-encoded, as browsers do with a Location.
+_TARGET_SAFE = "".join(chr(code) for code in range(33, 127) if chr(code) not in '"<>\\^`{|}')
+# The clients to give a new lock in a forked child (a WeakSet, made with the first client).
+_FORKED_CLIENTS: Any = None
+# The openai SDK's per-request keywords, accepted by every endpoint method.
+_REQUEST_OPTIONS = ("timeout", "extra_headers", "extra_query", "extra_body")
 
 
-class Client:
-    """A client for the Thread Runs endpoints, over the standard library's ``http.client``.
+class _Origin:
+    """Scheme, host and port: what decides where a credential may go."""
 
-    ``api_key`` defaults to ``$OPENAI_API_KEY``; ``base_url`` to ``$OPENAI_BASE_URL``, else
-    ``https://api.openai.com/v1``; ``organization`` and ``project`` to ``$OPENAI_ORG_ID`` and
-    ``$OPENAI_PROJECT_ID``. For a compatible server that authenticates otherwise (an
-    Azure-style ``api-key`` header), pass it in ``default_headers`` and no key is needed;
-    ``default_query`` is added to every request (``{"api-version": "..."}``).
+    __slots__ = ("scheme", "host", "port", "netloc")
 
-    Every request has a timeout (``timeout`` seconds). Responses over ``max_response_bytes``
-    raise :class:`ResponseTooLargeError`. Plain ``http://`` is refused except to a loopback
-    host unless ``allow_insecure_http=True``; TLS is verified (pass ``ssl_context`` to
-    customise). Redirects are followed only within the same origin: no credential ever goes
-    to another host. ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` are honoured as urllib does.
+    def __init__(self, scheme: str, host: str, port: Optional[int]) -> None:
+        default_port = 443 if scheme == "https" else 80
+        self.scheme = scheme
+        self.host = host
+        self.port = default_port if port is None else port
+        name = "[%s]" % host if ":" in host else host
+        self.netloc = name if self.port == default_port else "%s:%d" % (name, self.port)
 
-    Failed requests are retried up to ``max_retries`` times (408, 409, 429, 5xx, connection
-    errors and timeouts) with exponential backoff and jitter, honouring ``Retry-After``.
-    ``sleep`` and ``clock`` (monotonic seconds) can be replaced, e.g. in tests.
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _Origin) and (
+            self.scheme, self.host.lower(), self.port
+        ) == (other.scheme, other.host.lower(), other.port)
 
-    One client keeps one HTTP/1.1 connection alive across calls. It can be shared between
-    threads: requests are serialised over that connection by a lock, so for requests in
-    parallel give each thread a client of its own. Use it as a context manager, or call
-    :meth:`close`.
-    """
+    def __str__(self) -> str:
+        return "%s://%s" % (self.scheme, self.netloc)
 
-    def __init__(
-        self,
-        api_key: Optional[str] = None,
-        *,
-        base_url: Optional[str] = None,
-        organization: Optional[str] = None,
-        project: Optional[str] = None,
-        timeout: float = _DEFAULT_TIMEOUT,
-        max_retries: int = 2,
-        default_headers: Optional[Mapping[str, str]] = None,
-        default_query: Optional[Mapping[str, str]] = None,
-        max_response_bytes: int = _DEFAULT_MAX_RESPONSE_BYTES,
-        allow_insecure_http: bool = False,
-        ssl_context: Optional[ssl.SSLContext] = None,
-        sleep: Optional[Callable[[float], Any]] = None,
-        clock: Optional[Callable[[], float]] = None,
-    ) -> None:
-        # The network modules are imported here, not at module import, so that a program
-        # that only parses runs never pays for them.
-        import http.client
-        import threading
-        import urllib.parse
 
-        self._http = http.client
-        self._urls = urllib.parse
+class _Proxy:
+    """A forward proxy from the environment: where to connect, and its own credentials."""
 
-        env = os.environ
-        if api_key is None:
-            api_key = env.get("OPENAI_API_KEY")
-        if base_url is None:
-            base_url = env.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
-        if organization is None:
-            organization = env.get("OPENAI_ORG_ID")
-        if project is None:
-            project = env.get("OPENAI_PROJECT_ID")
-        for setting, what in ((api_key, "api_key"), (organization, "organization"),
-                              (project, "project"), (base_url, "base_url")):  # fmt: skip
-            if setting is not None and not isinstance(setting, str):
-                raise TypeError("%s must be a str, got %s" % (what, type(setting).__name__))
-        if api_key is not None:
-            # A key read from a file or a secret store often ends with a newline.
-            api_key = _header_value(api_key.strip(), "api_key")
-        extra_headers = dict(default_headers or {})
-        for name, value in extra_headers.items():
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise TypeError("default_headers must map str to str")
-            _header_value(name, "a default_headers name")
-            _header_value(value, "default_headers[%r]" % name)
-        for setting, what in ((organization, "organization"), (project, "project")):
-            if setting is not None:
-                _header_value(setting, what)
-        if not api_key and not any(_is_credential(name) for name in extra_headers):
-            raise OpenAIError(
-                "no API key: set the OPENAI_API_KEY environment variable or pass api_key "
-                "(or authenticate through default_headers, e.g. an 'api-key' header)"
-            )
-        if (
-            not isinstance(timeout, (int, float))
-            or isinstance(timeout, bool)
-            or not 0 < timeout < 1e9  # also refuses NaN and infinity
-        ):
-            raise ValueError("timeout must be a positive, finite number of seconds")
-        if not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError("max_retries must be an integer >= 0")
-        if not isinstance(max_response_bytes, int) or max_response_bytes <= 0:
-            raise ValueError("max_response_bytes must be a positive integer")
+    __slots__ = ("host", "port", "authorization")
 
-        self._scheme, self._host, self._port, self._base_path = self._parse_base_url(
-            base_url, allow_insecure_http
-        )
-        self._origin = "%s://%s" % (self._scheme, self._netloc())
-        self.base_url = self._origin + self._base_path
-        self.organization = organization
-        self.project = project
-        self.timeout = float(timeout)
-        self.max_retries = max_retries
-        self.max_response_bytes = max_response_bytes
-        self._secrets = tuple(
-            secret
-            for secret in [api_key or ""]
-            + [value for name, value in extra_headers.items() if _is_credential(name)]
-            if len(secret) >= 4
-        )
-        self._ssl_context = ssl_context
-        self._sleep = sleep or time.sleep
-        self._clock = clock or time.monotonic
-        self._query = list((default_query or {}).items())
+    def __init__(self, host: str, port: int, authorization: Optional[str]) -> None:
+        self.host = host
+        self.port = port
+        self.authorization = authorization
 
-        headers = {
-            "Accept": "application/json",
-            "User-Agent": "threadrun/%s Python/%d.%d" % (__version__, *sys.version_info[:2]),
-            "OpenAI-Beta": "assistants=v2",
-        }
-        if api_key:
-            headers["Authorization"] = "Bearer " + api_key
-        if organization:
-            headers["OpenAI-Organization"] = organization
-        if project:
-            headers["OpenAI-Project"] = project
-        # Caller's headers win, case-insensitively (an Azure "api-key" may replace the key).
-        for name, value in extra_headers.items():
-            for existing in [key for key in headers if key.lower() == name.lower()]:
-                del headers[existing]
-            headers[name] = value
-        self._proxy = self._find_proxy()
-        if (
-            self._proxy is not None
-            and self._scheme == "http"
-            and not allow_insecure_http
-            and not _is_loopback(self._proxy[0])
-        ):
-            # Plain http is allowed to loopback because nothing leaves the machine; through
-            # a proxy elsewhere the key would travel in clear.
-            raise OpenAIError(
-                "refusing plain http:// through the proxy %s: the API key would travel "
-                "unencrypted (set NO_PROXY, use https://, or allow_insecure_http=True)"
-                % self._proxy[0]
-            )
-        if self._proxy is not None and self._proxy[2] and self._scheme == "http":
-            # Plain http goes through the proxy request by request (https tunnels instead).
-            headers["Proxy-Authorization"] = self._proxy[2]
-        self._headers = headers
-        self._lock = threading.Lock()
-        self._connection: Optional[http.client.HTTPConnection] = None
-
-    # -- public API ----------------------------------------------------------------------
-
-    def retrieve(self, thread_id: str, run_id: str) -> ThreadRun:
-        """``GET /threads/{thread_id}/runs/{run_id}``."""
-        return self._run_request("GET", self._run_path(thread_id, run_id))[0]
-
-    def create(self, thread_id: str, assistant_id: str, **params: Any) -> ThreadRun:
-        """``POST /threads/{thread_id}/runs``: start a run of ``assistant_id``.
-
-        Other body parameters (model, instructions, additional_instructions,
-        additional_messages, tools, metadata, temperature, top_p, max_prompt_tokens,
-        max_completion_tokens, truncation_strategy, tool_choice, parallel_tool_calls,
-        response_format, reasoning_effort, ...) are passed through as given;
-        ``include`` (a list) goes to the query string.
-        """
-        _check_id(assistant_id, "assistant_id")
-        if params.get("stream"):
-            raise ValueError("stream=True is not supported: poll the run instead")
-        query = [("include[]", item) for item in params.pop("include", None) or ()]
-        body = dict(params, assistant_id=assistant_id)
-        path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
-        return self._run_request("POST", path, body=body, query=query)[0]
-
-    def update(self, thread_id: str, run_id: str, metadata: Mapping[str, str]) -> ThreadRun:
-        """``POST /threads/{thread_id}/runs/{run_id}``: replace the run's metadata."""
-        if not isinstance(metadata, Mapping):
-            raise TypeError("metadata must be a mapping of str to str")
-        body = {"metadata": dict(metadata)}
-        return self._run_request("POST", self._run_path(thread_id, run_id), body=body)[0]
-
-    def cancel(self, thread_id: str, run_id: str) -> ThreadRun:
-        """``POST /threads/{thread_id}/runs/{run_id}/cancel``."""
-        return self._run_request("POST", self._run_path(thread_id, run_id) + "/cancel")[0]
-
-    def submit_tool_outputs(
-        self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]]
-    ) -> ThreadRun:
-        """``POST .../submit_tool_outputs`` with ``[{"tool_call_id": ..., "output": ...}]``."""
-        outputs = []
-        for index, item in enumerate(tool_outputs):
-            if not isinstance(item, Mapping) or not isinstance(item.get("tool_call_id"), str):
-                raise TypeError(
-                    "tool_outputs[%d] must be a mapping with a str 'tool_call_id'" % index
-                )
-            outputs.append(dict(item))
-        path = self._run_path(thread_id, run_id) + "/submit_tool_outputs"
-        return self._run_request("POST", path, body={"tool_outputs": outputs})[0]
-
-    def list(
-        self,
-        thread_id: str,
-        *,
-        limit: Optional[int] = None,
-        order: Optional[str] = None,
-        after: Optional[str] = None,
-        before: Optional[str] = None,
-    ) -> Iterator[ThreadRun]:
-        """``GET /threads/{thread_id}/runs``: every run, lazily, page after page."""
-        path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
-        query = [
-            (name, str(value))
-            for name, value in (("limit", limit), ("order", order), ("after", after),
-                                ("before", before))
-            if value is not None
-        ]  # fmt: skip
-        return self._pages(path, query)
-
-    def poll(
-        self,
-        thread_id: str,
-        run_id: str,
-        *,
-        interval: Optional[float] = None,
-        timeout: Optional[float] = None,
-        on_run: Optional[Callable[[ThreadRun], Any]] = None,
-    ) -> ThreadRun:
-        """Retrieve the run until it is terminal or ``requires_action``, and return it.
-
-        Waits as the server's ``openai-poll-after-ms`` header says (1 s without it) unless
-        ``interval`` is given. Past ``timeout`` seconds (default 900) raises
-        :class:`PollTimeoutError`, which carries the last run seen. ``on_run`` is called
-        with every run retrieved.
-        """
-        path = self._run_path(thread_id, run_id)
-        if timeout is None:
-            timeout = _DEFAULT_POLL_TIMEOUT
-        if interval is not None and not 0 <= interval < 1e9:
-            raise ValueError("interval must be a number of seconds >= 0")
-        if not timeout >= 0:
-            raise ValueError("timeout must be a number of seconds >= 0")
-        deadline = self._clock() + timeout
-        while True:
-            run, headers = self._run_request("GET", path)
-            if on_run is not None:
-                on_run(run)
-            if run.status in _TERMINAL or run.status == RunStatus.REQUIRES_ACTION:
-                return run
-            delay = interval if interval is not None else _poll_after(headers)
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise PollTimeoutError(
-                    "run %s is still %s after polling for %.1f s"
-                    % (run.id, run.status, timeout),
-                    run=run,
-                )
-            self._sleep(min(delay, remaining))
-
-    def create_and_poll(
-        self,
-        thread_id: str,
-        assistant_id: str,
-        *,
-        poll_interval: Optional[float] = None,
-        poll_timeout: Optional[float] = None,
-        on_run: Optional[Callable[[ThreadRun], Any]] = None,
-        **params: Any,
-    ) -> ThreadRun:
-        """:meth:`create`, then :meth:`poll` the new run."""
-        run = self.create(thread_id, assistant_id, **params)
-        return self.poll(
-            thread_id, run.id, interval=poll_interval, timeout=poll_timeout, on_run=on_run
-        )
-
-    def submit_tool_outputs_and_poll(
-        self,
-        thread_id: str,
-        run_id: str,
-        tool_outputs: List[Mapping[str, str]],
-        *,
-        poll_interval: Optional[float] = None,
-        poll_timeout: Optional[float] = None,
-        on_run: Optional[Callable[[ThreadRun], Any]] = None,
-    ) -> ThreadRun:
-        """:meth:`submit_tool_outputs`, then :meth:`poll` the run."""
-        run = self.submit_tool_outputs(thread_id, run_id, tool_outputs)
-        return self.poll(
-            thread_id, run.id, interval=poll_interval, timeout=poll_timeout, on_run=on_run
-        )
-
-    def close(self) -> None:
-        """Close the kept-alive connection (a later request opens a new one)."""
-        with self._lock:
-            self._drop_connection()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        # Never the key, nor any header value.
-        return "<threadrun.Client base_url=%r>" % self.base_url
-
-    # -- configuration -------------------------------------------------------------------
-
-    def _parse_base_url(
-        self, base_url: str, allow_insecure_http: bool
-    ) -> Tuple[str, str, int, str]:
-        try:
-            parts = self._urls.urlsplit(base_url)
-            port = parts.port
-        except ValueError as exc:
-            raise OpenAIError("invalid base_url: %s" % exc) from None
-        scheme = parts.scheme.lower()
-        host = parts.hostname
-        if scheme not in ("http", "https") or not host:
-            raise OpenAIError("base_url must be an http:// or https:// URL with a host")
-        if parts.username or parts.password:
-            raise OpenAIError("base_url must not carry credentials")
-        if parts.query or parts.fragment:
-            raise OpenAIError("base_url must not have a query or fragment: use default_query")
-        if scheme == "http" and not allow_insecure_http and not _is_loopback(host):
-            raise OpenAIError(
-                "refusing plain http:// to %s: the API key would travel unencrypted "
-                "(use https://, or pass allow_insecure_http=True)" % host
-            )
-        if port is None:
-            port = 443 if scheme == "https" else 80
-        return scheme, host, port, parts.path.rstrip("/")
-
-    def _netloc(self) -> str:
-        host = "[%s]" % self._host if ":" in self._host else self._host
-        default = 443 if self._scheme == "https" else 80
-        return host if self._port == default else "%s:%d" % (host, self._port)
-
-    def _find_proxy(self) -> Optional[Tuple[str, int, Optional[str]]]:
+    @classmethod
+    def from_environment(cls, origin: _Origin) -> Optional[_Proxy]:
         # Only consulted when a proxy variable is set: importing urllib.request is costly.
         if not any(name.lower().endswith("_proxy") for name in os.environ):
             return None
+        import urllib.parse
         import urllib.request
 
-        proxy_url = urllib.request.getproxies().get(self._scheme)
-        if not proxy_url or urllib.request.proxy_bypass(self._host):
+        proxy_url = urllib.request.getproxies().get(origin.scheme)
+        if not proxy_url or urllib.request.proxy_bypass(origin.host):
             return None
         if "://" not in proxy_url:
             proxy_url = "http://" + proxy_url
-        parts = self._urls.urlsplit(proxy_url)
+        try:
+            parts = urllib.parse.urlsplit(proxy_url)
+            port = parts.port
+        except ValueError:
+            raise OpenAIError("the proxy URL in the environment is invalid") from None
         if not parts.hostname:
             return None
         authorization = None
@@ -1188,194 +922,151 @@ class Client:
             import base64
 
             credentials = "%s:%s" % (
-                self._urls.unquote(parts.username),
-                self._urls.unquote(parts.password or ""),
+                urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
             )
             authorization = "Basic " + base64.b64encode(credentials.encode()).decode("ascii")
-        return parts.hostname, parts.port or 80, authorization
+        return cls(parts.hostname, port or 80, authorization)
 
-    # -- requests ------------------------------------------------------------------------
+    @property
+    def netloc(self) -> str:
+        return _Origin("http", self.host, self.port).netloc
 
-    def _id(self, value: Any, name: str) -> str:
-        return self._urls.quote(_check_id(value, name), safe="")
 
-    def _run_path(self, thread_id: str, run_id: str) -> str:
-        thread = self._id(thread_id, "thread_id")
-        return "/threads/%s/runs/%s" % (thread, self._id(run_id, "run_id"))
+class _Connection:
+    """One kept-alive HTTP/1.1 connection to an origin (through a proxy, maybe).
 
-    def _pages(self, path: str, query: List[Tuple[str, str]]) -> Iterator[ThreadRun]:
-        seen = set()
-        while True:
-            headers, body = self._request("GET", path, query=query)
-            request_id = headers.get("x-request-id")
-            try:
-                page = _loads(body)
-                data = page.get("data") if isinstance(page, dict) else None
-                if not isinstance(data, list):
-                    raise ThreadRunError("expected a list page with a 'data' array", "data")
-            except ThreadRunError as exc:
-                exc.request_id = request_id
+    It knows nothing of runs or retries: it sends one request and reads one bounded answer
+    within a total time, and is discarded whenever an exchange does not finish cleanly.
+    """
+
+    def __init__(
+        self,
+        origin: _Origin,
+        proxy: Optional[_Proxy],
+        ssl_context: Optional[ssl.SSLContext],
+        max_response_bytes: int,
+    ) -> None:
+        import http.client
+        import select
+
+        self._http = http.client
+        self._select = select
+        self.origin = origin
+        self.proxy = proxy
+        self.ssl_context = ssl_context
+        self.max_response_bytes = max_response_bytes
+        self._connection: Optional[http.client.HTTPConnection] = None
+        self._poller: Any = None
+        self._pid = 0
+        self._deadline = 0.0
+        self._received = False
+
+    def exchange(
+        self,
+        method: str,
+        target: str,
+        body: Optional[bytes],
+        headers: Dict[str, str],
+        timeout: float,
+    ) -> Tuple[int, Dict[str, str], bytes]:
+        """Send one request; return the status, lower-cased headers and body of the answer."""
+        self._deadline = time.monotonic() + timeout
+        self._received = False
+        reused = self._connection is not None and self._still_open()
+        if self.proxy is not None and self.origin.scheme == "http":
+            target = "http://%s%s" % (self.origin.netloc, target)  # absolute form, for the proxy
+        try:
+            connection = self._connection if reused else self._connect()
+            assert connection is not None and connection.sock is not None
+            connection.sock.settimeout(self._remaining())
+            connection.request(method, target, body, headers)
+            return self._read(connection.getresponse())
+        except BaseException as exc:
+            # Whatever stopped the exchange (a reset, a timeout, Ctrl-C), the connection may
+            # hold half an answer or half a request: it must never carry another one.
+            self.close()
+            if isinstance(exc, APIError) or not isinstance(exc, Exception):
                 raise
-            for item in data:
-                try:
-                    yield ThreadRun.from_dict(item)
-                except ThreadRunError as exc:
-                    exc.request_id = request_id
-                    raise
-            if not page.get("has_more") or not data:
-                return
-            last = data[-1]
-            cursor = str(page.get("last_id") or (last.get("id") if isinstance(last, dict) else ""))
-            if cursor in seen:
-                # A server that hands back a cursor it was given before would be asked the
-                # same pages for ever: stop, and say so.
-                raise APIError(
-                    "the list does not advance: cursor %r came back" % _shorten(cursor, 60),
-                    request_id=request_id,
-                )
-            seen.add(cursor)
-            query = [item for item in query if item[0] != "after"] + [("after", cursor)]
+            error = self._error(exc)
+            error.__cause__ = exc
+            if reused and not self._received and not isinstance(error, APITimeoutError):
+                # The server closed a kept-alive connection before reading the request (a
+                # reset, or EOF before any answer): the request may be sent once more.
+                raise _Stale(error) from exc
+            raise error from exc
 
-    def _run_request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Optional[Dict[str, Any]] = None,
-        query: Optional[List[Tuple[str, str]]] = None,
-    ) -> Tuple[ThreadRun, Dict[str, str]]:
-        headers, payload = self._request(method, path, body=body, query=query)
-        try:
-            return ThreadRun.from_json(payload), headers
-        except ThreadRunError as exc:
-            exc.request_id = headers.get("x-request-id")
-            raise
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Optional[Dict[str, Any]] = None,
-        query: Optional[List[Tuple[str, str]]] = None,
-    ) -> Tuple[Dict[str, str], bytes]:
-        """Send with retries; return the lower-cased headers and the body of a 2xx answer."""
-        target = self._base_path + path
-        pairs = self._query + (query or [])
-        if pairs:
-            target += "?" + self._urls.urlencode(pairs)
-        headers = self._headers
-        data = None
-        if method == "POST":
-            headers = dict(headers)
-            # One key for all retries of this request, so that the server can tell a retry
-            # from a new request and never act twice.
-            headers["Idempotency-Key"] = "threadrun-" + os.urandom(16).hex()
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-                data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
-            else:
-                headers["Content-Length"] = "0"
-        retries = 0
-        while True:
-            try:
-                status, response_headers, payload = self._send(method, target, data, headers)
-            except APIConnectionError:
-                if retries >= self.max_retries:
-                    raise
-                delay = self._backoff(retries)
-            else:
-                if 200 <= status < 300:
-                    return response_headers, payload
-                error = self._status_error(status, response_headers, payload)
-                if retries >= self.max_retries or not _should_retry(status, response_headers):
-                    raise error
-                wait = _retry_after(response_headers)
-                delay = self._backoff(retries) if wait is None else wait
-            retries += 1
-            self._sleep(delay)
+    def _still_open(self) -> bool:
+        """False, and the connection closed, if it cannot carry a request any more."""
+        assert self._connection is not None
+        sock = self._connection.sock
+        # A forked child must never talk over its parent's socket (closing the child's copy
+        # leaves the parent's open). And idle, a kept-alive socket has nothing to read:
+        # readable means the server closed it (or sent something unasked for). Either way,
+        # reconnect now rather than fail after sending.
+        if self._pid != os.getpid() or sock is None or self._readable(sock):
+            self.close()
+            return False
+        return True
 
-    def _send(
-        self, method: str, target: str, data: Optional[bytes], headers: Dict[str, str]
-    ) -> Tuple[int, Dict[str, str], bytes]:
-        """One request, following same-origin redirects; connection errors mapped."""
-        for _ in range(_MAX_REDIRECTS + 1):
-            status, response_headers, payload = self._exchange(method, target, data, headers)
-            if status not in (301, 302, 303, 307, 308):
-                return status, response_headers, payload
-            location = response_headers.get("location", "")
-            next_target = self._same_origin_target(location, target)
-            if next_target is None:
-                raise APIStatusError(
-                    "HTTP %d redirect to another origin not followed (credentials are never "
-                    "sent to another host): %s" % (status, self._scrub(_shorten(location, 200))),
-                    status_code=status,
-                    headers=response_headers,
-                    request_id=response_headers.get("x-request-id"),
-                )
-            if status == 303 or (status in (301, 302) and method == "POST"):
-                method, data = "GET", None
-                headers = {k: v for k, v in headers.items() if k not in _BODY_HEADERS}
-            target = next_target
-        raise APIStatusError(
-            "too many redirects (more than %d)" % _MAX_REDIRECTS, status_code=status,
-            headers=response_headers, request_id=response_headers.get("x-request-id"),
-        )
+    def _readable(self, sock: Any) -> bool:
+        if self._poller is not None:
+            return bool(self._poller.poll(0))
+        return bool(self._select.select([sock], [], [], 0)[0])  # no poll(): Windows
 
-    def _same_origin_target(self, location: str, current: str) -> Optional[str]:
-        absolute = self._urls.urljoin(self._origin + current, location)
-        try:
-            parts = self._urls.urlsplit(absolute)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            return None
-        if (parts.scheme, (parts.hostname or "").lower(), port) != (
-            self._scheme, self._host.lower(), self._port
-        ):
-            return None
-        return (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    def _remaining(self) -> float:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise _socket_timeout()("timed out")
+        return remaining
 
-    def _exchange(
-        self, method: str, target: str, data: Optional[bytes], headers: Dict[str, str]
-    ) -> Tuple[int, Dict[str, str], bytes]:
+    def _connect(self) -> http.client.HTTPConnection:
         httplib = self._http
-        with self._lock:
-            # A kept-alive connection may have been closed by the server while idle; that is
-            # only known when it is used. If sending failed, nothing arrived: send it once
-            # more on a new connection. If the answer failed, a POST may have arrived: only a
-            # GET is sent again for free, a POST is left to the retry rules, which count it.
-            may_be_stale = self._connection is not None
-            while True:
-                connection = self._connection or self._connect()
-                sent = False
-                try:
-                    connection.request(method, self._request_target(target), data, headers)
-                    sent = True
-                    response = connection.getresponse()
-                    return self._read(response)
-                except _STALE_CONNECTION_ERRORS as exc:
-                    self._drop_connection()
-                    if may_be_stale and (not sent or method == "GET"):
-                        may_be_stale = False
-                        continue
-                    raise APIConnectionError(
-                        "connection to %s closed: %s" % (self._netloc(), type(exc).__name__)
-                    ) from exc
-                except ResponseTooLargeError:
-                    self._drop_connection()
-                    raise
-                except OSError as exc:
-                    self._drop_connection()
-                    raise _connection_error(exc, self._netloc()) from exc
-                except httplib.HTTPException as exc:
-                    self._drop_connection()
-                    if isinstance(exc, httplib.IncompleteRead):
-                        # It carries the partial body, which may echo a credential.
-                        exc.partial, exc.args = b"", ()
-                    raise APIConnectionError(
-                        "invalid or incomplete HTTP response from %s: %s"
-                        % (self._netloc(), type(exc).__name__)
-                    ) from exc
+        origin, proxy = self.origin, self.proxy
+        host, port = (origin.host, origin.port) if proxy is None else (proxy.host, proxy.port)
+        connection: http.client.HTTPConnection
+        if origin.scheme == "https":
+            if self.ssl_context is None:
+                import ssl
+
+                # Built once per client: loading the CA store takes tens of milliseconds.
+                self.ssl_context = ssl.create_default_context()
+            connection = httplib.HTTPSConnection(
+                host, port, timeout=self._remaining(), context=self.ssl_context
+            )
+            if proxy is not None:
+                auth = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else None
+                connection.set_tunnel(origin.host, origin.port, headers=auth)
+        else:
+            connection = httplib.HTTPConnection(host, port, timeout=self._remaining())
+        # Every read of an answer (the proxy's CONNECT answer too) goes through _TimedReader,
+        # which gives each socket operation only what is left of the request's time.
+        connection.response_class = self._response  # type: ignore[assignment]
+        self._connection = connection
+        self._pid = os.getpid()
+        self._poller = None
+        try:
+            connection.connect()
+        except OSError as exc:
+            status = _tunnel_status(exc)
+            if status is None or proxy is None:
+                raise
+            raise APIStatusError(
+                "HTTP %d from the proxy %s: the tunnel to %s was refused"
+                % (status, proxy.netloc, origin.netloc),
+                status_code=status,
+            ) from None
+        if hasattr(self._select, "poll"):
+            self._poller = self._select.poll()
+            self._poller.register(connection.sock, self._select.POLLIN)
+        return connection
+
+    def _response(self, sock: Any, *args: Any, **kwargs: Any) -> http.client.HTTPResponse:
+        return self._http.HTTPResponse(_TimedReader(sock, self), *args, **kwargs)  # type: ignore[arg-type]
 
     def _read(self, response: http.client.HTTPResponse) -> Tuple[int, Dict[str, str], bytes]:
         headers = {name.lower(): value for name, value in response.getheaders()}
@@ -1413,61 +1104,803 @@ class Client:
             payload = b"".join(chunks)
         response.close()
         if response.will_close:
-            self._drop_connection()
+            self.close()
         return status, headers, payload
 
-    def _connect(self) -> http.client.HTTPConnection:
-        httplib = self._http
-        connection: http.client.HTTPConnection
-        if self._proxy is None:
-            host, port = self._host, self._port
-        else:
-            host, port = self._proxy[0], self._proxy[1]
-        if self._scheme == "https":
-            if self._ssl_context is None:
-                import ssl
-
-                # Built once per client: loading the CA store takes tens of milliseconds.
-                self._ssl_context = ssl.create_default_context()
-            context = self._ssl_context
-            connection = httplib.HTTPSConnection(
-                host, port, timeout=self.timeout, context=context
+    def _error(self, exc: Exception) -> APIConnectionError:
+        netloc = self.origin.netloc
+        if isinstance(exc, (TimeoutError, _socket_timeout())):
+            return APITimeoutError("request to %s timed out" % netloc)
+        if isinstance(exc, self._http.HTTPException):
+            if isinstance(exc, self._http.IncompleteRead):
+                # It carries the partial body, which may echo a credential.
+                exc.partial, exc.args = b"", ()
+            return APIConnectionError(
+                "invalid or incomplete HTTP response from %s: %s" % (netloc, type(exc).__name__)
             )
-            if self._proxy is not None:
-                tunnel_headers = {"Proxy-Authorization": self._proxy[2]} if self._proxy[2] else None
-                connection.set_tunnel(self._host, self._port, headers=tunnel_headers)
-        else:
-            connection = httplib.HTTPConnection(host, port, timeout=self.timeout)
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+            return APIConnectionError("connection to %s closed: %s" % (netloc, type(exc).__name__))
+        if isinstance(exc, OSError):
+            reason = exc.strerror or type(exc).__name__
+            if type(exc).__name__ == "SSLCertVerificationError":
+                reason = "TLS certificate verification failed: %s" % getattr(
+                    exc, "verify_message", reason
+                )
+            return APIConnectionError("could not talk to %s: %s" % (netloc, reason))
+        return APIConnectionError("request to %s failed: %s" % (netloc, type(exc).__name__))
+
+
+class _TimedReader(RawIOBase):
+    """The socket as http.client reads it, each read limited to the request's time left."""
+
+    def __init__(self, sock: Any, connection: _Connection) -> None:
+        self._sock = sock
         self._connection = connection
-        return connection
+        # What socket.makefile() does, without its cost: count this reader among the
+        # socket's users, so that it stays open until the answer is read even when
+        # http.client closes the connection first (a "Connection: close" answer).
+        sock._io_refs += 1
 
-    def _request_target(self, target: str) -> str:
-        if self._proxy is not None and self._scheme == "http":
-            return "http://%s%s" % (self._netloc(), target)  # absolute form, for the proxy
-        return target
+    def makefile(self, mode: str, *args: Any, **kwargs: Any) -> Any:
+        return BufferedReader(self)
 
-    def _drop_connection(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+    def readable(self) -> bool:
+        return True
 
-    def _backoff(self, retries: int) -> float:
+    def readinto(self, buffer: Any) -> int:
+        connection = self._connection
+        self._sock.settimeout(connection._remaining())
+        count: int = self._sock.recv_into(buffer)
+        if count:
+            connection._received = True
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock._decref_socketios()
+        super().close()
+
+
+def _socket_timeout() -> Any:
+    # socket.timeout is TimeoutError from 3.10 on, an OSError of its own before.
+    import socket
+
+    return socket.timeout
+
+
+def _tunnel_status(exc: OSError) -> Optional[int]:
+    # http.client reports a refused CONNECT only as OSError("Tunnel connection failed: 407 ...").
+    text = str(exc)
+    prefix = "Tunnel connection failed: "
+    if not text.startswith(prefix):
+        return None
+    code = text[len(prefix):].split(" ", 1)[0]
+    return int(code) if code.isdigit() else None
+
+
+class _RetryPolicy:
+    """Whether a failed attempt is tried again, and after how long (no sockets involved)."""
+
+    def __init__(self, max_retries: int) -> None:
+        self.max_retries = max_retries
+
+    def after_status(self, retries: int, status: int, headers: Dict[str, str]) -> Optional[float]:
+        """The delay before the next attempt after an error status; None: raise the error."""
+        if retries >= self.max_retries or not _should_retry(status, headers):
+            return None
+        wait = _retry_after(headers)
+        if wait is None:
+            return self.backoff(retries)
+        # Retrying sooner than the server asked would only earn the same answer.
+        return wait if wait <= _MAX_RETRY_AFTER else None
+
+    def after_error(self, retries: int, error: APIConnectionError) -> Optional[float]:
+        """The delay before the next attempt after a connection error; None: raise it."""
+        if retries >= self.max_retries:
+            return None
+        if type(error.__cause__).__name__ == "SSLCertVerificationError":
+            return None  # the same certificate will fail the same way
+        return self.backoff(retries)
+
+    @staticmethod
+    def backoff(retries: int) -> float:
         import random
 
         delay = min(_INITIAL_RETRY_DELAY * 2.0**retries, _MAX_RETRY_DELAY)
-        return delay * (1 - 0.25 * random.random())
+        return delay * (1 - _RETRY_JITTER * random.random())
+
+
+class _Stale(Exception):
+    """An exchange failed on a reused connection before any byte of an answer arrived."""
+
+    def __init__(self, error: APIConnectionError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _DeadlineReached(Exception):
+    """A poll's deadline left no time for the next request or wait."""
+
+
+class _Request:
+    """What one call sends: method, target, body and headers (redirects rewrite them)."""
+
+    __slots__ = ("method", "target", "body", "headers", "timeout")
+
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        body: Optional[bytes],
+        headers: Dict[str, str],
+        timeout: float,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.body = body
+        self.headers = headers
+        self.timeout = timeout
+
+
+def _redirect(
+    request: _Request, status: int, headers: Dict[str, str], origin: _Origin
+) -> Optional[_Request]:
+    """The request a redirect answer asks for; None if it leads to another origin."""
+    import urllib.parse
+
+    location = headers.get("location", "")
+    try:
+        absolute = urllib.parse.urljoin(str(origin) + request.target, location)
+        parts = urllib.parse.urlsplit(absolute)
+        if _Origin(parts.scheme, parts.hostname or "", parts.port) != origin:
+            return None
+    except ValueError:  # an invalid host or port: not a URL of this origin
+        return None
+    target = urllib.parse.quote(
+        (parts.path or "/") + ("?" + parts.query if parts.query else ""), safe=_TARGET_SAFE
+    )
+    if status == 303 or (status in (301, 302) and request.method == "POST"):
+        kept = {k: v for k, v in request.headers.items() if k not in _BODY_HEADERS}
+        return _Request("GET", target, None, kept, request.timeout)
+    return _Request(request.method, target, request.body, request.headers, request.timeout)
+
+
+class Client:
+    """A client for the Thread Runs endpoints, over the standard library's ``http.client``.
+
+    ``api_key`` defaults to ``$OPENAI_API_KEY``; ``base_url`` to ``$OPENAI_BASE_URL``, else
+    ``https://api.openai.com/v1``; ``organization`` and ``project`` to ``$OPENAI_ORG_ID`` and
+    ``$OPENAI_PROJECT_ID``. For a compatible server that authenticates otherwise (an
+    Azure-style ``api-key`` header), pass it in ``default_headers`` and no key is needed;
+    ``default_query`` is added to every request (``{"api-version": "..."}``).
+    ``trust_env=False`` ignores the environment (its variables and proxies).
+
+    Every request has a timeout (``timeout`` seconds in all: connecting, sending and every
+    read). Responses over ``max_response_bytes`` raise :class:`ResponseTooLargeError`. Plain
+    ``http://`` is refused except to a loopback host unless ``allow_insecure_http=True``; TLS
+    is verified (pass ``ssl_context`` to customise). Redirects are followed only within the
+    same origin: no credential ever goes to another host. ``HTTPS_PROXY``/``HTTP_PROXY``/
+    ``NO_PROXY`` are honoured as urllib does.
+
+    Failed requests are retried up to ``max_retries`` times (408, 409, 429, 5xx, connection
+    errors and timeouts) with exponential backoff and jitter, honouring ``Retry-After`` up to
+    60 s (a longer one raises the error). A request that fails on a reused connection before
+    any answer arrived is sent once more on a new one without counting as a retry.
+    ``sleep`` and ``clock`` (monotonic seconds) can be replaced, e.g. in tests.
+
+    One client keeps one HTTP/1.1 connection alive across calls; a forked child opens its own.
+    It can be shared between threads: requests are serialised over that connection by a lock,
+    so for requests in parallel give each thread a client of its own. Use it as a context
+    manager, or call :meth:`close`.
+
+    Every endpoint method also takes the openai SDK's per-request keywords: ``timeout``
+    (seconds), ``extra_headers``, ``extra_query`` and ``extra_body`` (merged into what is sent).
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        organization: Optional[str] = None,
+        project: Optional[str] = None,
+        timeout: float = _DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        default_headers: Optional[Mapping[str, str]] = None,
+        default_query: Optional[Mapping[str, str]] = None,
+        max_response_bytes: int = _DEFAULT_MAX_RESPONSE_BYTES,
+        allow_insecure_http: bool = False,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        trust_env: bool = True,
+        sleep: Optional[Callable[[float], Any]] = None,
+        clock: Optional[Callable[[], float]] = None,
+    ) -> None:
+        # The network modules are imported here, not at module import, so that a program
+        # that only parses runs never pays for them.
+        import threading
+        import urllib.parse
+
+        self._urls = urllib.parse
+
+        env: Mapping[str, str] = os.environ if trust_env else {}
+        if api_key is None:
+            api_key = env.get("OPENAI_API_KEY")
+        if base_url is None:
+            base_url = env.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
+        if organization is None:
+            organization = env.get("OPENAI_ORG_ID")
+        if project is None:
+            project = env.get("OPENAI_PROJECT_ID")
+        for setting, what in ((api_key, "api_key"), (organization, "organization"),
+                              (project, "project"), (base_url, "base_url")):  # fmt: skip
+            if setting is not None and not isinstance(setting, str):
+                raise TypeError("%s must be a str, got %s" % (what, type(setting).__name__))
+        if api_key is not None:
+            # A key read from a file or a secret store often ends with a newline.
+            api_key = _header_value(api_key.strip(), "api_key")
+        extra_headers = _checked_headers(default_headers, "default_headers")
+        for setting, what in ((organization, "organization"), (project, "project")):
+            if setting is not None:
+                _header_value(setting, what)
+        if not api_key and not any(_is_credential(name) for name in extra_headers):
+            raise OpenAIError(
+                "no API key: set the OPENAI_API_KEY environment variable or pass api_key "
+                "(or authenticate through default_headers, e.g. an 'api-key' header)"
+            )
+        self.timeout = _checked_timeout(timeout, "timeout")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError("max_retries must be an integer >= 0")
+        if not isinstance(max_response_bytes, int) or max_response_bytes <= 0:
+            raise ValueError("max_response_bytes must be a positive integer")
+
+        origin, self._base_path = self._parse_base_url(base_url, allow_insecure_http)
+        self.base_url = str(origin) + self._base_path
+        self.organization = organization
+        self.project = project
+        self.max_retries = max_retries
+        self.max_response_bytes = max_response_bytes
+        self._secrets = tuple(
+            secret
+            for secret in [api_key or ""]
+            + [value for name, value in extra_headers.items() if _is_credential(name)]
+            if len(secret) >= 4
+        )
+        self._sleep = sleep or time.sleep
+        self._clock = clock or time.monotonic
+        self._query = list((default_query or {}).items())
+        self._retry = _RetryPolicy(max_retries)
+
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": "threadrun/%s Python/%d.%d" % (__version__, *sys.version_info[:2]),
+            "OpenAI-Beta": "assistants=v2",
+        }
+        if api_key:
+            headers["Authorization"] = "Bearer " + api_key
+        if organization:
+            headers["OpenAI-Organization"] = organization
+        if project:
+            headers["OpenAI-Project"] = project
+        _merge_headers(headers, extra_headers)
+        proxy = _Proxy.from_environment(origin) if trust_env else None
+        if (
+            proxy is not None
+            and origin.scheme == "http"
+            and not allow_insecure_http
+            and not _is_loopback(proxy.host)
+        ):
+            # Plain http is allowed to loopback because nothing leaves the machine; through
+            # a proxy elsewhere the key would travel in clear.
+            raise OpenAIError(
+                "refusing plain http:// through the proxy %s: the API key would travel "
+                "unencrypted (set NO_PROXY, use https://, or allow_insecure_http=True)"
+                % proxy.host
+            )
+        if proxy is not None and proxy.authorization and origin.scheme == "http":
+            # Plain http goes through the proxy request by request (https tunnels instead).
+            headers["Proxy-Authorization"] = proxy.authorization
+        self._headers = headers
+        self._origin = origin
+        self._lock = threading.Lock()
+        _track_for_fork(self)
+        self._connection = _Connection(origin, proxy, ssl_context, max_response_bytes)
+
+    # -- public API ----------------------------------------------------------------------
+
+    def retrieve(self, thread_id: str, run_id: str, **options: Any) -> ThreadRun:
+        """``GET /threads/{thread_id}/runs/{run_id}``."""
+        return self._run_request("GET", thread_id, run_id, "", None, options)[0]
+
+    def create(self, thread_id: str, assistant_id: str, **params: Any) -> ThreadRun:
+        """``POST /threads/{thread_id}/runs``: start a run of ``assistant_id``.
+
+        Other body parameters (model, instructions, additional_instructions,
+        additional_messages, tools, metadata, temperature, top_p, max_prompt_tokens,
+        max_completion_tokens, truncation_strategy, tool_choice, parallel_tool_calls,
+        response_format, reasoning_effort, ...) are passed through as given;
+        ``include`` (a list) goes to the query string.
+        """
+        options = _pop_options(params)
+        return self._create(thread_id, assistant_id, params, options, None)
+
+    def update(
+        self, thread_id: str, run_id: str, metadata: Mapping[str, str], **options: Any
+    ) -> ThreadRun:
+        """``POST /threads/{thread_id}/runs/{run_id}``: replace the run's metadata."""
+        if not isinstance(metadata, Mapping):
+            raise TypeError("metadata must be a mapping of str to str")
+        body = {"metadata": dict(metadata)}
+        return self._run_request("POST", thread_id, run_id, "", body, options)[0]
+
+    def cancel(self, thread_id: str, run_id: str, **options: Any) -> ThreadRun:
+        """``POST /threads/{thread_id}/runs/{run_id}/cancel``."""
+        return self._run_request("POST", thread_id, run_id, "/cancel", None, options)[0]
+
+    def submit_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        tool_outputs: List[Mapping[str, str]],
+        **options: Any,
+    ) -> ThreadRun:
+        """``POST .../submit_tool_outputs`` with ``[{"tool_call_id": ..., "output": ...}]``."""
+        body = {"tool_outputs": _checked_outputs(tool_outputs)}
+        path = "/submit_tool_outputs"
+        return self._run_request("POST", thread_id, run_id, path, body, options)[0]
+
+    def list(
+        self,
+        thread_id: str,
+        *,
+        limit: Optional[int] = None,
+        order: Optional[str] = None,
+        after: Optional[str] = None,
+        before: Optional[str] = None,
+        **options: Any,
+    ) -> Iterator[ThreadRun]:
+        """``GET /threads/{thread_id}/runs``: every run, lazily, page after page."""
+        path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
+        _check_options(options)
+        query = [
+            (name, str(value))
+            for name, value in (("limit", limit), ("order", order), ("after", after),
+                                ("before", before))
+            if value is not None
+        ]  # fmt: skip
+        return self._pages(path, query, options)
+
+    def poll(
+        self,
+        thread_id: str,
+        run_id: str,
+        *,
+        interval: Optional[float] = None,
+        timeout: Optional[float] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None,
+    ) -> ThreadRun:
+        """Retrieve the run until it is terminal or ``requires_action``, and return it.
+
+        Waits as the server's ``openai-poll-after-ms`` header says (1 s without it) unless
+        ``interval`` is given. ``timeout`` (default 900 s) is a deadline: no request or wait
+        outlives it, and once it leaves no time for the next one :class:`PollTimeoutError`
+        is raised, carrying the last run seen. ``timeout <= 0`` checks once. ``on_run`` is
+        called with every run retrieved.
+        """
+        return self._poll(thread_id, run_id, interval, timeout, on_run, {}, None)
+
+    def create_and_poll(
+        self,
+        thread_id: str,
+        assistant_id: str,
+        *,
+        poll_interval: Optional[float] = None,
+        poll_timeout: Optional[float] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None,
+        **params: Any,
+    ) -> ThreadRun:
+        """:meth:`create`, then :meth:`poll` the new run, all within ``poll_timeout``."""
+        options = _pop_options(params)
+        deadline = self._deadline(poll_timeout, poll_interval)
+        poll_options = {k: v for k, v in options.items() if k != "extra_body"}
+        try:
+            run = self._create(thread_id, assistant_id, params, options, self._open(deadline))
+        except _DeadlineReached as exc:
+            raise self._poll_timeout(None, poll_timeout) from exc.__cause__
+        return self._poll(thread_id, run.id, poll_interval, poll_timeout, on_run,
+                          poll_options, (deadline, run))  # fmt: skip
+
+    def submit_tool_outputs_and_poll(
+        self,
+        thread_id: str,
+        run_id: str,
+        tool_outputs: List[Mapping[str, str]],
+        *,
+        poll_interval: Optional[float] = None,
+        poll_timeout: Optional[float] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None,
+        **options: Any,
+    ) -> ThreadRun:
+        """:meth:`submit_tool_outputs`, then :meth:`poll` the run, within ``poll_timeout``."""
+        _check_options(options)
+        deadline = self._deadline(poll_timeout, poll_interval)
+        body = {"tool_outputs": _checked_outputs(tool_outputs)}
+        path = "/submit_tool_outputs"
+        try:
+            run = self._run_request(
+                "POST", thread_id, run_id, path, body, options, self._open(deadline)
+            )[0]
+        except _DeadlineReached as exc:
+            raise self._poll_timeout(None, poll_timeout) from exc.__cause__
+        poll_options = {k: v for k, v in options.items() if k != "extra_body"}
+        return self._poll(thread_id, run.id, poll_interval, poll_timeout, on_run,
+                          poll_options, (deadline, run))  # fmt: skip
+
+    def close(self) -> None:
+        """Close the kept-alive connection (a later request opens a new one)."""
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        # Never the key, nor any header value.
+        return "<threadrun.Client base_url=%r>" % self.base_url
+
+    # -- configuration -------------------------------------------------------------------
+
+    def _parse_base_url(self, base_url: str, allow_insecure_http: bool) -> Tuple[_Origin, str]:
+        try:
+            parts = self._urls.urlsplit(base_url)
+            port = parts.port
+        except ValueError as exc:
+            raise OpenAIError("invalid base_url: %s" % exc) from None
+        scheme = parts.scheme.lower()
+        host = parts.hostname
+        if scheme not in ("http", "https") or not host:
+            raise OpenAIError("base_url must be an http:// or https:// URL with a host")
+        if parts.username or parts.password:
+            raise OpenAIError("base_url must not carry credentials")
+        if parts.query or parts.fragment:
+            raise OpenAIError("base_url must not have a query or fragment: use default_query")
+        if not all(" " < char < "\x7f" for char in parts.path) or not host.isascii():
+            raise OpenAIError(
+                "base_url must be plain ASCII without spaces (percent-encode the rest): %r"
+                % _shorten(base_url, 80)
+            )
+        if scheme == "http" and not allow_insecure_http and not _is_loopback(host):
+            raise OpenAIError(
+                "refusing plain http:// to %s: the API key would travel unencrypted "
+                "(use https://, or pass allow_insecure_http=True)" % host
+            )
+        return _Origin(scheme, host, port), parts.path.rstrip("/")
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _id(self, value: Any, name: str) -> str:
+        return self._urls.quote(_check_id(value, name), safe="")
+
+    def _deadline(self, timeout: Optional[float], interval: Optional[float]) -> float:
+        if timeout is None:
+            timeout = _DEFAULT_POLL_TIMEOUT
+        if interval is not None and not _is_seconds(interval):
+            raise ValueError("interval must be a number of seconds >= 0")
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout != timeout:
+            raise ValueError("timeout must be a number of seconds")
+        return self._clock() + timeout
+
+    def _open(self, deadline: float) -> Optional[float]:
+        # A deadline already passed still lets the first request through ("check once").
+        return deadline if deadline > self._clock() else None
+
+    def _create(
+        self,
+        thread_id: str,
+        assistant_id: str,
+        params: Dict[str, Any],
+        options: Dict[str, Any],
+        deadline: Optional[float],
+    ) -> ThreadRun:
+        _check_id(assistant_id, "assistant_id")
+        if params.get("stream"):
+            raise ValueError("stream=True is not supported: poll the run instead")
+        query = [("include[]", item) for item in params.pop("include", None) or ()]
+        body = dict(params, assistant_id=assistant_id)
+        path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
+        headers, payload = self._request("POST", path, body, query, options, deadline)
+        return self._parse_run(headers, payload)
+
+    def _poll(
+        self,
+        thread_id: str,
+        run_id: str,
+        interval: Optional[float],
+        timeout: Optional[float],
+        on_run: Optional[Callable[[ThreadRun], Any]],
+        options: Dict[str, Any],
+        started: Optional[Tuple[float, ThreadRun]],
+    ) -> ThreadRun:
+        if started is None:
+            deadline, last = self._deadline(timeout, interval), None
+        else:
+            deadline, last = started[0], started[1]
+        # A deadline already passed still gets one check ("timeout <= 0: check once"); after
+        # create or submit, the run they answered with is that check.
+        check_once = deadline <= self._clock()
+        if check_once and last is not None:
+            if last.status in _TERMINAL or last.status == RunStatus.REQUIRES_ACTION:
+                return last
+            raise self._poll_timeout(last, timeout)
+        while True:
+            try:
+                run, headers = self._run_request(
+                    "GET", thread_id, run_id, "", None, options,
+                    None if check_once else deadline,
+                )  # fmt: skip
+            except _DeadlineReached as exc:
+                raise self._poll_timeout(last, timeout) from exc.__cause__
+            last = run
+            if on_run is not None:
+                on_run(run)
+            if run.status in _TERMINAL or run.status == RunStatus.REQUIRES_ACTION:
+                return run
+            delay = interval if interval is not None else _poll_after(headers)
+            if check_once or delay >= deadline - self._clock():
+                # The next check could not start before the deadline: say so now.
+                raise self._poll_timeout(run, timeout)
+            self._sleep(delay)
+
+    def _poll_timeout(self, run: Optional[ThreadRun], timeout: Optional[float]) -> PollTimeoutError:
+        seconds = _DEFAULT_POLL_TIMEOUT if timeout is None else timeout
+        if run is None:
+            message = "no run after polling for %.1f s (the deadline)" % seconds
+        else:
+            message = "run %s is still %s after polling for %.1f s" % (run.id, run.status, seconds)
+        return PollTimeoutError(message, run=run)
+
+    def _pages(
+        self, path: str, query: List[Tuple[str, str]], options: Dict[str, Any]
+    ) -> Iterator[ThreadRun]:
+        seen = set()
+        while True:
+            headers, body = self._request("GET", path, None, query, options)
+            request_id = headers.get("x-request-id")
+            try:
+                page = _loads(body)
+                runs = _page_runs(page)
+            except ThreadRunError as exc:
+                raise self._scrubbed_run_error(exc, body, request_id, _page_runs) from None
+            yield from runs
+            data = page["data"]
+            if not page.get("has_more") or not data:
+                return
+            last = data[-1]
+            cursor = str(page.get("last_id") or (last.get("id") if isinstance(last, dict) else ""))
+            if cursor in seen:
+                # A server that hands back a cursor it was given before would be asked the
+                # same pages for ever: stop, and say so.
+                raise APIError(
+                    "the list does not advance: cursor %r came back" % _shorten(cursor, 60),
+                    request_id=request_id,
+                )
+            seen.add(cursor)
+            query = [item for item in query if item[0] != "after"] + [("after", cursor)]
+
+    def _run_request(
+        self,
+        method: str,
+        thread_id: str,
+        run_id: str,
+        action: str,
+        body: Optional[Dict[str, Any]],
+        options: Dict[str, Any],
+        deadline: Optional[float] = None,
+    ) -> Tuple[ThreadRun, Dict[str, str]]:
+        """A request about one run; its answer must be that run."""
+        path = "/threads/%s/runs/%s%s" % (
+            self._id(thread_id, "thread_id"), self._id(run_id, "run_id"), action
+        )
+        headers, payload = self._request(method, path, body, None, options, deadline)
+        run = self._parse_run(headers, payload)
+        if run.id != run_id or run.thread_id != thread_id:
+            # A response meant for another request (a connection shared by mistake, a
+            # confused proxy) must never pass for this run.
+            raise APIError(
+                "asked for run %r of thread %r, the server answered with run %r of thread %r"
+                % (_shorten(run_id, 60), _shorten(thread_id, 60), _shorten(run.id, 60),
+                   _shorten(run.thread_id, 60)),
+                request_id=headers.get("x-request-id"),
+            )  # fmt: skip
+        return run, headers
+
+    def _parse_run(self, headers: Dict[str, str], payload: bytes) -> ThreadRun:
+        try:
+            return ThreadRun.from_json(payload)
+        except ThreadRunError as exc:
+            request_id = headers.get("x-request-id")
+            raise self._scrubbed_run_error(exc, payload, request_id, ThreadRun.from_dict) from None
+
+    def _scrubbed_run_error(
+        self,
+        exc: ThreadRunError,
+        payload: bytes,
+        request_id: Optional[str],
+        rebuild: Callable[[Any], Any],
+    ) -> ThreadRunError:
+        # The message quotes a value of the body, which may echo a credential, whole or cut
+        # short, plainly or in \u escapes: build the error again from the scrubbed document.
+        if self._secrets:
+            try:
+                rebuild(self._scrub_value(json.loads(payload.decode("utf-8", "replace"))))
+            except ThreadRunError as again:
+                exc = again
+            except (ValueError, RecursionError, TypeError, KeyError):
+                pass  # not JSON, or not shaped as expected: the message quotes no value
+            exc.args = (self._scrub(str(exc.args[0])),)
+        exc.request_id = request_id
+        return exc
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: Optional[Dict[str, Any]],
+        query: Optional[List[Tuple[str, str]]],
+        options: Dict[str, Any],
+        deadline: Optional[float] = None,
+    ) -> Tuple[Dict[str, str], bytes]:
+        """Send with retries; return the lower-cased headers and the body of a 2xx answer."""
+        timeout = self.timeout
+        headers = self._headers
+        pairs = self._query + query if query else self._query
+        if options:
+            timeout, headers, pairs, body = self._apply_options(
+                options, method, headers, pairs, body
+            )
+        target = self._base_path + path
+        if pairs:
+            target += "?" + self._urls.urlencode(pairs)
+        data = None
+        if method == "POST":
+            headers = dict(headers)
+            # One key for all retries of this request, so that the server can tell a retry
+            # from a new request and never act twice.
+            headers["Idempotency-Key"] = "threadrun-" + os.urandom(16).hex()
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+                data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+            else:
+                headers["Content-Length"] = "0"
+        request = _Request(method, target, data, headers, timeout)
+        retries = 0
+        resent = False
+        while True:
+            clipped = False
+            if deadline is not None:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise _DeadlineReached()
+                if remaining < timeout:
+                    request.timeout, clipped = remaining, True
+            try:
+                try:
+                    status, response_headers, payload = self._send(request)
+                except _Stale as stale:
+                    if resent:  # once per call: a second one goes to the retry rules
+                        raise stale.error from stale.error.__cause__
+                    # The request never reached the server: send it again on a new
+                    # connection, without counting a retry.
+                    resent = True
+                    continue
+            except APIConnectionError as error:
+                if clipped and isinstance(error, APITimeoutError):
+                    raise _DeadlineReached() from error
+                delay = self._retry.after_error(retries, error)
+                if delay is None:
+                    raise
+                cause: APIError = error
+            else:
+                if 200 <= status < 300:
+                    return response_headers, payload
+                cause = self._status_error(status, response_headers, payload)
+                delay = self._retry.after_status(retries, status, response_headers)
+                if delay is None:
+                    raise cause
+            if deadline is not None and delay >= deadline - self._clock():
+                raise _DeadlineReached() from cause
+            retries += 1
+            self._sleep(delay)
+
+    def _apply_options(
+        self,
+        options: Dict[str, Any],
+        method: str,
+        headers: Dict[str, str],
+        pairs: List[Tuple[str, str]],
+        body: Optional[Dict[str, Any]],
+    ) -> Tuple[float, Dict[str, str], List[Tuple[str, str]], Optional[Dict[str, Any]]]:
+        _check_options(options)
+        timeout = self.timeout
+        if options.get("timeout") is not None:
+            timeout = _checked_timeout(options["timeout"], "timeout")
+        extra_headers = _checked_headers(options.get("extra_headers"), "extra_headers")
+        for name in extra_headers:
+            if _is_credential(name):
+                raise OpenAIError(
+                    "extra_headers must not carry a credential (%r): pass it to Client(...), "
+                    "which keeps it out of errors" % name
+                )
+        if extra_headers:
+            headers = dict(headers)
+            _merge_headers(headers, extra_headers)
+        extra_query = options.get("extra_query")
+        if extra_query:
+            if not isinstance(extra_query, Mapping):
+                raise TypeError("extra_query must be a mapping")
+            names = set(extra_query)
+            pairs = [pair for pair in pairs if pair[0] not in names] + [
+                (str(name), str(value)) for name, value in extra_query.items()
+            ]
+        extra_body = options.get("extra_body")
+        if extra_body:
+            if not isinstance(extra_body, Mapping):
+                raise TypeError("extra_body must be a mapping")
+            if method != "POST":
+                raise TypeError("extra_body is only for requests with a body (POST)")
+            body = dict(body or {}, **extra_body)
+        return timeout, headers, pairs, body
+
+    def _send(self, request: _Request) -> Tuple[int, Dict[str, str], bytes]:
+        """One attempt, following same-origin redirects."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            with self._lock:
+                status, headers, payload = self._connection.exchange(
+                    request.method, request.target, request.body, request.headers,
+                    request.timeout,
+                )  # fmt: skip
+            if status not in _REDIRECT_STATUSES:
+                return status, headers, payload
+            next_request = _redirect(request, status, headers, self._origin)
+            if next_request is None:
+                location = headers.get("location", "")
+                raise APIStatusError(
+                    "HTTP %d redirect to another origin not followed (credentials are never "
+                    "sent to another host): %s" % (status, self._scrub(_shorten(location, 200))),
+                    status_code=status,
+                    headers=headers,
+                    request_id=headers.get("x-request-id"),
+                )  # fmt: skip
+            request = next_request
+        raise APIStatusError(
+            "too many redirects (more than %d)" % _MAX_REDIRECTS, status_code=status,
+            headers=headers, request_id=headers.get("x-request-id"),
+        )  # fmt: skip
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
         return text
 
+    def _scrub_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._scrub(value)
+        if isinstance(value, dict):
+            return {self._scrub(str(k)): self._scrub_value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._scrub_value(item) for item in value]
+        return value
+
     def _status_error(self, status: int, headers: Dict[str, str], payload: bytes) -> APIStatusError:
-        text = self._scrub(payload.decode("utf-8", "replace"))
+        text = payload.decode("utf-8", "replace")
         try:
-            body: Any = json.loads(text)
+            # Parsed before scrubbing: a credential written with \u escapes is found too.
+            body: Any = self._scrub_value(json.loads(text))
         except (ValueError, RecursionError):
             body = None
+        text = self._scrub(text)
         error = body.get("error") if isinstance(body, dict) else None
         message = error.get("message") if isinstance(error, dict) else None
         if not isinstance(message, str) or not message:
@@ -1486,6 +1919,96 @@ class Client:
             body=body,
             request_id=headers.get("x-request-id"),
         )
+
+
+def _track_for_fork(client: Client) -> None:
+    # A forked child gives every client a new lock: a thread of the parent may have held it
+    # mid-request when the process forked, and would never release it in the child.
+    global _FORKED_CLIENTS
+    if _FORKED_CLIENTS is None:
+        import weakref
+
+        _FORKED_CLIENTS = weakref.WeakSet()
+        if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+            os.register_at_fork(after_in_child=_reset_locks)
+    _FORKED_CLIENTS.add(client)
+
+
+def _reset_locks() -> None:
+    import threading
+
+    for client in list(_FORKED_CLIENTS or ()):
+        client._lock = threading.Lock()
+
+
+
+def _page_runs(page: Any) -> List[ThreadRun]:
+    data = page.get("data") if isinstance(page, dict) else None
+    if not isinstance(data, list):
+        raise ThreadRunError("expected a list page with a 'data' array", "data")
+    return [ThreadRun.from_dict(item) for item in data]
+
+
+def _pop_options(params: Dict[str, Any]) -> Dict[str, Any]:
+    return {name: params.pop(name) for name in _REQUEST_OPTIONS if name in params}
+
+
+def _check_options(options: Dict[str, Any]) -> None:
+    unknown = sorted(set(options) - set(_REQUEST_OPTIONS))
+    if unknown:
+        raise TypeError(
+            "unexpected keyword argument %r (the per-request options are %s)"
+            % (unknown[0], ", ".join(_REQUEST_OPTIONS))
+        )
+
+
+def _checked_timeout(value: Any, what: str) -> float:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not 0 < value < 1e9  # also refuses NaN and infinity
+    ):
+        raise ValueError("%s must be a positive, finite number of seconds" % what)
+    return float(value)
+
+
+def _is_seconds(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1e9
+
+
+def _checked_headers(headers: Any, what: str) -> Dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise TypeError("%s must map str to str" % what)
+    checked = dict(headers)
+    for name, value in checked.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError("%s must map str to str" % what)
+        if not name or not all(char in _TOKEN_CHARS for char in name):
+            raise OpenAIError(
+                "%s has an invalid header name %r (letters, digits and !#$%%&'*+-.^_`|~ only)"
+                % (what, _shorten(name, 40))
+            )
+        _header_value(value, "%s[%r]" % (what, name))
+    return checked
+
+
+def _merge_headers(headers: Dict[str, str], extra: Dict[str, str]) -> None:
+    # The caller's headers win, case-insensitively (an Azure "api-key" may replace the key).
+    for name, value in extra.items():
+        for existing in [key for key in headers if key.lower() == name.lower()]:
+            del headers[existing]
+        headers[name] = value
+
+
+def _checked_outputs(tool_outputs: Any) -> List[Dict[str, Any]]:
+    outputs = []
+    for index, item in enumerate(tool_outputs):
+        if not isinstance(item, Mapping) or not isinstance(item.get("tool_call_id"), str):
+            raise TypeError("tool_outputs[%d] must be a mapping with a str 'tool_call_id'" % index)
+        outputs.append(dict(item))
+    return outputs
 
 
 def _check_id(value: Any, name: str) -> str:
@@ -1544,7 +2067,7 @@ def _should_retry(status: int, headers: Dict[str, str]) -> bool:
 
 
 def _retry_after(headers: Dict[str, str]) -> Optional[float]:
-    """The wait the server asks for, in seconds, when it is sensible; None otherwise."""
+    """The wait the server asks for, in seconds; None if it asks for none that makes sense."""
     delay: Optional[float] = None
     value = headers.get("retry-after-ms")
     if value is not None:
@@ -1564,7 +2087,7 @@ def _retry_after(headers: Dict[str, str]) -> Optional[float]:
                 delay = when.timestamp() - time.time()
             except (TypeError, ValueError, IndexError, OverflowError):
                 delay = None
-    if delay is None or delay != delay or not 0 <= delay <= _MAX_RETRY_AFTER:
+    if delay is None or delay != delay or delay < 0:
         return None
     return delay
 
@@ -1577,12 +2100,3 @@ def _poll_after(headers: Dict[str, str]) -> float:
     if milliseconds != milliseconds or not 0 <= milliseconds <= 60_000:
         return 1.0
     return milliseconds / 1000
-
-
-def _connection_error(exc: OSError, netloc: str) -> APIConnectionError:
-    import socket
-
-    if isinstance(exc, socket.timeout):
-        return APITimeoutError("request to %s timed out" % netloc)
-    reason = exc.strerror or type(exc).__name__
-    return APIConnectionError("could not talk to %s: %s" % (netloc, reason))

@@ -408,8 +408,9 @@ def _cmd_wait(args: argparse.Namespace) -> int:
                 on_run=progress.on_run,
             )
         except PollTimeoutError as exc:
-            progress.finish(exc.run, "timed out")
-            _print_run(exc.run, args)
+            if exc.run is not None:  # None when the deadline passed before any answer
+                progress.finish(exc.run, "timed out")
+                _print_run(exc.run, args)
             _error(exc.message)
             return EXIT_POLL_TIMEOUT
     progress.finish(run)
