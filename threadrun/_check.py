@@ -58,7 +58,7 @@ EXIT_UNREADABLE = 2
 # _MIN_RANGE: a range costs a round trip to a worker and a summary to merge.
 _SPLITS = 4
 _MIN_RANGE = 4 * 1024 * 1024
-_MAX_RANGE = 64 * 1024 * 1024
+_MAX_RANGE = 16 * 1024 * 1024  # and the progress line moves on at least this often
 # Seconds between redraws of the progress line.
 _PROGRESS_EVERY = 0.25
 
@@ -685,7 +685,7 @@ def _plan(paths: List[str], jobs: int, range_bytes: Optional[int]) -> Iterator[T
                 start = 0
                 while True:
                     end = _line_start_after(stream, start + step, size)
-                    yield "range", (path, start, end - start, start == 0, end >= size)
+                    yield "range", (path, start, end - start, start == 0)
                     if end >= size:
                         break
                     start = end
@@ -770,11 +770,7 @@ def _check_parallel(
     tasks = list(_plan(paths, jobs, range_bytes))
     summary.files += len(paths)
     if meter is not None:
-        meter.total = sum(
-            what[2] if kind == "range" else _file_size(what)
-            for kind, what in tasks
-            if kind in ("range", "file")
-        )
+        meter.total = sum(_task_size(task) for task in tasks if task[0] in ("range", "file"))
     workers: List[Any] = []
     pipes: List[Any] = []
     busy: Dict[int, int] = {}  # worker -> task index
@@ -825,10 +821,12 @@ def _check_parallel(
                 pipe = pipes[number]
                 if pipe.poll():
                     try:
-                        results[busy[number]] = pipe.recv()
+                        result = results[busy[number]] = pipe.recv()
                     except (EOFError, OSError):
                         pass  # the worker died: its sentinel says so, now or soon
                     else:
+                        if meter is not None:
+                            meter.task_done(_task_size(tasks[busy[number]]), result["summary"])
                         del busy[number]
                         continue
                 if workers[number].sentinel in ready:
@@ -864,6 +862,11 @@ class WorkerDied(Exception):
 def _task_path(task: Tuple[str, Any]) -> str:
     kind, what = task
     return str(what[0] if kind == "range" else what)
+
+
+def _task_size(task: Tuple[str, Any]) -> int:
+    kind, what = task
+    return int(what[2]) if kind == "range" else _file_size(what)
 
 
 def _file_size(path: str) -> int:
@@ -910,9 +913,6 @@ def _emit(
         failed.add(path)  # once for a file, whichever of its ranges failed
         summary.unreadable_files += 1
         output.write_err("%s: error: cannot read %r: %s\n" % (PROG, path, result["error"]))
-    meter = output.meter
-    if meter is not None:
-        meter.task_done(what[2] if kind == "range" else _file_size(path), result["summary"])
 
 
 # --------------------------------------------------------------------------------------------
