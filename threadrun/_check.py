@@ -606,7 +606,7 @@ def check_files(
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     if jobs == 0:
-        jobs = os.cpu_count() or 1
+        jobs = _cores()
     summary = Summary()
     output = _Output(out, err)
     meter = output.meter = _Meter(err, paths) if progress else None
@@ -632,6 +632,14 @@ def check_files(
     if summary.unreadable_files:
         return EXIT_UNREADABLE
     return EXIT_INVALID if summary.invalid else EXIT_OK
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container or taskset may allow fewer than
+    the machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _check_one(
