@@ -3,7 +3,7 @@
 Every command is run the way a user runs it: a child ``python -m threadrun ...`` from the
 repository root, with an environment holding a test key and no proxy, against the fake server
 running in this process on loopback. A few checks of ``check``'s input detection call its
-function in process (``threadrun.__main__.check_files``), which is faster.
+function in process (``threadrun._check.check_files``), which is faster.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from tests.support import closed_port
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "sk-test-cli-0123456789"
 testing: Any = None  # threadrun.testing, set by setUpModule (skipped in single-file mode)
-cli: Any = None  # threadrun.__main__
+check: Any = None  # threadrun._check
 
 
 def setUpModule() -> None:
-    global testing, cli
+    global testing, check
     testing = load_testing()  # SkipTest in single-file mode: the CLI is package-only
-    import threadrun.__main__
+    import threadrun._check
 
-    cli = threadrun.__main__
+    check = threadrun._check
 
 
 def cli_env(**changes: Optional[str]) -> Dict[str, str]:
@@ -758,7 +758,7 @@ class CheckInputTest(unittest.TestCase):
 
     def check(self, data: bytes) -> Any:
         out, err = io.StringIO(), io.StringIO()
-        code = cli.check_files(["-"], out=out, err=err, as_json=True, stdin=io.BytesIO(data))
+        code = check.check_files(["-"], out=out, err=err, as_json=True, stdin=io.BytesIO(data))
         return code, json.loads(out.getvalue()), err.getvalue().splitlines()
 
     def test_blank_and_empty(self) -> None:
@@ -817,7 +817,7 @@ class CheckInputTest(unittest.TestCase):
             with gzip.open(path, "wb") as fh:
                 fh.write(json.dumps(run_line()).encode() + b"\n")
             out = io.StringIO()
-            code = cli.check_files([path], out=out, err=io.StringIO(), as_json=True)
+            code = check.check_files([path], out=out, err=io.StringIO(), as_json=True)
         self.assertEqual((code, json.loads(out.getvalue())["valid"]), (0, 1))
 
     def test_corrupt_gzip_is_unreadable(self) -> None:
@@ -832,7 +832,7 @@ class CheckInputTest(unittest.TestCase):
                 with open(path, "wb") as fh:
                     fh.write(content)
                 err = io.StringIO()
-                code = cli.check_files([path], out=io.StringIO(), err=err)
+                code = check.check_files([path], out=io.StringIO(), err=err)
                 self.assertEqual(code, 2)
                 self.assertIn("threadrun: error: cannot read %r: " % path, err.getvalue())
 
