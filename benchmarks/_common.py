@@ -235,6 +235,7 @@ class Target(NamedTuple):
 #   rate   lines per second (the inverse of wall time per file: higher is better)
 #   bytes  bytes kept alive per parsed run (tracemalloc, after gc); for a stream, its peak
 #   seconds  a figure in seconds (a latency), here against a fixed limit row
+#   (check --jobs: cpu is the CPU time of the parent and its worker processes)
 # Floors: threadrun's figure over the floor's is the ratio; see the floors above.
 TARGETS = (
     Target("from_dict: Run.model_validate / threadrun", "from_dict", "openai", "threadrun", ">=", 4.0, "wall"),  # noqa: E501
@@ -262,6 +263,8 @@ TARGETS = (
     Target("stream latency: threadrun p95 / 5 ms", "stream latency", "threadrun p95", "limit", "<=", 1.0, "seconds"),  # noqa: E501
     Target("stream latency: floor p95 / 5 ms", "stream latency", "floor p95", "limit", "ref", 1.0, "seconds"),  # noqa: E501
     Target("check: check rate / json.loads rate", "check", "check", "floor", ">=", 0.75, "rate"),
+    Target("check: --jobs 2 rate / --jobs 1 rate", "check --jobs", "jobs 2", "jobs 1", ">=", 1.6, "rate"),  # noqa: E501
+    Target("check: CPU with the progress line / without", "check --jobs", "progress", "jobs 1", "<=", 1.03, "cpu"),  # noqa: E501
 )  # fmt: skip
 
 Judged = Tuple[Target, Optional[float]]
