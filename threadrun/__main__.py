@@ -1,11 +1,12 @@
 """The ``threadrun`` command line: ``python -m threadrun COMMAND ...``.
 
     threadrun get THREAD_ID RUN_ID          the run, as JSON
+    threadrun create THREAD_ID ASSISTANT_ID start a run (--stream: its events, as they come)
     threadrun wait THREAD_ID RUN_ID         poll until it stops moving; exit code tells how
     threadrun list THREAD_ID                the thread's runs, as JSON Lines
     threadrun cancel THREAD_ID RUN_ID       cancel it
     threadrun check [FILE ...]              validate and summarise JSON / JSON Lines archives
-    threadrun demo                          one run end to end against an in-process fake server
+    threadrun demo [--stream]               one run end to end against an in-process fake server
 
 Standard output carries only JSON (``check`` prints a human summary unless ``--json``);
 progress and errors go to standard error. This module parses arguments and prints;
@@ -28,14 +29,24 @@ import time
 import threadrun
 from threadrun import (
     APIError,
+    APITimeoutError,
     Client,
     OpenAIError,
     PollTimeoutError,
     RunStatus,
+    RunStream,
     ThreadRun,
     ThreadRunError,
 )
-from threadrun._check import MAX_LINE_BYTES, OutputError, WorkerDied, _clean, _isatty, check_files
+from threadrun._check import (
+    MAX_LINE_BYTES,
+    OutputError,
+    WorkerDied,
+    _clean,
+    _encodable,
+    _isatty,
+    check_files,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,9 +87,10 @@ exit status:
        invalid run from the server; check: at least one invalid run
   2    usage error: bad arguments, no API key (set OPENAI_API_KEY), bad configuration;
        check: a file could not be read
-  3    wait: the run requires action (its tool calls are in the JSON printed)
-  4    wait: the run failed, expired, was cancelled or is incomplete
-  5    wait: --deadline passed first (the last run seen is still printed)
+  3    wait, create --stream: the run requires action (its tool calls are in the JSON
+       printed)
+  4    wait, create --stream: the run failed, expired, was cancelled or is incomplete
+  5    wait, create --stream: --deadline passed first (the last run seen is still printed)
   6    the output could not be written (disk full, a closed stdout or stderr); get and
        cancel also say whether the server acted
   7    out of memory
@@ -418,6 +430,98 @@ def _cmd_wait(args: argparse.Namespace) -> int:
     return _exit_for(run)
 
 
+def _cmd_create(args: argparse.Namespace) -> int:
+    params: Dict[str, Any] = {}
+    if args.instructions is not None:
+        params["instructions"] = args.instructions
+    if args.model is not None:
+        params["model"] = args.model
+    if args.metadata:
+        params["metadata"] = dict(args.metadata)
+    if not args.stream:
+        with _client(args) as client:
+            run = client.create(args.thread_id, args.assistant_id, **params)
+        _AFTER_ACTION.append(_clean("the server created run %s (%s)" % (run.id, run.status)))
+        _print_run(run, args)
+        return EXIT_OK
+    started = time.monotonic()
+    with _client(args) as client:
+        stream = client.stream(
+            args.thread_id, args.assistant_id, stream_timeout=args.deadline, **params
+        )
+        _AFTER_ACTION.append("the server started a run")
+        try:
+            with stream:
+                run = _print_events(stream, _Text(sys.stderr))
+        except APITimeoutError as exc:
+            if args.deadline is None or time.monotonic() - started < args.deadline:
+                raise  # a silence longer than the request timeout: a connection error
+            _error(exc.message)
+            return EXIT_POLL_TIMEOUT
+    return _exit_for(run)
+
+
+def _print_events(stream: RunStream, text: _Text) -> ThreadRun:
+    """Each event of ``stream`` as a JSON line on stdout as it arrives, the message text on
+    ``text``; returns the last run."""
+    out = sys.stdout
+    for event, data in stream:
+        if isinstance(data, ThreadRun):
+            data = data.to_dict()
+        elif event == "thread.message.delta":
+            text.delta(data)
+        elif event == "thread.message.completed":
+            text.end()
+        # ASCII JSON: safe whatever stdout's encoding.
+        out.write(json.dumps({"event": event, "data": data}, separators=(",", ":")) + "\n")
+        out.flush()
+        _check_interrupted()
+    return stream.until_done()
+
+
+class _Text:
+    """The assistant's text as it is written, on ``stream`` when it is a terminal (for
+    ``create --stream``, whose stdout has every event already: a pipe or a file gets no
+    second copy) or ``always`` (the demo's)."""
+
+    def __init__(self, stream: IO[str], always: bool = False) -> None:
+        self.stream = stream
+        terminal = _isatty(stream) and os.environ.get("TERM", "") != "dumb"
+        self.live = always or terminal
+        # The demo's model writes at reading speed on a terminal: a word every 50 ms.
+        self.pace = 0.05 if always and terminal else 0.0
+        self.open = False
+
+    def delta(self, data: Any) -> None:
+        if not self.live:
+            return
+        delta = data.get("delta") if isinstance(data, dict) else None
+        content = delta.get("content") if isinstance(delta, dict) else None
+        for part in content if isinstance(content, list) else ():
+            text = part.get("text") if isinstance(part, dict) else None
+            value = text.get("value") if isinstance(text, dict) else None
+            if isinstance(value, str):
+                # Control characters shown escaped (they must not drive the terminal);
+                # the message's own line breaks kept.
+                lines = [_clean(line) for line in value.split("\n")]
+                self._write(_encodable("\n".join(lines), self.stream))
+                self.open = True
+                if self.pace:
+                    time.sleep(self.pace)
+
+    def end(self) -> None:
+        if self.open:
+            self._write("\n")
+            self.open = False
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # stderr gone: the text is on stdout too
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     limit = args.limit
     out = sys.stdout
@@ -500,33 +604,74 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 "sk-demo-not-a-real-key", base_url=server.base_url, sleep=progress.sleep
             )
             with client:
-                run = client.create(
-                    "thread_demo",
-                    "asst_demo",
-                    model="gpt-4o",
-                    instructions="You are a weather bot. Use the provided functions to answer.",
-                    tools=[_DEMO_TOOL],
-                    metadata={"source": "threadrun demo"},
-                )
-                progress.on_run(run)
-                run = client.poll("thread_demo", run.id, timeout=60, on_run=progress.on_run)
-                progress.finish(run)
-                while run.status == RunStatus.REQUIRES_ACTION:
-                    outputs: List[Mapping[str, str]] = []
-                    for call in run.tool_calls:
-                        output = _made_up_weather(call.arguments)
-                        progress.say("  -> %s(%s)" % (call.name, call.arguments))
-                        time.sleep(0.25)  # a tool takes a moment
-                        progress.say("  <- %s" % output)
-                        outputs.append({"tool_call_id": call.id, "output": output})
-                    run = client.submit_tool_outputs_and_poll(
-                        "thread_demo", run.id, outputs, poll_timeout=60, on_run=progress.on_run
-                    )
-                    progress.finish(run)
+                run = (_demo_stream if args.stream else _demo_poll)(client, progress)
     finally:
         os.environ.update(saved)
     _print_run(run, args)
     return _exit_for(run)
+
+
+def _demo_poll(client: Client, progress: _Progress) -> ThreadRun:
+    """The demo's run, polled."""
+    run = client.create(
+        "thread_demo",
+        "asst_demo",
+        model="gpt-4o",
+        instructions="You are a weather bot. Use the provided functions to answer.",
+        tools=[_DEMO_TOOL],
+        metadata={"source": "threadrun demo"},
+    )
+    progress.on_run(run)
+    run = client.poll("thread_demo", run.id, timeout=60, on_run=progress.on_run)
+    progress.finish(run)
+    while run.status == RunStatus.REQUIRES_ACTION:
+        run = client.submit_tool_outputs_and_poll(
+            "thread_demo", run.id, _demo_outputs(run, progress), poll_timeout=60,
+            on_run=progress.on_run,
+        )  # fmt: skip
+        progress.finish(run)
+    return run
+
+
+def _demo_outputs(run: ThreadRun, progress: _Progress) -> List[Mapping[str, str]]:
+    outputs: List[Mapping[str, str]] = []
+    for call in run.tool_calls:
+        output = _made_up_weather(call.arguments)
+        progress.say("  -> %s(%s)" % (call.name, call.arguments))
+        time.sleep(0.25)  # a tool takes a moment
+        progress.say("  <- %s" % output)
+        outputs.append({"tool_call_id": call.id, "output": output})
+    return outputs
+
+
+def _demo_stream(client: Client, progress: _Progress) -> ThreadRun:
+    """The demo's run, streamed: statuses as they come, the answer word by word."""
+    text = _Text(sys.stderr, always=True)
+    stream = client.stream(
+        "thread_demo",
+        "asst_demo",
+        model="gpt-4o",
+        instructions="You are a weather bot. Use the provided functions to answer.",
+        tools=[_DEMO_TOOL],
+        metadata={"source": "threadrun demo --stream"},
+    )
+    while True:
+        with stream:
+            for event, data in stream:
+                if isinstance(data, ThreadRun):
+                    progress.on_run(data)
+                elif event == "thread.message.delta":
+                    progress.clear()
+                    text.delta(data)
+                elif event == "thread.message.completed":
+                    text.end()
+                _check_interrupted()
+            run = stream.until_done()
+        progress.finish(run)
+        if run.status != RunStatus.REQUIRES_ACTION:
+            return run
+        outputs = _demo_outputs(run, progress)
+        stream = client.submit_tool_outputs_stream("thread_demo", run.id, outputs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -565,6 +710,13 @@ def _number(
         return value
 
     return parse
+
+
+def _pair(text: str) -> Tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError("expected KEY=VALUE, got %r" % text)
+    return key, value
 
 
 _seconds = _number(float, 0)
@@ -690,6 +842,39 @@ def build_parser() -> argparse.ArgumentParser:
         ids=run_ids, prints_a_run=True,
     )  # fmt: skip
 
+    create = _command(
+        commands, "create", _cmd_create, "start a run; with --stream, print its events",
+        "examples:\n"
+        "  %(p)s create thread_abc123 asst_abc123 --model gpt-4o --metadata user=u1\n"
+        "  %(p)s create thread_abc123 asst_abc123 --stream > events.jsonl\n"
+        "  %(p)s create thread_abc123 asst_abc123 --stream | jq -r .event\n"
+        "\n%(codes)s",
+        description="Start a run of ASSISTANT_ID in THREAD_ID and print it as JSON. With "
+        "--stream, print each of its events as a JSON line, {\"event\": ..., \"data\": ...}, "
+        "as it arrives, with the assistant's text live on stderr when stderr is a terminal; "
+        "the exit status then tells how the run ended, as for 'wait'.",
+        ids=("thread_id", "assistant_id"), prints_a_run=True,
+    )  # fmt: skip
+    create.add_argument(
+        "--stream", action="store_true", help="stream the run's events (JSON Lines on stdout)"
+    )
+    create.add_argument("--instructions", metavar="TEXT", help="the run's instructions")
+    create.add_argument("--model", metavar="MODEL", help="the model (default: the assistant's)")
+    create.add_argument(
+        "--metadata",
+        metavar="KEY=VALUE",
+        type=_pair,
+        action="append",
+        help="a metadata pair (repeatable)",
+    )
+    create.add_argument(
+        "--deadline",
+        metavar="S",
+        type=_positive_seconds,
+        help="with --stream: give up after S seconds with exit status 5 (default: none; "
+        "--request-timeout is the longest silence allowed)",
+    )
+
     wait = _command(
         commands, "wait", _cmd_wait, "poll a run until it completes, fails or requires action",
         "examples:\n"
@@ -794,6 +979,11 @@ def build_parser() -> argparse.ArgumentParser:
         api=False,
     )  # fmt: skip
     _add_output_options(demo)
+    demo.add_argument(
+        "--stream",
+        action="store_true",
+        help="stream the run: statuses as they come, the answer word by word",
+    )
     return parser
 
 

@@ -1,0 +1,125 @@
+"""The command line's ``create [--stream]`` and ``demo --stream``, run as subprocesses against
+a FakeRunsServer on loopback (as tests/test_cli.py runs every other command)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import unittest
+from typing import Any, Dict, List
+
+from tests import test_cli as cli
+
+MESSAGE = "The weather in San Francisco is 70 \u00b0F and sunny \u2600\ufe0f."
+
+
+def setUpModule() -> None:
+    cli.setUpModule()  # SkipTest in single-file mode: the CLI is package-only
+
+
+class CreateTest(cli.CLITest):
+    def script(self, *statuses: str) -> None:
+        """Runs created from now to the end of the test follow ``statuses``."""
+        saved = self.server.default_statuses
+        self.server.default_statuses = statuses
+        self.addCleanup(setattr, self.server, "default_statuses", saved)
+
+    def events(self, stdout: str) -> List[Dict[str, Any]]:
+        return [json.loads(line) for line in stdout.splitlines()]
+
+    def test_create_prints_the_run(self) -> None:
+        thread = self.thread()
+        proc = cli.run_cli(
+            *self.url(), "create", thread, "asst_1", "--instructions", "Be brief.",
+            "--model", "gpt-4o-mini", "--metadata", "user=u1", "--metadata", "k=a=b",
+        )  # fmt: skip
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertClean(proc)
+        run = json.loads(proc.stdout)
+        self.assertEqual((run["thread_id"], run["status"]), (thread, "queued"))
+        request = self.server.requests[-1]
+        self.assertEqual(request.json, {"assistant_id": "asst_1", "instructions": "Be brief.",
+                                        "model": "gpt-4o-mini",
+                                        "metadata": {"user": "u1", "k": "a=b"}})  # fmt: skip
+        self.assertEqual(self.server.get_run(run["id"])["metadata"], {"user": "u1", "k": "a=b"})
+
+    def test_stream_prints_each_event_and_exits_as_wait(self) -> None:
+        for statuses, code in (
+            (("queued", "in_progress", "completed"), 0),
+            (("queued", "in_progress", "requires_action"), 3),
+            (("queued", "in_progress", "failed"), 4),
+            (("queued", "cancelling", "cancelled"), 4),
+        ):
+            with self.subTest(statuses[-1]):
+                self.script(*statuses)
+                proc = cli.run_cli(*self.url(), "create", self.thread(), "asst_1", "--stream")
+                self.assertEqual(proc.returncode, code, proc.stderr)
+                self.assertClean(proc)
+                sent = self.server.streams[-1].events
+                self.assertEqual([(e["event"], e["data"]) for e in self.events(proc.stdout)],
+                                 sent[:-1])  # fmt: skip
+                self.assertEqual(self.events(proc.stdout)[-1]["data"]["status"], statuses[-1])
+                self.assertNotIn("sunny", proc.stderr)  # text on stderr on a terminal only
+                self.assertIs(self.server.requests[-1].json["stream"], True)
+
+    def test_stream_errors(self) -> None:
+        fault = cli.testing.Fault(after_events=2, error_event={"message": "Overloaded."})
+        drop = cli.testing.Fault(after_events=3, drop=True)
+        stall = cli.testing.Fault(after_events=1, stall=3.0)
+        for name, inject, args, code, words in (
+            ("error event", fault, [], 1, "Overloaded."),
+            ("dropped", drop, [], 1, "cut"),
+            ("deadline", stall, ["--deadline", "0.5"], 5, "deadline"),
+            ("silence", stall, ["--request-timeout", "0.5"], 1, "sent nothing for 0.5 s"),
+        ):
+            with self.subTest(name):
+                self.server.inject(inject)
+                proc = cli.run_cli(*self.url(), "create", self.thread(), "asst_1", "--stream",
+                                   *args)  # fmt: skip
+                self.assertOneError(proc, code, words)
+                self.assertEqual(len(self.events(proc.stdout)), 2 if name == "error event"
+                                 else 3 if name == "dropped" else 1)  # fmt: skip
+
+    def test_bad_arguments(self) -> None:
+        for args in (["--metadata", "novalue"], ["--metadata", "=v"], ["--deadline", "0"],
+                     ["--stream", "--bogus"]):  # fmt: skip
+            with self.subTest(args):
+                proc = cli.run_cli(*self.url(), "create", "thread_x", "asst_1", *args)
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertNotIn("Traceback", proc.stderr)
+        proc = cli.run_cli(*self.url(), "create", "thread_x", "a/b", "--stream")
+        self.assertOneError(proc, 2, "assistant_id")
+
+    @unittest.skipIf(os.name == "nt", "needs a pseudo-terminal")
+    def test_text_live_on_a_terminal(self) -> None:
+        self.script("queued", "in_progress", "completed")
+        code, out, err = cli.TerminalTest.run_on_pty(
+            self,  # type: ignore[arg-type]
+            [*self.url(), "create", self.thread(), "asst_1", "--stream"],
+            cli.cli_env(TERM="xterm"),
+        )
+        self.assertEqual(code, 0, err)
+        self.assertIn(MESSAGE + "\r\n", err)  # the pty turns \n into \r\n
+        self.assertEqual(self.events(out)[-1]["event"], "thread.run.completed")
+
+
+class DemoStreamTest(cli.CLITest):
+    def test_demo_stream_end_to_end(self) -> None:
+        env = cli.cli_env(OPENAI_API_KEY=None)
+        proc = cli.run_cli("demo", "--stream", env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn("Traceback", proc.stderr)
+        data = json.loads(proc.stdout)
+        self.assertEqual(data["status"], "completed")
+        self.assertEqual(data["metadata"], {"source": "threadrun demo --stream"})
+        statuses = re.findall(r"(?m)^\[ *[0-9.]+s\] run_\w+: (\w+)", proc.stderr)
+        self.assertEqual(
+            statuses, ["queued", "in_progress", "requires_action", "in_progress", "completed"]
+        )
+        self.assertIn("get_current_weather", proc.stderr)
+        self.assertIn(MESSAGE + "\n", proc.stderr)  # the answer, as it was written
+
+
+if __name__ == "__main__":
+    unittest.main()
