@@ -90,7 +90,8 @@ exit status:
   3    wait, create --stream: the run requires action (its tool calls are in the JSON
        printed)
   4    wait, create --stream: the run failed, expired, was cancelled or is incomplete
-  5    wait, create --stream: --deadline passed first (the last run seen is still printed)
+  5    wait: --deadline passed first (the last run seen is still printed); create
+       --stream: its --deadline passed
   6    the output could not be written (disk full, a closed stdout or stderr); get and
        cancel also say whether the server acted
   7    out of memory
@@ -809,8 +810,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=textwrap.fill(
-            "The Assistants Thread Runs API from the command line: get, wait for, list and "
-            "cancel runs; validate and summarise archives of run objects. Standard output "
+            "The Assistants Thread Runs API from the command line: get, create (streamed or "
+            "not), wait for, list and cancel runs; validate and summarise archives of run objects. Standard output "
             "carries JSON only; progress and errors go to standard error. The API key is "
             "read from the OPENAI_API_KEY environment variable.",
             88,
@@ -819,6 +820,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  %(prog)s demo                                  # try it: no key, no network\n"
         "  export OPENAI_API_KEY=...                       # then, against a server:\n"
         "  %(prog)s get thread_abc123 run_abc123\n"
+        "  %(prog)s create thread_abc123 asst_abc123 --stream | jq -r .event\n"
         "  %(prog)s wait thread_abc123 run_abc123 --deadline 300 && echo done\n"
         "  %(prog)s list thread_abc123 --limit 50 > runs.jsonl\n"
         "  %(prog)s check runs.jsonl\n\n"
