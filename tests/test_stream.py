@@ -600,6 +600,68 @@ class ErrorsTest(unittest.TestCase):
         self.assertLessEqual(reads, 102)
 
 
+SECRET = "sk-hooks-SECRET-0123456789abcdef0123456789abcdef"
+
+
+def redact(value: Any) -> Any:
+    """What a client passes: the secret taken out of a decoded value, at any depth."""
+    if isinstance(value, str):
+        return value.replace(SECRET, "[redacted]")
+    if isinstance(value, dict):
+        return {redact(k): redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+class HooksTest(unittest.TestCase):
+    def stream(self, *chunks: bytes, **hooks: Any) -> Any:
+        source = Source(*chunks)
+        return RunStream(source.read, source.release, max_event_bytes=LIMIT, **hooks)
+
+    def test_parse_run_makes_the_runs(self) -> None:
+        seen: List[Any] = []
+
+        def parse_run(data: Any) -> ThreadRun:
+            seen.append(data)
+            return ThreadRun.from_dict(dict(data, model="adapted"))
+
+        body = sse("thread.run.queued", run_json()) + sse("thread.message.delta", "{}") + DONE
+        events = list(self.stream(body, parse_run=parse_run))
+        self.assertEqual([event.data.model for event in events[:1]], ["adapted"])
+        self.assertEqual(events[1].data, {})
+        self.assertEqual(seen, [json.loads(run_json())])
+
+    def test_errors_quote_the_data_only_redacted(self) -> None:
+        long_value = "x" * 30 + SECRET  # quoted cut short: the secret no longer whole
+        for name, body, error in (
+            ("error event", sse("error", json.dumps({"error": {"message": "bad " + SECRET,
+                                                              "code": SECRET}})),
+             StreamError),
+            ("plain-text error event", sse("error", "no: " + SECRET), StreamError),
+            ("invalid run", sse("thread.run.queued", run_json(created_at=long_value)),
+             ThreadRunError),
+            ("invalid run, short", sse("thread.run.queued", run_json(model=[SECRET])),
+             ThreadRunError),
+            ("invalid delta", sse("thread.message.delta", json.dumps(
+                {"delta": {"content": [{"type": "text", "text": {"value": [long_value]}}]}})),
+             ThreadRunError),
+        ):  # fmt: skip
+            with self.subTest(name):
+                pieces = {SECRET[i : i + 8] for i in range(len(SECRET) - 7)}
+                for hooks in ({"redact": redact}, {}):
+                    stream = self.stream(body + DONE, **hooks)
+                    with self.assertRaises(error) as cm:
+                        list(stream.text_deltas())
+                    texts = [str(cm.exception), repr(cm.exception.args),
+                             repr(getattr(cm.exception, "body", None)),
+                             str(getattr(cm.exception, "message", ""))]  # fmt: skip
+                    leaked = any(piece in text for piece in pieces for text in texts)
+                    # Without the hook the data is quoted as it came: the test can fail.
+                    self.assertEqual(leaked, not hooks, texts)
+                    self.assertEqual(cm.exception.request_id, None)
+
+
 class ConstructionTest(unittest.TestCase):
     def test_bad_arguments(self) -> None:
         def read() -> bytes:
@@ -612,6 +674,8 @@ class ConstructionTest(unittest.TestCase):
             ((read, print), {"max_event_bytes": 1.5}, ValueError),
             ((read, print), {"max_event_bytes": True}, ValueError),
             ((read, print), {}, TypeError),
+            ((read, print), {"max_event_bytes": 10, "parse_run": None}, TypeError),
+            ((read, print), {"max_event_bytes": 10, "redact": "no"}, TypeError),
         ):
             with self.subTest(args=args, kwargs=kwargs), self.assertRaises(error):
                 RunStream(*args, **kwargs)
