@@ -64,17 +64,21 @@ def _by_name(name: str) -> Dict[str, Any]:
     raise KeyError(name)
 
 
-def expected_to_dict(data: Dict[str, Any]) -> Dict[str, Any]:
-    """What to_dict() must return for valid input data: absent optionals become None,
-    absent/null tools and metadata become [] and {}; everything else exactly as given."""
-    exp = dict(data)
-    for k in OPTIONAL:
-        exp.setdefault(k, None)
-    if exp.get("tools") is None:
+def expected_attributes(data: Dict[str, Any]) -> Dict[str, Any]:
+    """The attributes of the run parsed from valid data: absent optionals read None,
+    absent/null tools and metadata read [] and {}; everything else exactly as given."""
+    exp = {k: data.get(k) for k in KNOWN}
+    if exp["tools"] is None:
         exp["tools"] = []
-    if exp.get("metadata") is None:
+    if exp["metadata"] is None:
         exp["metadata"] = {}
     return exp
+
+
+def expected_keys(data: Dict[str, Any]) -> List[str]:
+    """The keys of to_dict() for valid data, in order: the known keys the data has, in class
+    order, then the others in the data's order."""
+    return [k for k in KNOWN if k in data] + [k for k in data if k not in KNOWN]
 
 
 def with_(base: Dict[str, Any], **kw: Any) -> Dict[str, Any]:
@@ -145,18 +149,15 @@ class TestCorpus(Base):
                 run = ThreadRun.from_dict(data)
                 self.assertEqual(data, before, "input mutated")
                 self.assertIsInstance(run, ThreadRun)
-                exp = expected_to_dict(data)
+                exp = expected_attributes(data)
                 for k in KNOWN:
                     self.assertEqual(getattr(run, k), exp[k], k)
                 unknown = {k: v for k, v in data.items() if k not in KNOWN}
                 self.assertEqual(run.extra, unknown)
                 self.assertEqual(list(run.extra), list(unknown), "extra keeps input order")
                 d = run.to_dict()
-                self.assertEqual(d, exp)
-                if all(k in data for k in KNOWN):
-                    self.assertEqual(d, data, "lossless")
-                self.assertEqual(list(d)[:19], list(KNOWN))
-                self.assertEqual(list(d)[19:], list(unknown))
+                self.assertEqual(d, data, "lossless")
+                self.assertEqual(list(d), expected_keys(data))
                 self.assertEqual(ThreadRun.from_dict(d), run)
                 self.assertEqual(ThreadRun.from_dict(run.to_dict()).to_dict(), d)
 
@@ -497,8 +498,8 @@ class TestDefaults(Base):
         self.assertEqual(run.tools, [])
         self.assertEqual(run.metadata, {})
         self.assertEqual(run.extra, {})
-        self.assertEqual(run.to_dict(), expected_to_dict(minimal()))
-        self.assertEqual(list(run.to_dict()), list(KNOWN))
+        self.assertEqual(run.to_dict(), minimal())
+        self.assertEqual(list(run.to_dict()), list(REQUIRED))
 
     def test_null_optionals(self) -> None:
         data = minimal()
@@ -633,7 +634,138 @@ class TestDefaults(Base):
         d = run.to_dict()
         self.assertEqual(d["id"], "run_1")
         self.assertEqual(d["ID"], "x")
-        self.assertEqual(list(d), list(KNOWN) + list(odd))
+        self.assertEqual(list(d), list(REQUIRED) + list(odd))
+
+
+# --------------------------------------------------------------------------------------------
+# lossless: absent stays absent, null stays null, [] stays []
+# --------------------------------------------------------------------------------------------
+
+
+class _Sub(ThreadRun):
+    pass
+
+
+def wire_cases() -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """(label, valid data) rows where each optional key is absent, null, or empty/set."""
+    for k in (*OPTIONAL, "tools", "metadata"):
+        yield "%s absent" % k, without(_by_name("22-completed.json"), k)
+        yield "%s null" % k, with_(_by_name("22-completed.json"), **{k: None})
+    yield "tools []", with_(minimal(), tools=[])
+    yield "metadata {}", with_(minimal(), metadata={})
+    yield "all absent", minimal()
+    yield "all null", with_(minimal(), **{k: None for k in (*OPTIONAL, "tools", "metadata")})
+    yield "null and absent, unknown keys", with_(minimal(), tools=None, usage=None, zz=None)
+
+
+class TestLossless(Base):
+    def test_corpus_round_trips_exactly(self) -> None:
+        # 9 of the 23 files lack a known key: to_dict used to fill it in with null
+        for name, raw, data in CORPUS:
+            with self.subTest(name):
+                run = ThreadRun.from_json(raw)
+                self.assertEqual(run.to_dict(), data)
+                self.assertEqual(json.loads(run.to_json()), json.loads(raw))
+                self.assertEqual(ThreadRun.from_dict(types.MappingProxyType(data)).to_dict(), data)
+
+    def test_absent_null_and_empty_kept(self) -> None:
+        for label, data in wire_cases():
+            for wrap in (dict, types.MappingProxyType, _MyMapping):
+                with self.subTest(label, path=wrap.__name__):
+                    run = ThreadRun.from_dict(wrap(data))
+                    self.assertEqual(run.to_dict(), data)
+                    self.assertEqual(list(run.to_dict()), expected_keys(data))
+                    self.assertEqual(json.loads(run.to_json()), data)
+                    self.assertEqual(ThreadRun.from_json(json.dumps(data)).to_dict(), data)
+                    exp = expected_attributes(data)
+                    for k in KNOWN:  # the attributes keep their documented values
+                        self.assertEqual(getattr(run, k), exp[k], k)
+                    self.assertEqual(type(run.tools), list)
+                    self.assertEqual(type(run.metadata), dict)
+
+    def test_equality_and_hash_ignore_how_keys_were_given(self) -> None:
+        full = _by_name("22-completed.json")
+        for label, given, other in (
+            ("usage", with_(full, usage=None), without(full, "usage")),
+            ("tools", with_(full, tools=[]), with_(full, tools=None)),
+            ("metadata", with_(full, metadata={}), without(full, "metadata")),
+        ):
+            with self.subTest(label):
+                run, other_run = ThreadRun.from_dict(given), ThreadRun.from_dict(other)
+                self.assertNotEqual(run.to_dict(), other_run.to_dict())
+                self.assertEqual(other_run, run)
+                self.assertEqual(hash(other_run), hash(run))
+        self.assertEqual(ThreadRun.from_dict(with_(minimal(), tools=None)),
+                         ThreadRun.from_dict(minimal()))  # fmt: skip
+
+    def test_copy_and_pickle_keep_absence(self) -> None:
+        copiers: List[Tuple[str, Callable[[Any], Any]]] = [
+            ("copy", copy.copy), ("deepcopy", copy.deepcopy),
+        ]  # fmt: skip
+        for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+            copiers.append(("pickle %d" % proto,
+                            lambda r, p=proto: pickle.loads(pickle.dumps(r, p))))  # fmt: skip
+        for label, data in wire_cases():
+            run = ThreadRun.from_dict(data)
+            for how, copier in copiers:
+                with self.subTest(label, how=how):
+                    again = copier(run)
+                    self.assertIs(type(again), ThreadRun)
+                    self.assertEqual(again, run)
+                    self.assertEqual(again.to_dict(), data)
+                    self.assertEqual(list(again.to_dict()), expected_keys(data))
+
+    def test_full_run_pickles_as_before(self) -> None:
+        run = ThreadRun.from_dict(_by_name("22-completed.json"))
+        self.assertEqual(run.__reduce__(), (ThreadRun, tuple(getattr(run, f) for f in FIELDS)))
+
+    def test_bad_pickled_state_refused(self) -> None:
+        run = ThreadRun.from_dict(minimal())
+        cls, args, state = run.__reduce__()
+        for bad in (1, (frozenset(["id"]), frozenset()), (frozenset(), frozenset(["usage"])),
+                    (["usage"], frozenset()), (frozenset(["nope"]), frozenset()), ()):  # fmt: skip
+            with self.subTest(bad=bad):
+                again = cls(*args)
+                self.assertRunError(lambda a=again, b=bad: a.__setstate__(b), None)
+        full = ThreadRun.from_dict(_by_name("22-completed.json"))
+        with self.assertRaises(ThreadRunError):  # usage has a value: it cannot be absent
+            full.__setstate__((frozenset(["usage"]), frozenset()))
+        self.assertIsNone(cls(*args).__setstate__(state))
+
+    def test_replace_keeps_the_other_keys(self) -> None:
+        data = with_(minimal(), tools=None, zz=1)
+        run = ThreadRun.from_dict(data)
+        replaced = dataclasses.replace(run, status="completed", completed_at=1710351900)
+        self.assertEqual(replaced.to_dict(),
+                         dict(data, status="completed", completed_at=1710351900))  # fmt: skip
+        self.assertEqual(list(replaced.to_dict()), [*REQUIRED[:-1], "completed_at", "model",
+                                                    "tools", "zz"])  # fmt: skip
+        # a key replaced by a new value is present, even by the value it reads as
+        for field, value in (("usage", {"total_tokens": 1}), ("tools", []), ("metadata", {}),
+                             ("instructions", "hi")):  # fmt: skip
+            with self.subTest(field):
+                replaced = dataclasses.replace(run, **{field: value})
+                self.assertEqual(replaced.to_dict(), dict(data, **{field: value}))
+        # a key not changed keeps its state, also when given its own value again
+        self.assertEqual(dataclasses.replace(run, usage=None, tools=run.tools).to_dict(), data)
+        self.assertEqual(dataclasses.replace(run).to_dict(), data)
+        replace = getattr(copy, "replace", None)  # 3.13+
+        if replace is not None:
+            self.assertEqual(replace(run, status="x").to_dict(), dict(data, status="x"))
+
+    def test_construction_gives_every_key(self) -> None:
+        run = ThreadRun.from_dict(minimal())
+        built = ThreadRun(**kwargs_of(run))
+        self.assertEqual(built, run)
+        self.assertEqual(list(built.to_dict()), list(KNOWN))
+        self.assertEqual(built.to_dict(), dict(expected_attributes(minimal())))
+
+    def test_subclass_keeps_absence(self) -> None:
+        for wrap in (dict, types.MappingProxyType):
+            with self.subTest(wrap.__name__):
+                run = _Sub.from_dict(wrap(with_(minimal(), metadata=None)))
+                self.assertIs(type(run), _Sub)
+                self.assertEqual(run.to_dict(), with_(minimal(), metadata=None))
 
 
 # --------------------------------------------------------------------------------------------
@@ -735,7 +867,7 @@ class TestDataclass(Base):
         d = dataclasses.asdict(self.run17)
         self.assertEqual(list(d), list(FIELDS))
         self.assertEqual(d["extra"], self.run17.extra)
-        want = {k: v for k, v in self.run17.to_dict().items() if k in KNOWN}
+        want = expected_attributes(_by_name("17-completed.json"))
         self.assertEqual({k: v for k, v in d.items() if k != "extra"}, want)
 
     def test_direct_construction(self) -> None:
@@ -766,9 +898,20 @@ class TestDataclass(Base):
         data = with_(minimal(), zzz=1)
         run = ThreadRun.from_dict(data)
         d = run.to_dict()
-        self.assertEqual(list(d), [*KNOWN, "zzz"])
-        for k in KNOWN:
+        self.assertEqual(list(d), [*REQUIRED, "zzz"])
+        for k in REQUIRED:
             self.assertEqual(d[k], getattr(run, k))
+        # A known name put into extra after construction never stands for the field, given
+        # (its value wins) or absent (it stays absent).
+        for data in (
+            with_(minimal(), zzz=1, tools=None),
+            with_(_by_name("22-completed.json"), zzz=1),
+        ):
+            run = ThreadRun.from_dict(data)
+            with self.subTest(keys=len(data)):
+                run.extra.update(id="other", usage=5, tools=[1], zzz=2)
+                self.assertEqual(run.to_dict(), dict(data, zzz=2))
+                self.assertEqual(list(run.to_dict()), expected_keys(data))
 
 
 # --------------------------------------------------------------------------------------------
@@ -910,7 +1053,10 @@ class TestToJson(Base):
 
     def test_to_json_keys_order(self) -> None:
         run = ThreadRun.from_dict(with_(minimal(), zzz=1, aaa=2))
-        self.assertEqual(list(json.loads(run.to_json())), [*KNOWN, "zzz", "aaa"])
+        self.assertEqual(list(json.loads(run.to_json())), [*REQUIRED, "zzz", "aaa"])
+        data = _by_name("22-completed.json")
+        self.assertEqual(list(json.loads(ThreadRun.from_dict(data).to_json())),
+                         expected_keys(data))  # fmt: skip
 
 
 if __name__ == "__main__":

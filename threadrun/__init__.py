@@ -5,7 +5,7 @@ project (an AWS Lambda function, a locked-down server) and it is the whole libra
 
     >>> run = ThreadRun.from_json(body)          # validate, keep every unknown key in .extra
     >>> run.status, run.is_terminal, run.tool_calls
-    >>> run.to_dict() == json.loads(body)        # lossless
+    >>> run.to_dict() == json.loads(body)        # lossless: absent stays absent, null null
 
 Importing it is cheap: the HTTP client imports ``http.client``, ``urllib`` and ``ssl`` only
 when a :class:`Client` is first created.
@@ -66,6 +66,7 @@ __version__ = "0.1.0"
 # Imports. Only what the model needs; the client imports its network modules lazily.
 # --------------------------------------------------------------------------------------------
 
+import dataclasses
 import json
 import os
 import sys
@@ -105,6 +106,7 @@ _FIELDS = (
     "incomplete_details", "model", "instructions", "tools", "metadata", "usage", "extra",
 )  # fmt: skip
 _KNOWN_KEYS = frozenset(_FIELDS[:-1])
+_KNOWN_COUNT = len(_KNOWN_KEYS)
 _REQUIRED_KEYS = frozenset(
     ("id", "object", "created_at", "thread_id", "assistant_id", "status", "model")
 )
@@ -317,18 +319,30 @@ class ThreadRun:
 
     Frozen, with ``__slots__``. Build one with :meth:`from_dict` or :meth:`from_json`, which
     validate the fields and keep every key the class has no field for in ``extra``;
-    :meth:`to_dict` and :meth:`to_json` give back exactly what was parsed.
+    :meth:`to_dict` and :meth:`to_json` give back exactly what was parsed: a known key the
+    input lacked stays absent, and ``tools``/``metadata`` given as null come back as null,
+    although the attributes read ``None``, ``[]`` and ``{}`` as documented. How the input
+    gave those keys is remembered by the run (not a dataclass field), and kept by
+    :mod:`pickle`, :func:`copy.copy` and :func:`copy.deepcopy`; ``dataclasses.replace``
+    (and ``copy.replace``) keep it for every key whose value they do not change, and a key
+    replaced by a new value is present. A run built by calling ``ThreadRun(...)`` has every
+    key present.
 
     Fields typed ``Any`` hold any JSON value. Containers are not copied: ``tools``,
     ``metadata`` and the values of ``extra`` are the very objects of the parsed data, and
     only the top level is frozen (use :func:`copy.deepcopy` for an independent copy).
 
-    Equal runs have equal hashes: ``hash(run)`` is computed from ``id``, ``thread_id``,
-    ``status`` and ``created_at`` (the other fields may hold dicts), so runs can be put in
-    sets and used as dict keys.
+    ``==`` compares the 20 fields, not how absent keys were given (as the SDK's models
+    compare values, not the set of fields given), so a run parsed without ``usage`` equals
+    the same run parsed with ``"usage": null``. Equal runs have equal hashes: ``hash(run)`` is
+    computed from ``id``, ``thread_id``, ``status`` and ``created_at`` (the other fields may
+    hold dicts), so runs can be put in sets and used as dict keys.
     """
 
-    __slots__ = _FIELDS
+    # _wire has no annotation, so it is not a dataclass field: None when the input gave all
+    # 19 known keys and tools/metadata not null (what servers send), else the pair of
+    # frozensets (absent keys, keys given as null) that to_dict undoes.
+    __slots__ = (*_FIELDS, "_wire")
     id: str
     object: str
     created_at: int
@@ -356,6 +370,7 @@ class ThreadRun:
         for name, check in _CHECKS:
             check(getattr(self, name), name)
         _check_extra(self.extra)
+        _set_wire(self, _wire_kept_by_replace(self))
 
     def __eq__(self, other: Any) -> bool:
         # Written out because the generated __eq__ of Python 3.13 compares field by field
@@ -370,8 +385,16 @@ class ThreadRun:
 
     def __reduce__(self) -> Any:
         # The default reduction of a slotted object restores state with setattr, which a
-        # frozen dataclass refuses; rebuild through __init__ (and its validation) instead.
-        return (type(self), _field_values(self))
+        # frozen dataclass refuses; rebuild through __init__ (and its validation) instead,
+        # then __setstate__ restores what the input lacked. A run that lacked nothing
+        # pickles as before.
+        wire = _get_wire(self)
+        if wire is None:
+            return (type(self), _field_values(self))
+        return (type(self), _field_values(self), wire)
+
+    def __setstate__(self, state: Any) -> None:
+        _set_wire(self, _checked_wire(state, self))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadRun:
@@ -380,7 +403,7 @@ class ThreadRun:
         Required: ``id``, ``object``, ``created_at``, ``thread_id``, ``assistant_id``,
         ``status``, ``model``. Optional fields absent or null become None; ``tools`` and
         ``metadata`` absent or null become ``[]`` and ``{}``. Any other key goes to ``extra``
-        with its value untouched. ``data`` is never modified.
+        with its value untouched. ``data`` is never modified, and ``run.to_dict() == data``.
 
         Raises :class:`ThreadRunError` naming the field for any invalid input.
         """
@@ -388,8 +411,9 @@ class ThreadRun:
         # field, which both reads the value and leaves exactly the unknown keys behind, in
         # their original order. Checks take the exact types json.loads produces (str.join
         # also lets a str subclass through, which the slow path accepts too); anything else
-        # (another subclass, a missing key, a wrong type) goes to the slow path, which is
-        # the reference implementation and says precisely what is wrong.
+        # (another subclass, a missing required key, absent or null tools or metadata, a
+        # wrong type) goes to the slow path, which is the reference implementation and says
+        # precisely what is wrong.
         if type(data) is not dict:
             return _from_mapping_slow(cls, data)
         extra = data.copy()
@@ -421,14 +445,10 @@ class ThreadRun:
             and (failed_at is None or (type(failed_at) is int and not failed_at >> 64))
             and (completed_at is None or (type(completed_at) is int and not completed_at >> 64))
             and (instructions is None or type(instructions) is str)
-            and (type(tools) is list or tools is None)
-            and (type(metadata) is dict or metadata is None)
+            and type(tools) is list
+            and type(metadata) is dict
         ):
             return _from_mapping_slow(cls, data)
-        if tools is None:
-            tools = []
-        if metadata is None:
-            metadata = {}
         # The required strings and every key that must be a string (the unknown keys, the
         # metadata's), checked by one str.join, which refuses anything else in C: cheaper
         # than a type() test each. Not the metadata's values: join copies what it joins,
@@ -461,9 +481,11 @@ class ThreadRun:
         run.metadata = metadata
         run.usage = extra.pop("usage", None)
         run.extra = extra
+        # Every known key given, what servers send: nothing for to_dict to undo.
+        run._wire = None if len(extra) + _KNOWN_COUNT == len(data) else _wire_of(data)
         run.__class__ = ThreadRun
-        if cls is not ThreadRun:  # a subclass may have another layout: use its __init__
-            return cls(*_field_values(run))
+        if cls is not ThreadRun:
+            return _as_subclass(cls, run)
         return run  # type: ignore[no-any-return]
 
     @classmethod
@@ -485,8 +507,10 @@ class ThreadRun:
     def to_dict(self) -> Dict[str, Any]:
         """A new dict of the known fields (in class order) followed by the keys of ``extra``.
 
-        ``ThreadRun.from_dict(run.to_dict()) == run`` always holds. Nested containers are
-        shared with the run, not copied.
+        For a parsed run, equal to what was parsed: the known keys the input lacked are left
+        out, and ``tools``/``metadata`` given as null are null. ``ThreadRun.from_dict(
+        run.to_dict()) == run`` always holds. Nested containers are shared with the run, not
+        copied.
         """
         data = {
             "id": self.id,
@@ -509,14 +533,20 @@ class ThreadRun:
             "metadata": self.metadata,
             "usage": self.usage,
         }
+        wire = self._wire  # type: ignore[attr-defined]
+        if wire is not None:
+            _undo_defaults(data, wire)
         extra = self.extra
         if extra:
+            size = len(data)
             data.update(extra)
-            if len(data) != 19 + len(extra):
-                # Someone put a known field's name into run.extra after construction:
-                # the field wins, so an extra key can never overwrite it.
-                for name in _FIELDS[:-1]:
+            if len(data) != size + len(extra):
+                # Someone put a known field's name into run.extra after construction: the
+                # field wins, given or absent, so an extra key can never stand for it.
+                for name in _KNOWN_KEYS.intersection(extra):
                     data[name] = getattr(self, name)
+                if wire is not None:
+                    _undo_defaults(data, wire)
         return data
 
     def to_json(self) -> str:
@@ -572,11 +602,14 @@ class _RunBuilder:
     # instance with plain attribute stores (each a fraction of the object.__setattr__ call a
     # frozen dataclass's __init__ makes) and then give it its real class: the layouts are
     # identical, so CPython allows the __class__ assignment.
-    __slots__ = _FIELDS
+    __slots__ = ThreadRun.__slots__
 
 
 _new_object = object.__new__
 _field_values = attrgetter(*_FIELDS)
+# The _wire slot, read and written past the frozen __setattr__ (and typed for mypy).
+_get_wire: Callable[[ThreadRun], Any] = ThreadRun._wire.__get__  # type: ignore[attr-defined]
+_set_wire: Callable[[ThreadRun, Any], None] = ThreadRun._wire.__set__  # type: ignore[attr-defined]
 _TERMINAL = RunStatus.TERMINAL
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -710,28 +743,115 @@ def _from_mapping_slow(cls: Any, data: Any) -> ThreadRun:
     """from_dict's reference implementation: every rule, one field at a time, in order."""
     if not isinstance(data, Mapping):
         raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
-    values = []
+    run: Any = _new_object(_RunBuilder)
     for name, check in _CHECKS:
         if name not in data and name in _REQUIRED_KEYS:
             raise ThreadRunError("required key is missing", name)
         value = data.get(name)
-        if value is None and name in ("tools", "metadata"):
-            value = [] if name == "tools" else {}
-        values.append(check(value, name))
+        if value is None and name in _EMPTY_DEFAULTS:
+            value = _EMPTY_DEFAULTS[name]()
+        setattr(run, name, check(value, name))
     extra = {}
     for key in data:
         if key not in _KNOWN_KEYS:
             if not isinstance(key, str):
                 raise ThreadRunError("expected string keys, got " + _describe(key), "extra")
             extra[key] = data[key]
-    run: Any = _new_object(_RunBuilder)
-    for name, value in zip(_FIELDS, values):
-        setattr(run, name, value)
     run.extra = extra
+    run._wire = _wire_of(data)
     run.__class__ = ThreadRun
-    if cls is not ThreadRun:  # a subclass may have another layout: use its __init__
-        return cls(*_field_values(run))  # type: ignore[no-any-return]
+    if cls is not ThreadRun:
+        return _as_subclass(cls, run)
     return run  # type: ignore[no-any-return]
+
+
+# The fields whose absent or null value reads as an empty container, and its type.
+_EMPTY_DEFAULTS: Dict[str, Callable[[], Any]] = {"tools": list, "metadata": dict}
+
+
+def _as_subclass(cls: Any, run: ThreadRun) -> ThreadRun:
+    # A subclass may have another layout: build it through its __init__.
+    built: ThreadRun = cls(*_field_values(run))
+    _set_wire(built, _get_wire(run))
+    return built
+
+
+def _wire_of(data: Mapping[str, Any]) -> Any:
+    """How valid run data gives the known keys where the attributes cannot show it: None
+    when it has all 19, tools and metadata not null; else (absent keys, null keys)."""
+    absent = _KNOWN_KEYS.difference(data)
+    null = frozenset(
+        name for name in _EMPTY_DEFAULTS if name in data and data[name] is None
+    )  # fmt: skip
+    return (absent, null) if absent or null else None
+
+
+def _undo_defaults(data: Dict[str, Any], wire: Any) -> None:
+    # Idempotent: to_dict may apply it twice.
+    absent, null = wire
+    for name in absent:
+        data.pop(name, None)
+    for name in null:
+        data[name] = None
+
+
+def _checked_wire(wire: Any, run: ThreadRun) -> Any:
+    """``wire`` if it is one the run could have been parsed with (a pickle may hold anything)."""
+    if wire is None:
+        return None
+    try:
+        absent, null = wire
+        ok = (
+            type(absent) is frozenset
+            and type(null) is frozenset
+            and absent <= _KNOWN_KEYS - _REQUIRED_KEYS
+            and null <= _EMPTY_DEFAULTS.keys() - absent
+            and all(getattr(run, name) in (None, [], {}) for name in absent | null)
+        )
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ThreadRunError("invalid state to restore a run from: %s" % _describe(wire))
+    return wire
+
+
+def _wire_kept_by_replace(run: ThreadRun) -> Any:
+    """For a run that ``dataclasses.replace`` (or ``copy.replace``) is building from another
+    one, the absent and null keys of the source whose values it keeps; else None."""
+    # dataclasses.replace calls the class with every field's value and nothing else, so the
+    # source run is found where it is: in replace's frame, this function's caller's
+    # caller's caller (__post_init__, then the generated __init__).
+    try:
+        frame = _getframe(3)
+    except (ValueError, TypeError):  # no such frame; no sys._getframe (the stub below)
+        return None
+    if frame.f_code not in _REPLACE_CODES:
+        return None
+    names = frame.f_locals
+    source = names.get("obj", names.get("self"))  # 3.7-3.12: obj; 3.13: self
+    if not isinstance(source, ThreadRun) or source is run:
+        return None
+    wire = _get_wire(source)
+    if wire is None:
+        return None
+    absent, null = (
+        frozenset(name for name in names if getattr(run, name) is getattr(source, name))
+        for names in wire
+    )
+    return (absent, null) if absent or null else None
+
+
+def _no_frames(depth: int) -> Any:
+    raise TypeError("no sys._getframe")
+
+
+_getframe: Callable[[int], Any] = getattr(sys, "_getframe", _no_frames)
+# replace() on 3.7-3.12; on 3.13 replace() and copy.replace() both call _replace().
+_REPLACE_CODES = frozenset(
+    function.__code__
+    for function in (dataclasses.replace, getattr(dataclasses, "_replace", None))
+    if function is not None
+)
 
 
 _EXPECTED_NAMES: Dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
