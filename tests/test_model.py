@@ -10,10 +10,16 @@ from __future__ import annotations
 import collections.abc
 import copy
 import dataclasses
+import dis
+import inspect
 import json
+import os
 import pickle
+import subprocess
+import sys
 import tracemalloc
 import types
+import typing
 import unittest
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
@@ -766,6 +772,128 @@ class TestLossless(Base):
                 run = _Sub.from_dict(wrap(with_(minimal(), metadata=None)))
                 self.assertIs(type(run), _Sub)
                 self.assertEqual(run.to_dict(), with_(minimal(), metadata=None))
+
+
+# --------------------------------------------------------------------------------------------
+# the ecosystem reads the type; one schema, checked
+# --------------------------------------------------------------------------------------------
+
+MODULE_DIR = os.path.dirname(os.path.abspath(threadrun.__file__))
+if os.path.basename(threadrun.__file__).startswith("__init__."):
+    MODULE_DIR = os.path.dirname(MODULE_DIR)  # the package's parent, not the package
+
+HINTS = {
+    "id": str, "object": str, "created_at": int, "thread_id": str, "assistant_id": str,
+    "status": str, "required_action": Optional[Any], "last_error": Optional[Any],
+    "expires_at": Optional[int], "started_at": Optional[int], "cancelled_at": Optional[int],
+    "failed_at": Optional[int], "completed_at": Optional[int],
+    "incomplete_details": Optional[Any], "model": str, "instructions": Optional[str],
+    "tools": List[Any], "metadata": Dict[str, str], "usage": Optional[Any],
+    "extra": Dict[str, Any],
+}  # fmt: skip
+
+
+def distinct_run() -> Dict[str, Any]:
+    """Valid data in which every known key has a value no other key has, plus one unknown."""
+    data: Dict[str, Any] = {}
+    for number, key in enumerate(KNOWN):
+        if key.endswith("_at"):
+            data[key] = 1710351800 + number
+        elif key in ANY_OPTIONAL:
+            data[key] = {"from": key}
+        else:
+            data[key] = "%s-value" % key
+    data.update(tools=[{"type": "tools"}], metadata={"k": "metadata"}, zz="extra")
+    return data
+
+
+class TestTypeHints(Base):
+    def test_get_type_hints_of_every_public_class(self) -> None:
+        for name in threadrun.__all__:
+            value = getattr(threadrun, name)
+            if isinstance(value, type):
+                with self.subTest(name):
+                    typing.get_type_hints(value)  # raised NameError for ThreadRun
+        self.assertEqual(typing.get_type_hints(ThreadRun), HINTS)
+        self.assertEqual(typing.get_type_hints(ToolCall), {"id": str, "name": str,
+                                                           "arguments": str})  # fmt: skip
+
+    def test_fresh_process(self) -> None:
+        # In a process where nothing touched threadrun's namespace before: importing it does
+        # not import typing (the reason for the lazy names), and get_type_hints still works.
+        code = (
+            "import sys; sys.path.insert(0, sys.argv[1]); import threadrun\n"
+            "assert 'typing' not in sys.modules, 'import threadrun imported typing'\n"
+            "import typing, dataclasses\n"
+            "hints = typing.get_type_hints(threadrun.ThreadRun)\n"
+            "print(hints['tools'], hints['usage'], len(dataclasses.fields(threadrun.ThreadRun)))\n"
+        )
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", code, MODULE_DIR],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout.split()[0], "typing.List[typing.Any]")
+        self.assertEqual(proc.stdout.split()[-1], "20")
+
+    def test_inspect_get_annotations(self) -> None:
+        get_annotations = getattr(inspect, "get_annotations", None)  # 3.10+
+        if get_annotations is None:
+            self.skipTest("inspect.get_annotations is new in 3.10")
+        self.assertEqual(get_annotations(ThreadRun, eval_str=True), HINTS)
+
+    def test_pydantic_type_adapter(self) -> None:
+        try:
+            import pydantic
+        except ImportError:
+            self.skipTest("pydantic is not installed (a dev tool, never a dependency)")
+        adapter = pydantic.TypeAdapter(ThreadRun)
+        for name, _raw, data in CORPUS:
+            with self.subTest(name):
+                run = ThreadRun.from_dict(data)
+                self.assertIs(adapter.validate_python(run), run)
+                fields = kwargs_of(run)
+                self.assertEqual(adapter.validate_python(fields), run)
+                self.assertEqual(adapter.validate_json(json.dumps(fields)), run)
+                self.assertEqual(adapter.dump_python(run)["extra"], run.extra)
+        with self.assertRaises(pydantic.ValidationError):
+            adapter.validate_python(dict(kwargs_of(ThreadRun.from_dict(minimal())), id=1))
+
+
+class TestOneSchema(Base):
+    def test_tables_agree(self) -> None:
+        self.assertEqual(threadrun._FIELDS, FIELDS)
+        self.assertEqual(tuple(ThreadRun.__annotations__), FIELDS)
+        self.assertEqual(tuple(f.name for f in dataclasses.fields(ThreadRun)), FIELDS)
+        self.assertEqual(tuple(name for name, _check in threadrun._CHECKS), KNOWN)
+        self.assertEqual(ThreadRun.__slots__, (*FIELDS, "_wire"))
+        self.assertEqual(threadrun._RunBuilder.__slots__, ThreadRun.__slots__)
+
+    def test_unrolled_code_names_every_field_in_order(self) -> None:
+        # from_dict and to_dict spell the 19 keys out for speed: each exactly once, in order
+        code = list(dis.get_instructions(ThreadRun.from_dict.__func__))  # type: ignore[attr-defined]
+        stored = [i.argval for i in code if i.opname == "STORE_ATTR"]
+        self.assertEqual(stored, [*FIELDS, "_wire", "__class__"])
+        popped = [
+            code[n + 1].argval
+            for n, i in enumerate(code)
+            if i.opname in ("LOAD_METHOD", "LOAD_ATTR", "LOOKUP_METHOD") and i.argval == "pop"
+        ]
+        self.assertEqual(sorted(popped), sorted(KNOWN))
+        constants: List[Any] = []
+        for i in dis.get_instructions(ThreadRun.to_dict):
+            if i.opname == "LOAD_CONST":
+                constants.extend(i.argval if isinstance(i.argval, tuple) else [i.argval])
+        self.assertEqual([c for c in constants if isinstance(c, str)][:19], list(KNOWN))
+
+    def test_distinct_values_land_in_their_fields(self) -> None:
+        data = distinct_run()
+        for wrap in (dict, types.MappingProxyType):
+            with self.subTest(wrap.__name__):
+                run = ThreadRun.from_dict(wrap(data))
+                for key in KNOWN:
+                    self.assertIs(getattr(run, key), data[key], key)
+                self.assertEqual(run.extra, {"zz": "extra"})
+                self.assertEqual(list(run.to_dict().items()), list(data.items()))
+                self.assertEqual(ThreadRun(**kwargs_of(run)).to_dict(), data)
 
 
 # --------------------------------------------------------------------------------------------

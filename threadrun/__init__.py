@@ -75,9 +75,11 @@ from collections import namedtuple
 from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import attrgetter
+from types import ModuleType
 
-# ``typing`` costs milliseconds to import and the model needs it only for annotations, which
-# ``from __future__ import annotations`` keeps as strings. mypy treats this name as True.
+# ``typing`` costs milliseconds to import (10% of the time to start Python and import this
+# module) and the model needs it only for annotations, which ``from __future__ import
+# annotations`` keeps as strings. mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import http.client
@@ -94,6 +96,27 @@ if TYPE_CHECKING:  # pragma: no cover
         Tuple,
         Union,
     )  # fmt: skip
+_TYPING_NAMES = (
+    "Any", "Callable", "Dict", "Iterator", "List", "NamedTuple", "NoReturn", "Optional", "Tuple",
+    "Union",
+)  # fmt: skip
+
+
+class _Module(ModuleType):
+    # typing.get_type_hints(), inspect.get_annotations() and pydantic evaluate the annotation
+    # strings of ThreadRun in this module's namespace, which they reach as module.__dict__:
+    # that attribute imports typing and adds the names above the first time it is read. The
+    # module's own code reads its globals directly, never through it, so it never pays.
+    @property
+    def __dict__(self) -> Dict[str, Any]:  # type: ignore[override]
+        namespace = globals()
+        if "Optional" not in namespace:
+            import typing
+
+            for name in _TYPING_NAMES:
+                namespace.setdefault(name, getattr(typing, name))
+        return namespace
+
 
 # --------------------------------------------------------------------------------------------
 # Constants
@@ -308,6 +331,7 @@ else:
     # A namedtuple rather than a dataclass: immutable, hashable and unpackable like one, at a
     # fraction of a dataclass's cost at import time (which every user pays).
     ToolCall = namedtuple("ToolCall", ("id", "name", "arguments"), module=__name__)
+    ToolCall.__annotations__ = {"id": "str", "name": "str", "arguments": "str"}  # as NamedTuple's
     ToolCall.__doc__ = """One function call a ``requires_action`` run asks for: ``id``, the
     function's ``name``, and its ``arguments`` as the model wrote them (a JSON string)."""
 
@@ -604,6 +628,10 @@ class _RunBuilder:
     # identical, so CPython allows the __class__ assignment.
     __slots__ = ThreadRun.__slots__
 
+
+# Only now: @dataclass reads module.__dict__ too, and must not import typing.
+if __name__ in sys.modules:  # (not when the file is run with exec)
+    sys.modules[__name__].__class__ = _Module
 
 _new_object = object.__new__
 _field_values = attrgetter(*_FIELDS)
