@@ -309,6 +309,17 @@ class TestBadInput(Base):
         self.assertTrue(issubclass(ThreadRunError, ValueError))
         self.assertFalse(issubclass(ThreadRunError, threadrun.OpenAIError))
 
+    def test_threadrunerror_pickles_with_its_class(self) -> None:
+        for cls in (ThreadRunError, _MyRunError):
+            with self.subTest(cls.__name__):
+                err = cls("expected a string, got integer 1", "id", 2, 3)
+                err.request_id = "req_1"
+                back = pickle.loads(pickle.dumps(err))
+                self.assertIs(type(back), cls)
+                self.assertEqual(str(back), "id: expected a string, got integer 1")
+                self.assertEqual((back.field, back.line, back.column, back.request_id),
+                                 ("id", 2, 3, "req_1"))  # fmt: skip
+
     def test_long_values_truncated_in_messages(self) -> None:
         base = minimal()
         rows = [
@@ -649,6 +660,10 @@ class TestDefaults(Base):
 
 
 class _Sub(ThreadRun):
+    pass
+
+
+class _MyRunError(ThreadRunError):
     pass
 
 

@@ -188,7 +188,7 @@ class ThreadRunError(ValueError):
 
     def __reduce__(self) -> Any:
         # The message already carries the field prefix; restore the attributes as state.
-        return (ThreadRunError, (self.args[0],), self.__dict__)
+        return (type(self), (self.args[0],), self.__dict__)
 
 
 class OpenAIError(Exception):
