@@ -438,7 +438,8 @@ class TestBadJson(Base):
 
     def test_text_around_the_value_as_json_loads(self) -> None:
         # JSON whitespace (space, tab, CR, LF) around the object is allowed; anything else,
-        # Unicode whitespace included, is refused where json.loads refuses it
+        # Unicode whitespace included, is refused where json.loads refuses it, in the words
+        # of json's JSONDecoder (PyPy's json.loads words its errors its own way)
         body = json.dumps(minimal())
         cases = [
             ("", "\n"), ("", "\r\n"), ("", " \t \n"), (" ", ""), ("\n\t ", "\n"), ("\r", "\r"),
@@ -449,7 +450,7 @@ class TestBadJson(Base):
             text = before + body + after
             with self.subTest(before=before, after=after):
                 try:
-                    json.loads(text)
+                    json.JSONDecoder().decode(text)
                 except json.JSONDecodeError as exc:
                     err = self.assertRunError(ThreadRun.from_json, None, text)
                     self.assertEqual((err.line, err.column), (exc.lineno, exc.colno))
@@ -820,6 +821,32 @@ def distinct_run() -> Dict[str, Any]:
             data[key] = "%s-value" % key
     data.update(tools=[{"type": "tools"}], metadata={"k": "metadata"}, zz="extra")
     return data
+
+
+class TestPlainPaths(Base):
+    """The plain ways PyPy takes where CPython takes a trick, run on every implementation."""
+
+    def test_scan_document_gives_up_on_what_the_rules_refuse(self) -> None:
+        scan = threadrun._scan_document
+        body = json.dumps(with_(minimal(), x=[1.5, {"y": -2.0}]))
+        self.assertEqual(scan(body, 0), (json.loads(body), len(body)))
+        for label, text in (
+            ("NaN", valid_json_with("NaN")),
+            ("-Infinity", valid_json_with("[1, {\"a\": -Infinity}]")),
+            ("1e400", valid_json_with("{\"a\": [1e400]}")),
+            ("9" * 400 + ".0", valid_json_with("9" * 400 + ".0")),
+            ("syntax", body[:-1]),
+            ("not an object", "[1]"),
+        ):
+            with self.subTest(label), self.assertRaises(StopIteration):
+                scan(text, 0)
+
+    def test_check_strings_each(self) -> None:
+        check = threadrun._check_strings_each
+        self.assertIsNone(check(["a", _S("b"), ""]))
+        for bad in (["a", 1], [None], ["a", b"b"]):
+            with self.subTest(bad=bad), self.assertRaises(TypeError):
+                check(bad)
 
 
 class TestTypeHints(Base):

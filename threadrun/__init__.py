@@ -474,11 +474,12 @@ class ThreadRun:
         ):
             return _from_mapping_slow(cls, data)
         # The required strings and every key that must be a string (the unknown keys, the
-        # metadata's), checked by one str.join, which refuses anything else in C: cheaper
-        # than a type() test each. Not the metadata's values: join copies what it joins,
-        # and a dict built in Python may hold the same long string many times over.
+        # metadata's), checked at once: TypeError for anything else. Not the metadata's
+        # values: str.join copies what it joins, and a dict built in Python may hold the
+        # same long string many times over.
         try:
-            "".join([run_id, object_, thread_id, assistant_id, status, model, *extra, *metadata])
+            _check_strings([run_id, object_, thread_id, assistant_id, status, model, *extra,
+                            *metadata])  # fmt: skip
         except (TypeError, MemoryError):
             return _from_mapping_slow(cls, data)
         for value in metadata.values():
@@ -769,7 +770,7 @@ _CHECKS = (
 
 def _from_mapping_slow(cls: Any, data: Any) -> ThreadRun:
     """from_dict's reference implementation: every rule, one field at a time, in order."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):  # (the ABC check is slow)
         raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
     run: Any = _new_object(_RunBuilder)
     for name, check in _CHECKS:
@@ -909,9 +910,51 @@ def _parse_float(text: str) -> float:
 # A float literal too large for a double (1e400) would decode as Infinity, which JSON does not
 # have and to_json could not write back: refuse it like NaN.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_float)
-# (typeshed does not declare scan_once; JSONDecoder has had it since Python 2.6)
-_scan_value: Callable[[str, int], Tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _JSON_SPACE = " \t\n\r"
+
+
+def _check_strings_each(items: List[Any]) -> None:
+    for item in items:
+        if type(item) is not str and not isinstance(item, str):
+            raise TypeError("not a string")
+
+
+def _scan_document(text: str, start: int) -> Tuple[Any, int]:
+    # PyPy's json.loads, without hooks, is its own decoder (RPython); with the hooks our
+    # rules need it runs json's pure-Python scanner, eight times slower. So read the
+    # document with json.loads, and if it may hold what the rules refuse (NaN, Infinity,
+    # a number out of a double's range, which reads as infinity), give up: _decode then
+    # takes the strict decoder, which also words every error as CPython does.
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise StopIteration(start) from None
+    if type(value) is not dict:  # not a run: let the strict decoder say what it is
+        raise StopIteration(start)
+    containers: List[Any] = [value.values()]
+    while containers:
+        for item in containers.pop():
+            kind = type(item)
+            if kind is float:
+                if item - item:  # inf - inf and nan - nan are nan: true
+                    raise StopIteration(start)
+            elif kind is dict:
+                containers.append(item.values())
+            elif kind is list:
+                containers.append(item)
+    return value, len(text)
+
+
+# Tricks that pay on CPython's interpreter and cost on a JIT (PyPy), where the plain way is
+# faster. _check_strings: one str.join (C) refuses a non-string cheaper than a type() test
+# each. _scan_value: JSONDecoder.scan_once, json's C scanner called directly.
+if sys.implementation.name == "cpython":
+    _check_strings: Callable[[List[Any]], Any] = "".join
+    # (typeshed does not declare scan_once; JSONDecoder has had it since Python 2.6)
+    _scan_value: Callable[[str, int], Tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+else:  # pragma: no cover - PyPy
+    _check_strings = _check_strings_each
+    _scan_value = _scan_document
 
 
 def _loads(text: Any) -> Any:
@@ -945,8 +988,9 @@ def _decode(text: Any) -> Any:
         text = text.decode(encoding)
     # JSONDecoder.decode less its two regular-expression matches and two Python calls (a
     # tenth of the time of a small document): the scanner reads the value from the first
-    # character. Whitespace before the value, or anything but whitespace after it, takes
-    # decode's own way, which also gives json's own message for what is wrong.
+    # character. Whitespace before the value, anything but whitespace after it, or what the
+    # scanner gives up on, takes decode's own way, which also gives json's own message for
+    # what is wrong.
     try:
         value, end = _scan_value(text, 0)
     except StopIteration:
