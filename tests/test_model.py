@@ -841,6 +841,25 @@ class TestPlainPaths(Base):
             with self.subTest(label), self.assertRaises(StopIteration):
                 scan(text, 0)
 
+    def test_from_dict_the_plain_way(self) -> None:
+        saved = threadrun._SPLIT_BY_POPS, threadrun._check_strings
+        threadrun._SPLIT_BY_POPS = False
+        threadrun._check_strings = threadrun._check_strings_each
+        try:
+            inputs = [d for _n, _r, d in CORPUS] + [d for _label, d in wire_cases()]
+            inputs += [distinct_run(), with_(minimal(), x=None)]
+            for data in inputs:
+                with self.subTest(id=data.get("id"), keys=len(data)):
+                    run = ThreadRun.from_dict(data)
+                    self.assertEqual(run, ThreadRun.from_dict(types.MappingProxyType(data)))
+                    self.assertEqual(run.to_dict(), data)
+                    self.assertEqual(list(run.to_dict()), expected_keys(data))
+            for label, data, field in bad_dict_cases():
+                with self.subTest(label):
+                    self.assertRunError(ThreadRun.from_dict, field, data)
+        finally:
+            threadrun._SPLIT_BY_POPS, threadrun._check_strings = saved
+
     def test_check_strings_each(self) -> None:
         check = threadrun._check_strings_each
         self.assertIsNone(check(["a", _S("b"), ""]))
@@ -914,12 +933,12 @@ class TestOneSchema(Base):
         code = list(dis.get_instructions(ThreadRun.from_dict.__func__))  # type: ignore[attr-defined]
         stored = [i.argval for i in code if i.opname == "STORE_ATTR"]
         self.assertEqual(stored, [*FIELDS, "_wire", "__class__"])
-        popped = [
-            code[n + 1].argval
+        read = [
+            next(j.argval for j in code[n + 1 :] if j.opname == "LOAD_CONST")
             for n, i in enumerate(code)
-            if i.opname in ("LOAD_METHOD", "LOAD_ATTR", "LOOKUP_METHOD") and i.argval == "pop"
+            if i.opname.startswith("LOAD_FAST") and i.argval == "take"
         ]
-        self.assertEqual(sorted(popped), sorted(KNOWN))
+        self.assertEqual(sorted(read), sorted(KNOWN))
         constants: List[Any] = []
         for i in dis.get_instructions(ThreadRun.to_dict):
             if i.opname == "LOAD_CONST":

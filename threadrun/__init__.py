@@ -431,35 +431,40 @@ class ThreadRun:
 
         Raises :class:`ThreadRunError` naming the field for any invalid input.
         """
-        # The hot path, unrolled: one C-level copy of the dict, then one pop per known
-        # field, which both reads the value and leaves exactly the unknown keys behind, in
-        # their original order. Checks take the exact types json.loads produces (str.join
-        # also lets a str subclass through, which the slow path accepts too); anything else
-        # (another subclass, a missing required key, absent or null tools or metadata, a
-        # wrong type) goes to the slow path, which is the reference implementation and says
-        # precisely what is wrong.
+        # The hot path, unrolled: one read per known field, None when absent. On CPython
+        # the reads are pops from one C-level copy of the dict, which leave exactly the
+        # unknown keys behind, in their original order; on PyPy, where copying the dict
+        # costs more than all the rest, gets, and a comprehension picks the unknown keys.
+        # Checks take the exact types json.loads produces (str.join also lets a str
+        # subclass through, which the slow path accepts too); anything else (another
+        # subclass, a missing required key, absent or null tools or metadata, a wrong type)
+        # goes to the slow path, which is the reference implementation and says precisely
+        # what is wrong.
         if type(data) is not dict:
             return _from_mapping_slow(cls, data)
-        extra = data.copy()
-        try:
-            run_id = extra.pop("id")
-            object_ = extra.pop("object")
-            created_at = extra.pop("created_at")
-            thread_id = extra.pop("thread_id")
-            assistant_id = extra.pop("assistant_id")
-            status = extra.pop("status")
-            model = extra.pop("model")
-        except KeyError:
-            return _from_mapping_slow(cls, data)
-        expires_at = extra.pop("expires_at", None)
-        started_at = extra.pop("started_at", None)
-        cancelled_at = extra.pop("cancelled_at", None)
-        failed_at = extra.pop("failed_at", None)
-        completed_at = extra.pop("completed_at", None)
-        instructions = extra.pop("instructions", None)
-        tools = extra.pop("tools", None)
-        metadata = extra.pop("metadata", None)
-        # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode.
+        if _SPLIT_BY_POPS:
+            extra = data.copy()
+            take = extra.pop
+        else:  # pragma: no cover - PyPy
+            extra = {key: data[key] for key in data if key not in _KNOWN_KEYS}
+            take = data.get
+        run_id = take("id", None)
+        object_ = take("object", None)
+        created_at = take("created_at", None)
+        thread_id = take("thread_id", None)
+        assistant_id = take("assistant_id", None)
+        status = take("status", None)
+        model = take("model", None)
+        expires_at = take("expires_at", None)
+        started_at = take("started_at", None)
+        cancelled_at = take("cancelled_at", None)
+        failed_at = take("failed_at", None)
+        completed_at = take("completed_at", None)
+        instructions = take("instructions", None)
+        tools = take("tools", None)
+        metadata = take("metadata", None)
+        # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode. A missing
+        # required key reads None, refused here or by _check_strings.
         if not (
             type(created_at) is int
             and not created_at >> 64
@@ -492,19 +497,19 @@ class ThreadRun:
         run.thread_id = thread_id
         run.assistant_id = assistant_id
         run.status = status
-        run.required_action = extra.pop("required_action", None)
-        run.last_error = extra.pop("last_error", None)
+        run.required_action = take("required_action", None)
+        run.last_error = take("last_error", None)
         run.expires_at = expires_at
         run.started_at = started_at
         run.cancelled_at = cancelled_at
         run.failed_at = failed_at
         run.completed_at = completed_at
-        run.incomplete_details = extra.pop("incomplete_details", None)
+        run.incomplete_details = take("incomplete_details", None)
         run.model = model
         run.instructions = instructions
         run.tools = tools
         run.metadata = metadata
-        run.usage = extra.pop("usage", None)
+        run.usage = take("usage", None)
         run.extra = extra
         # Every known key given, what servers send: nothing for to_dict to undo.
         run._wire = None if len(extra) + _KNOWN_COUNT == len(data) else _wire_of(data)
@@ -948,6 +953,7 @@ def _scan_document(text: str, start: int) -> Tuple[Any, int]:
 # Tricks that pay on CPython's interpreter and cost on a JIT (PyPy), where the plain way is
 # faster. _check_strings: one str.join (C) refuses a non-string cheaper than a type() test
 # each. _scan_value: JSONDecoder.scan_once, json's C scanner called directly.
+_SPLIT_BY_POPS = sys.implementation.name == "cpython"  # see ThreadRun.from_dict
 if sys.implementation.name == "cpython":
     _check_strings: Callable[[List[Any]], Any] = "".join
     # (typeshed does not declare scan_once; JSONDecoder has had it since Python 2.6)
