@@ -936,7 +936,7 @@ class TestOneSchema(Base):
         read = [
             next(j.argval for j in code[n + 1 :] if j.opname == "LOAD_CONST")
             for n, i in enumerate(code)
-            if i.opname.startswith("LOAD_FAST") and i.argval == "take"
+            if i.opname in ("LOAD_METHOD", "LOAD_ATTR", "LOOKUP_METHOD") and i.argval == "pop"
         ]
         self.assertEqual(sorted(read), sorted(KNOWN))
         constants: List[Any] = []

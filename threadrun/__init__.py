@@ -75,7 +75,7 @@ from collections import namedtuple
 from collections.abc import Mapping
 from dataclasses import dataclass
 from operator import attrgetter
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 # ``typing`` costs milliseconds to import (10% of the time to start Python and import this
 # module) and the model needs it only for annotations, which ``from __future__ import
@@ -433,8 +433,9 @@ class ThreadRun:
         """
         # The hot path, unrolled: one read per known field, None when absent. On CPython
         # the reads are pops from one C-level copy of the dict, which leave exactly the
-        # unknown keys behind, in their original order; on PyPy, where copying the dict
-        # costs more than all the rest, gets, and a comprehension picks the unknown keys.
+        # unknown keys behind, in their original order; on PyPy, where popping from a copy
+        # costs more than all the rest, they are gets (source.pop is data.get there), and a
+        # comprehension picks the unknown keys.
         # Checks take the exact types json.loads produces (str.join also lets a str
         # subclass through, which the slow path accepts too); anything else (another
         # subclass, a missing required key, absent or null tools or metadata, a wrong type)
@@ -442,27 +443,27 @@ class ThreadRun:
         # what is wrong.
         if type(data) is not dict:
             return _from_mapping_slow(cls, data)
+        source: Any
         if _SPLIT_BY_POPS:
-            extra = data.copy()
-            take = extra.pop
+            extra = source = data.copy()
         else:  # pragma: no cover - PyPy
             extra = {key: data[key] for key in data if key not in _KNOWN_KEYS}
-            take = data.get
-        run_id = take("id", None)
-        object_ = take("object", None)
-        created_at = take("created_at", None)
-        thread_id = take("thread_id", None)
-        assistant_id = take("assistant_id", None)
-        status = take("status", None)
-        model = take("model", None)
-        expires_at = take("expires_at", None)
-        started_at = take("started_at", None)
-        cancelled_at = take("cancelled_at", None)
-        failed_at = take("failed_at", None)
-        completed_at = take("completed_at", None)
-        instructions = take("instructions", None)
-        tools = take("tools", None)
-        metadata = take("metadata", None)
+            source = _Reads(pop=data.get)
+        run_id = source.pop("id", None)
+        object_ = source.pop("object", None)
+        created_at = source.pop("created_at", None)
+        thread_id = source.pop("thread_id", None)
+        assistant_id = source.pop("assistant_id", None)
+        status = source.pop("status", None)
+        model = source.pop("model", None)
+        expires_at = source.pop("expires_at", None)
+        started_at = source.pop("started_at", None)
+        cancelled_at = source.pop("cancelled_at", None)
+        failed_at = source.pop("failed_at", None)
+        completed_at = source.pop("completed_at", None)
+        instructions = source.pop("instructions", None)
+        tools = source.pop("tools", None)
+        metadata = source.pop("metadata", None)
         # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode. A missing
         # required key reads None, refused here or by _check_strings.
         if not (
@@ -497,19 +498,19 @@ class ThreadRun:
         run.thread_id = thread_id
         run.assistant_id = assistant_id
         run.status = status
-        run.required_action = take("required_action", None)
-        run.last_error = take("last_error", None)
+        run.required_action = source.pop("required_action", None)
+        run.last_error = source.pop("last_error", None)
         run.expires_at = expires_at
         run.started_at = started_at
         run.cancelled_at = cancelled_at
         run.failed_at = failed_at
         run.completed_at = completed_at
-        run.incomplete_details = take("incomplete_details", None)
+        run.incomplete_details = source.pop("incomplete_details", None)
         run.model = model
         run.instructions = instructions
         run.tools = tools
         run.metadata = metadata
-        run.usage = take("usage", None)
+        run.usage = source.pop("usage", None)
         run.extra = extra
         # Every known key given, what servers send: nothing for to_dict to undo.
         run._wire = None if len(extra) + _KNOWN_COUNT == len(data) else _wire_of(data)
@@ -954,6 +955,7 @@ def _scan_document(text: str, start: int) -> Tuple[Any, int]:
 # faster. _check_strings: one str.join (C) refuses a non-string cheaper than a type() test
 # each. _scan_value: JSONDecoder.scan_once, json's C scanner called directly.
 _SPLIT_BY_POPS = sys.implementation.name == "cpython"  # see ThreadRun.from_dict
+_Reads = SimpleNamespace
 if sys.implementation.name == "cpython":
     _check_strings: Callable[[List[Any]], Any] = "".join
     # (typeshed does not declare scan_once; JSONDecoder has had it since Python 2.6)
