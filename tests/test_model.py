@@ -842,9 +842,8 @@ class TestPlainPaths(Base):
                 scan(text, 0)
 
     def test_from_dict_the_plain_way(self) -> None:
-        saved = threadrun._SPLIT_BY_POPS, threadrun._check_strings
+        saved = threadrun._SPLIT_BY_POPS
         threadrun._SPLIT_BY_POPS = False
-        threadrun._check_strings = threadrun._check_strings_each
         try:
             inputs = [d for _n, _r, d in CORPUS] + [d for _label, d in wire_cases()]
             inputs += [distinct_run(), with_(minimal(), x=None)]
@@ -858,14 +857,7 @@ class TestPlainPaths(Base):
                 with self.subTest(label):
                     self.assertRunError(ThreadRun.from_dict, field, data)
         finally:
-            threadrun._SPLIT_BY_POPS, threadrun._check_strings = saved
-
-    def test_check_strings_each(self) -> None:
-        check = threadrun._check_strings_each
-        self.assertIsNone(check(["a", _S("b"), ""]))
-        for bad in (["a", 1], [None], ["a", b"b"]):
-            with self.subTest(bad=bad), self.assertRaises(TypeError):
-                check(bad)
+            threadrun._SPLIT_BY_POPS = saved
 
 
 class TestTypeHints(Base):
