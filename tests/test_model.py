@@ -840,10 +840,13 @@ class TestPlainPaths(Base):
         ):
             with self.subTest(label), self.assertRaises(StopIteration):
                 scan(text, 0)
+        with self.assertRaises(RecursionError):  # _loads says: nested too deeply
+            scan("[" * 100000 + "]" * 100000, 0)
 
     def test_from_dict_the_plain_way(self) -> None:
-        saved = threadrun._SPLIT_BY_POPS
+        saved = threadrun._SPLIT_BY_POPS, threadrun._check_strings
         threadrun._SPLIT_BY_POPS = False
+        threadrun._check_strings = threadrun._check_strings_each
         try:
             inputs = [d for _n, _r, d in CORPUS] + [d for _label, d in wire_cases()]
             inputs += [distinct_run(), with_(minimal(), x=None)]
@@ -856,8 +859,17 @@ class TestPlainPaths(Base):
             for label, data, field in bad_dict_cases():
                 with self.subTest(label):
                     self.assertRunError(ThreadRun.from_dict, field, data)
+            self.assertRunError(ThreadRun.from_dict, "status",
+                                with_(minimal(), status=bytearray(b"queued")))  # fmt: skip
         finally:
-            threadrun._SPLIT_BY_POPS = saved
+            threadrun._SPLIT_BY_POPS, threadrun._check_strings = saved
+
+    def test_check_strings_each(self) -> None:
+        check = threadrun._check_strings_each
+        self.assertIsNone(check(["a", _S("b"), ""]))
+        for bad in (["a", 1], [None], ["a", b"b"], ["a", bytearray(b"b")]):
+            with self.subTest(bad=bad), self.assertRaises(TypeError):
+                check(bad)
 
 
 class TestTypeHints(Base):

@@ -465,7 +465,7 @@ class ThreadRun:
         tools = source.pop("tools", None)
         metadata = source.pop("metadata", None)
         # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode. A missing
-        # required key reads None, refused here or by the str.join below.
+        # required key reads None, refused here or by _check_strings below.
         if not (
             type(created_at) is int
             and not created_at >> 64
@@ -480,11 +480,12 @@ class ThreadRun:
         ):
             return _from_mapping_slow(cls, data)
         # The required strings and every key that must be a string (the unknown keys, the
-        # metadata's), checked by one str.join, which refuses anything else in C: cheaper
-        # than a type() test each. Not the metadata's values: join copies what it joins,
-        # and a dict built in Python may hold the same long string many times over.
+        # metadata's), checked at once: TypeError for anything else. Not the metadata's
+        # values: on CPython this is one str.join, which copies what it joins, and a dict
+        # built in Python may hold the same long string many times over.
         try:
-            "".join([run_id, object_, thread_id, assistant_id, status, model, *extra, *metadata])
+            _check_strings([run_id, object_, thread_id, assistant_id, status, model, *extra,
+                            *metadata])  # fmt: skip
         except (TypeError, MemoryError):
             return _from_mapping_slow(cls, data)
         for value in metadata.values():
@@ -914,6 +915,12 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_
 _JSON_SPACE = " \t\n\r"
 
 
+def _check_strings_each(items: List[Any]) -> None:
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError("expected a string")
+
+
 def _scan_document(text: str, start: int) -> Tuple[Any, int]:
     # PyPy's json.loads, without hooks, is its own decoder (RPython); with the hooks our
     # rules need it runs json's pure-Python scanner, eight times slower. So read the
@@ -922,7 +929,7 @@ def _scan_document(text: str, start: int) -> Tuple[Any, int]:
     # takes the strict decoder, which also words every error as CPython does.
     try:
         value = json.loads(text)
-    except (ValueError, RecursionError):
+    except ValueError:  # (a RecursionError goes up: json's own scanner would fail alike)
         raise StopIteration(start) from None
     if type(value) is not dict:  # not a run: let the strict decoder say what it is
         raise StopIteration(start)
@@ -941,14 +948,17 @@ def _scan_document(text: str, start: int) -> Tuple[Any, int]:
 
 
 # Tricks that pay on CPython's interpreter and cost on a JIT (PyPy), where the plain way is
-# faster: _SPLIT_BY_POPS (see ThreadRun.from_dict), and _scan_value, JSONDecoder.scan_once,
-# json's C scanner called directly (see _decode).
+# faster: _SPLIT_BY_POPS (see ThreadRun.from_dict); _check_strings, one str.join (in C,
+# cheaper than a type() test each; PyPy's join also takes a bytearray); _scan_value,
+# JSONDecoder.scan_once, json's C scanner called directly (see _decode).
 _SPLIT_BY_POPS = sys.implementation.name == "cpython"
 _Reads = SimpleNamespace
 if sys.implementation.name == "cpython":
+    _check_strings: Callable[[List[Any]], Any] = "".join
     # (typeshed does not declare scan_once; JSONDecoder has had it since Python 2.6)
     _scan_value: Callable[[str, int], Tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 else:  # pragma: no cover - PyPy
+    _check_strings = _check_strings_each
     _scan_value = _scan_document
 
 
