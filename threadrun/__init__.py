@@ -105,17 +105,23 @@ _TYPING_NAMES = (
 class _Module(ModuleType):
     # typing.get_type_hints(), inspect.get_annotations() and pydantic evaluate the annotation
     # strings of ThreadRun in this module's namespace, which they reach as module.__dict__:
-    # that attribute imports typing and adds the names above the first time it is read. The
+    # that attribute imports typing and adds the names above the first time it is read once
+    # the module is imported (@dataclass reads it too, while it is being imported). The
     # module's own code reads its globals directly, never through it, so it never pays.
     @property
     def __dict__(self) -> Dict[str, Any]:  # type: ignore[override]
         namespace = globals()
-        if "Optional" not in namespace:
+        importing = getattr(namespace.get("__spec__"), "_initializing", False)
+        if "Optional" not in namespace and not importing:
             import typing
 
             for name in _TYPING_NAMES:
                 namespace.setdefault(name, getattr(typing, name))
         return namespace
+
+
+if __name__ in sys.modules:  # (not when the file is run with exec)
+    sys.modules[__name__].__class__ = _Module
 
 
 # --------------------------------------------------------------------------------------------
@@ -632,10 +638,6 @@ class _RunBuilder:
     # identical, so CPython allows the __class__ assignment.
     __slots__ = ThreadRun.__slots__
 
-
-# Only now: @dataclass reads module.__dict__ too, and must not import typing.
-if __name__ in sys.modules:  # (not when the file is run with exec)
-    sys.modules[__name__].__class__ = _Module
 
 _new_object = object.__new__
 _field_values = attrgetter(*_FIELDS)
