@@ -18,7 +18,15 @@ import warnings
 from typing import Any, List
 
 from tests import threadrun
-from tests.support import KEY, THREAD, RawServer, ServerTest, chunked, run_json
+from tests.support import (
+    KEY,
+    THREAD,
+    RawServer,
+    ServerTest,
+    chunked,
+    http_response,
+    run_json,
+)
 
 MESSAGE = "The weather in San Francisco is 70 \u00b0F and sunny \u2600\ufe0f."
 REQUIRES_ACTION = ("queued", "in_progress", "requires_action")
@@ -431,6 +439,16 @@ class ConnectionTest(StreamTestCase):
                     next(stream)
                 self.assertIn(words, str(cm.exception))
                 self.assertEqual(server.connections, 1)  # never retried
+
+    def test_a_server_that_answers_json_is_an_error_that_says_so(self) -> None:
+        server = RawServer(http_response(run_json(), headers="x-request-id: req_json\r\n"))
+        self.addCleanup(server.stop)
+        client = self.client(base_url=server.base_url)
+        with self.raises(threadrun.APIError) as cm:
+            client.stream(THREAD, "asst_1")
+        self.assertIn("not an event stream", str(cm.exception))
+        self.assertEqual(cm.exception.request_id, "req_json")
+        self.assertEqual(server.connections, 1)  # not retried
 
     @unittest.skipUnless(hasattr(os, "fork"), "needs os.fork")
     def test_a_forked_child_never_reads_the_parents_stream(self) -> None:

@@ -2374,7 +2374,8 @@ class Client:
         allowed between two reads of the stream (a stream may last minutes);
         ``stream_timeout`` (seconds, None: no limit) bounds the whole, retries and stream
         together, raising :class:`APITimeoutError` when it passes. ``max_response_bytes``
-        applies to each event.
+        applies to each event. A server that answers with JSON rather than an event stream
+        (one that does not stream) raises :class:`APIError` saying so.
 
         The stream reads over a connection of its own, so the client's other calls go on
         meanwhile; read to its end, it hands the connection back for the next request.
@@ -2591,6 +2592,18 @@ class Client:
                 "the stream did not begin within stream_timeout (%s s)" % stream_timeout
             ) from exc.__cause__
         assert connection is not None
+        request_id = response_headers.get("x-request-id")
+        media_type = response_headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type == "application/json":
+            # A server that does not stream answers with the run itself: a stream of it
+            # would only end "before its done event", which says nothing of the cause.
+            connection.end_body(False)
+            raise APIError(
+                "the server answered with JSON, not an event stream: it may not support "
+                "streaming (the request may have started a run all the same: list the "
+                "thread's runs)",
+                request_id=request_id,
+            )
 
         def release(reusable: bool) -> None:
             if connection.end_body(reusable):
@@ -2600,7 +2613,7 @@ class Client:
             connection.read_body,
             release,
             max_event_bytes=self.max_response_bytes,
-            request_id=response_headers.get("x-request-id"),
+            request_id=request_id,
             redact=self._scrub_value,
         )
         self._streams.add(stream)
