@@ -632,6 +632,23 @@ class HooksTest(unittest.TestCase):
         self.assertEqual(events[1].data, {})
         self.assertEqual(seen, [json.loads(run_json())])
 
+    def test_an_api_error_of_parse_run_keeps_its_type_and_body(self) -> None:
+        class Invalid(ThreadRunError, threadrun.APIError):  # as a client's parse_run raises
+            def __init__(self, message: str, body: Any) -> None:
+                ThreadRunError.__init__(self, message)
+                self.message, self.body = message, body
+                self.code = self.param = self.type = None
+
+        def parse_run(data: Any) -> ThreadRun:
+            raise Invalid("the server sent run 'run_1'; it was not returned because: x", data)
+
+        body = sse("thread.run.queued", run_json()) + DONE
+        with self.assertRaises(Invalid) as cm:
+            list(self.stream(body, parse_run=parse_run, redact=redact))
+        self.assertEqual(cm.exception.body, json.loads(run_json()))
+        self.assertEqual(str(cm.exception), cm.exception.message)
+        self.assertTrue(cm.exception.message.startswith("in event 'thread.run.queued': the "))
+
     def test_errors_quote_the_data_only_redacted(self) -> None:
         long_value = "x" * 30 + SECRET  # quoted cut short: the secret no longer whole
         for name, body, error in (

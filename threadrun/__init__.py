@@ -1321,7 +1321,13 @@ class RunStream:
         return self._in_event(exc, name)
 
     def _in_event(self, exc: ThreadRunError, name: str) -> ThreadRunError:
-        error = ThreadRunError("in event %r: %s" % (_shorten(name, 60), exc.args[0]))
+        message = "in event %r: %s" % (_shorten(name, 60), exc.args[0])
+        if isinstance(exc, APIError):
+            # A client's parse_run error carries what the server sent: keep it, and its type.
+            exc.args = (message,)
+            exc.message = message
+            return self._tagged(exc)
+        error = ThreadRunError(message)
         error.field, error.line, error.column = exc.field, exc.line, exc.column
         return self._tagged(error)
 
@@ -1334,6 +1340,7 @@ class RunStream:
             if isinstance(exc, APIError):
                 exc.message = message
         return exc
+
     def _finish(self) -> None:
         # The events are all in. Read on to the end of the body (the API ends it right after
         # done) so that the connection can carry the next request; anything else, and it
