@@ -66,12 +66,12 @@ class CreateTest(cli.CLITest):
     def test_stream_errors(self) -> None:
         fault = cli.testing.Fault(after_events=2, error_event={"message": "Overloaded."})
         drop = cli.testing.Fault(after_events=3, drop=True)
-        stall = cli.testing.Fault(after_events=1, stall=3.0)
+        stall = cli.testing.Fault(after_events=1, stall=4.0)
         for name, inject, args, code, words in (
             ("error event", fault, [], 1, "Overloaded."),
             ("dropped", drop, [], 1, "cut"),
-            ("deadline", stall, ["--deadline", "0.5"], 5, "deadline"),
-            ("silence", stall, ["--request-timeout", "0.5"], 1, "sent nothing for 0.5 s"),
+            ("deadline", stall, ["--deadline", "1"], 5, "deadline"),
+            ("silence", stall, ["--request-timeout", "1"], 1, "sent nothing for 1 s"),
         ):
             with self.subTest(name):
                 self.server.inject(inject)
