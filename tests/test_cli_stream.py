@@ -90,6 +90,9 @@ class CreateTest(cli.CLITest):
                 self.assertNotIn("Traceback", proc.stderr)
         proc = cli.run_cli(*self.url(), "create", "thread_x", "a/b", "--stream")
         self.assertOneError(proc, 2, "assistant_id")
+        proc = cli.run_cli(*self.url(), "create", "thread_x", "asst_1", "--deadline", "5")
+        self.assertOneError(proc, 2, "--stream")
+        self.assertEqual(proc.stdout, "")
 
     @unittest.skipIf(os.name == "nt", "needs a pseudo-terminal")
     def test_text_live_on_a_terminal(self) -> None:

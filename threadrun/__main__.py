@@ -440,6 +440,8 @@ def _cmd_create(args: argparse.Namespace) -> int:
     if args.metadata:
         params["metadata"] = dict(args.metadata)
     if not args.stream:
+        if args.deadline is not None:
+            raise _UsageError("--deadline bounds a stream: it needs --stream")
         with _client(args) as client:
             run = client.create(args.thread_id, args.assistant_id, **params)
         _AFTER_ACTION.append(_clean("the server created run %s (%s)" % (run.id, run.status)))
