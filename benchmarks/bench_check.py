@@ -6,7 +6,7 @@ Generates, in a temporary directory, a JSON Lines archive of realistic run objec
 status; small runs as the API returns them, and larger ones with function tools, long
 instructions, metadata, usage, tool calls; a few invalid and blank lines), then measures:
 
-- throughput, in process: ``threadrun._check.check_files`` (the whole command: reading,
+- throughput, in process: ``threadrun.archive.check_files`` (the whole command: reading,
   validating every line with ``ThreadRun.from_json``, counting, reporting the invalid lines to
   a null sink) beside the floor, a loop that only calls ``json.loads`` on each line of the
   same file, read the same way. The loops are timed as every table is (``_common.measure``:
@@ -58,7 +58,7 @@ from _common import (
 
 import threadrun
 from threadrun import ThreadRun, ThreadRunError
-from threadrun._check import check_files
+from threadrun.archive import check_files
 
 STATUSES = [  # (status, weight): an archive is mostly finished runs
     ("completed", 62),
@@ -255,7 +255,7 @@ def check(path: str) -> int:
 MEMORY_SCRIPT = r"""
 import json, resource, sys, tracemalloc
 sys.path.insert(0, sys.argv[1])
-from threadrun._check import check_files
+from threadrun.archive import check_files
 class Null:
     def write(self, text): return len(text)
     def flush(self): pass
@@ -293,7 +293,7 @@ def subprocess_wall(path: str) -> float:
 JOBS_MEMORY_SCRIPT = r"""
 import json, resource, sys
 sys.path.insert(0, sys.argv[1])
-from threadrun._check import check_files
+from threadrun.archive import check_files
 class Null:
     def write(self, text): return len(text)
     def flush(self): pass

@@ -1,5 +1,5 @@
 """``threadrun check``: what it accepts and reports, its failures, ``--jobs``, the progress line,
-and the public :class:`threadrun._check.Summary`.
+and the public :class:`threadrun.archive.Summary`.
 
 Exit statuses, output failures and signals are tested on a real ``python -m threadrun check``
 child; input detection and the summary in process, which is faster.
@@ -27,15 +27,15 @@ from typing import Any, Dict, Iterator, List, Tuple
 from tests import load_testing
 from tests.test_cli import REPO, cli_env, run_cli, run_line
 
-check: Any = None  # threadrun._check, set by setUpModule (package-only)
+check: Any = None  # threadrun.archive, set by setUpModule (package-only)
 
 
 def setUpModule() -> None:
     global check
     load_testing()  # SkipTest in single-file mode: check is package-only
-    import threadrun._check
+    import threadrun.archive
 
-    check = threadrun._check
+    check = threadrun.archive
 
 
 def valid_line(index: int, **fields: Any) -> str:
@@ -569,13 +569,13 @@ class SummaryTest(TempDir):
 
 class TwoFilesTest(TempDir):
     def test_summary_next_to_the_single_runtime_file(self) -> None:
-        # What a worker needs, shipped as two files: threadrun.py (the runtime) and _check.py.
-        for source, target in (("__init__.py", "threadrun.py"), ("_check.py", "_check.py")):
+        # What a worker needs, shipped as two files: threadrun.py (the runtime) and archive.py.
+        for source, target in (("__init__.py", "threadrun.py"), ("archive.py", "archive.py")):
             shutil.copy(os.path.join(REPO, "threadrun", source), os.path.join(self.tmp, target))
         code = (
             "import sys; sys.path.insert(0, sys.argv[1])\n"
-            "import json, _check, threadrun\n"
-            "summary = _check.Summary()\n"
+            "import json, archive, threadrun\n"
+            "summary = archive.Summary()\n"
             "summary.add(threadrun.ThreadRun.from_json(sys.argv[2]))\n"
             "print(json.dumps(summary.to_dict()))\n"
         )

@@ -3,7 +3,7 @@
 Every command is run the way a user runs it: a child ``python -m threadrun ...`` from the
 repository root, with an environment holding a test key and no proxy, against the fake server
 running in this process on loopback. A few checks of ``check``'s input detection call its
-function in process (``threadrun._check.check_files``), which is faster.
+function in process (``threadrun.archive.check_files``), which is faster.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from tests.support import closed_port
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "sk-test-cli-0123456789"
 testing: Any = None  # threadrun.testing, set by setUpModule (skipped in single-file mode)
-check: Any = None  # threadrun._check
+check: Any = None  # threadrun.archive
 
 
 def setUpModule() -> None:
     global testing, check
     testing = load_testing()  # SkipTest in single-file mode: the CLI is package-only
-    import threadrun._check
+    import threadrun.archive
 
-    check = threadrun._check
+    check = threadrun.archive
 
 
 def cli_env(**changes: Optional[str]) -> Dict[str, str]:

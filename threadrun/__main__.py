@@ -9,7 +9,7 @@
 
 Standard output carries only JSON (``check`` prints a human summary unless ``--json``);
 progress and errors go to standard error. This module parses arguments and prints;
-``check``'s machinery is ``threadrun._check``. It is the only module that imports both
+``check``'s machinery is ``threadrun.archive``. It is the only module that imports both
 ``threadrun`` and ``threadrun.testing`` (lazily, for ``demo``); nothing imports it.
 """
 
@@ -35,7 +35,7 @@ from threadrun import (
     ThreadRun,
     ThreadRunError,
 )
-from threadrun._check import MAX_LINE_BYTES, OutputError, WorkerDied, _clean, _isatty, check_files
+from threadrun.archive import MAX_LINE_BYTES, OutputError, WorkerDied, _clean, _isatty, check_files
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -530,7 +530,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# check (its machinery: threadrun/_check.py)
+# check (its machinery: threadrun/archive.py)
 # --------------------------------------------------------------------------------------------
 
 
