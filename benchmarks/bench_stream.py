@@ -47,6 +47,7 @@ from _common import (
     measure,
     print_table,
     print_targets,
+    ratio,
     runnable,
     table_rows,
 )
@@ -254,15 +255,7 @@ def memory(megabytes):
 
 def judge(table: str, figures: Dict[str, Dict[str, float]]) -> List[Tuple[Target, Any]]:
     # _common.judge reads _common.TARGETS; the stream's targets are kept here, in its form.
-    judged = []
-    for target in STREAM_TARGETS:
-        if target.table == table:
-            row = figures.get(target.on, {})
-            value = None
-            if target.numerator in row and row.get(target.denominator):
-                value = row[target.numerator] / row[target.denominator]
-            judged.append((target, value))
-    return judged
+    return [(target, ratio(target, figures)) for target in STREAM_TARGETS if target.table == table]
 
 
 def stream_table(
