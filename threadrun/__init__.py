@@ -1977,6 +1977,10 @@ class Client:
                 except ThreadRunError as again:
                     reason = str(again)
             reason = self._scrub(reason)
+            # The new error is raised while handling ``exc``, which it keeps as its context:
+            # no unscrubbed text may stay there, nor in what a run_adapter raised before it.
+            exc.args = (reason,)
+            exc.__context__ = None
         item_id = item.get("id") if isinstance(item, dict) else None
         thread_id = item.get("thread_id") if isinstance(item, dict) else None
         if isinstance(item_id, str):
