@@ -230,7 +230,9 @@ class RunAdapterTest(ServerTest):
 
     def test_not_callable(self) -> None:
         for value in ("iso", 3):
-            with self.subTest(value=value), self.assertRaises(TypeError):
+            with self.subTest(value=value), self.assertRaisesRegex(
+                TypeError, "^run_adapter must be callable, got (str|int)$"
+            ):
                 threadrun.Client(api_key=KEY, base_url=self.server.base_url, run_adapter=value)
 
 

@@ -1638,13 +1638,17 @@ class Client:
             step = _checked_step(decoded)
         except ThreadRunError as exc:
             raise self._invalid(exc, decoded, decoded, request_id, "step") from None
-        if step.get("id") != step_id:
+        answered = self._scrub_value(step.get("id"))
+        if answered != step_id:
             # As for a run: an answer meant for another request must never pass for this one.
             raise APIError(
-                "asked for step %r, the server answered with step %s"
-                % (_shorten(step_id, 60), _describe(self._scrub_value(step.get("id")))),
+                "asked for step %r, the server answered with %s" % (
+                    _shorten(step_id, 60),
+                    "step %r" % _shorten(answered, 60) if isinstance(answered, str)
+                    else "a step whose id is " + _describe(answered),
+                ),
                 request_id=request_id,
-            )
+            )  # fmt: skip
         return step
 
     def poll(
