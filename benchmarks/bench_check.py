@@ -9,9 +9,9 @@ instructions, metadata, usage, tool calls; a few invalid and blank lines), then 
 - throughput, in process: ``threadrun.__main__.check_files`` (the whole command: reading,
   validating every line with ``ThreadRun.from_json``, counting, reporting the invalid lines to
   a null sink) beside the floor, a loop that only calls ``json.loads`` on each line of the
-  same file, read the same way. The loops are timed in alternation, round after round, in the
-  same process, so that a shared machine's noise falls on both alike; the median round of
-  each is kept. Target: check at 0.75x the floor's rate or better. For reference, a third
+  same file, read the same way. The loops are timed as every table is (``_common.measure``:
+  rounds interleaved, medians; one pass over the file per sample, wall time, the collector
+  on). Target (``_common.TARGETS``): check at 0.75x the floor's rate or better. A third
   loop times ``ThreadRun.from_json`` alone on each line: the distance from it to check is
   check's own cost (line numbers, counting, the summary), the rest is the library's parse;
 - the wall time of the real command in a subprocess (``python -m threadrun check FILE``),
@@ -30,20 +30,26 @@ import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple, Type
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
+from _common import (
+    ROOT,
+    Candidate,
+    calls,
+    fmt_count,
+    judge,
+    measure,
+    print_table,
+    print_targets,
+)
 
-import threadrun  # noqa: E402
-from threadrun import ThreadRun, ThreadRunError  # noqa: E402
-from threadrun.__main__ import check_files  # noqa: E402
+import threadrun
+from threadrun import ThreadRun, ThreadRunError
+from threadrun.__main__ import check_files
 
 STATUSES = [  # (status, weight): an archive is mostly finished runs
     ("completed", 62),
@@ -209,43 +215,32 @@ class NullSink:
         pass
 
 
-def floor(path: str) -> int:
-    """The floor: json.loads on each line of the file, nothing else."""
-    loads = json.loads
+def each_line(path: str, parse: Callable[[bytes], Any], error: Type[Exception]) -> int:
+    """``parse`` on each line of the file (``error`` ignored), nothing else."""
     n = 0
     with open(path, "rb") as lines:
         for line in lines:
             try:
-                loads(line)
-            except ValueError:
+                parse(line)
+            except error:
                 pass
             n += 1
     return n
+
+
+def floor(path: str) -> int:
+    """The floor: json.loads on each line of the file, nothing else."""
+    return each_line(path, json.loads, ValueError)
 
 
 def parse_only(path: str) -> int:
     """For reference: ThreadRun.from_json on each line, nothing else (what check builds on)."""
-    from_json = ThreadRun.from_json
-    n = 0
-    with open(path, "rb") as lines:
-        for line in lines:
-            try:
-                from_json(line)
-            except ThreadRunError:
-                pass
-            n += 1
-    return n
+    return each_line(path, ThreadRun.from_json, ThreadRunError)
 
 
 def check(path: str) -> int:
     sink: Any = NullSink()
     return check_files([path], out=sink, err=sink)
-
-
-def timed(fn: Any, path: str) -> float:
-    start = time.perf_counter()
-    fn(path)
-    return time.perf_counter() - start
 
 
 MEMORY_SCRIPT = r"""
@@ -266,7 +261,7 @@ print(json.dumps({"rss_kib": rss, "traced_peak": peak}))
 
 def memory(path: str, mode: str) -> Dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-c", MEMORY_SCRIPT, REPO, path, mode],
+        [sys.executable, "-c", MEMORY_SCRIPT, ROOT, path, mode],
         stdout=subprocess.PIPE,
         check=True,
     )
@@ -278,7 +273,7 @@ def subprocess_wall(path: str) -> float:
     start = time.perf_counter()
     with open(os.devnull, "wb") as null:
         proc = subprocess.run(
-            [sys.executable, "-m", "threadrun", "check", path], cwd=REPO, stdout=null, stderr=null
+            [sys.executable, "-m", "threadrun", "check", path], cwd=ROOT, stdout=null, stderr=null
         )
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):
@@ -317,45 +312,32 @@ def main() -> int:
         parse_only(archive)
         status = check(archive)
         assert status == 1, "the archive has invalid lines: check must exit 1, not %d" % status
-        results: Dict[str, List[float]] = {"floor": [], "from_json": [], "check": []}
-        for _ in range(rounds):
-            results["floor"].append(timed(floor, archive))
-            results["from_json"].append(timed(parse_only, archive))
-            results["check"].append(timed(check, archive))
-        median = {name: statistics.median(times) for name, times in results.items()}
-        rate = {name: lines / seconds for name, seconds in median.items()}
-        ratio = rate["check"] / rate["floor"]
+        candidates = [
+            Candidate("floor", "floor: json.loads per line", lambda: floor(archive)),
+            Candidate("from_json", "(ThreadRun.from_json per line)",
+                      lambda: parse_only(archive)),
+            Candidate("check", "check (in process)", lambda: check(archive)),
+        ]  # fmt: skip
+        timings = measure(
+            [(c.key, calls(c.func, 1, gc_off=False)) for c in candidates if c.func], rounds
+        )
+        rate = {key: lines / timing.wall for key, timing in timings.items()}
         wall = subprocess_wall(archive)
+        rows = [
+            [c.label, "%.3f" % timings[c.key].wall, fmt_count(rate[c.key]),
+             "%.2f" % (rate[c.key] / rate["floor"])]
+            for c in candidates
+        ]  # fmt: skip
+        rows.append(["python -m threadrun check (wall)", "%.3f" % wall, fmt_count(lines / wall),
+                     ""])  # fmt: skip
+        print_table(
+            "throughput, %d lines, median of %d interleaved rounds (wall time)" % (lines, rounds),
+            ["", "seconds", "lines/s", "x floor"],
+            rows,
+            first_width=34,
+        )
+        print_targets(judge("check", candidates, {"rate": rate}))
 
-        print()
-        print("throughput, %d lines, median of %d interleaved rounds" % (lines, rounds))
-        print("%-34s %10s %12s %8s" % ("", "seconds", "lines/s", "x floor"))
-        print(
-            "%-34s %10.3f %12s %8s"
-            % ("floor: json.loads per line", median["floor"], f"{rate['floor']:,.0f}", "1.00")
-        )
-        print(
-            "%-34s %10.3f %12s %8.2f"
-            % (
-                "(ThreadRun.from_json per line)",
-                median["from_json"],
-                f"{rate['from_json']:,.0f}",
-                rate["from_json"] / rate["floor"],
-            )
-        )
-        print(
-            "%-34s %10.3f %12s %8.2f"
-            % ("check (in process)", median["check"], f"{rate['check']:,.0f}", ratio)
-        )
-        print(
-            "%-34s %10.3f %12s %8s"
-            % ("python -m threadrun check (wall)", wall, f"{lines / wall:,.0f}", "")
-        )
-        verdict = "met" if ratio >= 0.75 else "MISSED"
-        print("target: check >= 0.75x floor: %s (%.2fx)" % (verdict, ratio))
-
-        print()
-        print("memory, fresh subprocess per measurement")
         large_file = os.path.join(workdir, "runs-%d.jsonl" % large)
         generate(large_file, large, seed=7)
         small_file = os.path.join(workdir, "runs-%d.jsonl" % small)
@@ -364,19 +346,22 @@ def main() -> int:
                 if n == small:
                     break
                 target.write(line)
-        rows: List[Tuple[int, Dict[str, Any], Dict[str, Any]]] = []
-        for size, path in ((small, small_file), (large, large_file)):
-            rows.append((size, memory(path, "rss"), memory(path, "tracemalloc")))
-        print("%-12s %10s %16s %20s" % ("lines", "file MB", "peak RSS MiB", "tracemalloc peak KiB"))
-        for size, rss, traced in rows:
-            path = small_file if size == small else large_file
-            print(
-                "%-12s %10.1f %16.1f %20.1f"
-                % (f"{size:,}", os.path.getsize(path) / 1e6, rss["rss_kib"] / 1024,
-                   traced["traced_peak"] / 1024)
-            )  # fmt: skip
-        growth_rss = rows[1][1]["rss_kib"] / rows[0][1]["rss_kib"]
-        growth_traced = rows[1][2]["traced_peak"] / rows[0][2]["traced_peak"]
+        peaks: List[Tuple[int, str, Dict[str, Any], Dict[str, Any]]] = [
+            (size, path, memory(path, "rss"), memory(path, "tracemalloc"))
+            for size, path in ((small, small_file), (large, large_file))
+        ]
+        print_table(
+            "memory, fresh subprocess per measurement",
+            ["lines", "file MB", "peak RSS MiB", "tracemalloc peak KiB"],
+            [
+                [fmt_count(size), "%.1f" % (os.path.getsize(path) / 1e6),
+                 "%.1f" % (rss["rss_kib"] / 1024), "%.1f" % (traced["traced_peak"] / 1024)]
+                for size, path, rss, traced in peaks
+            ],
+            first_width=12,
+        )  # fmt: skip
+        growth_rss = peaks[1][2]["rss_kib"] / peaks[0][2]["rss_kib"]
+        growth_traced = peaks[1][3]["traced_peak"] / peaks[0][3]["traced_peak"]
         print(
             "4x the lines: peak RSS x%.2f, tracemalloc peak x%.2f (flat: ~1.0)"
             % (growth_rss, growth_traced)

@@ -7,9 +7,8 @@ The server is threadrun.testing.FakeRunsServer in a SEPARATE process (this scrip
 completed run (tests/data/22-completed.json) that does not advance, without the
 ``openai-poll-after-ms`` header, on 127.0.0.1 only.
 
-Candidates, timed in this process on the same run, rounds interleaved (one timing of each
-candidate per round, the order alternating) so that noise from a shared machine falls on both
-alike; the figure kept is the median over rounds:
+Candidates, timed in this process on the same run as every table is (``_common.measure``:
+rounds interleaved, medians; each sample a batch of calls, the collector on):
 
 - threadrun: ``Client.retrieve(thread_id, run_id)`` (one client, one kept-alive connection).
 - floor: a raw ``http.client.HTTPConnection`` kept alive, ``GET`` of the same path with the same
@@ -17,35 +16,42 @@ alike; the figure kept is the median over rounds:
   on http.client can do for the same result, with no retries, checks or error mapping.
 
 Wall time per call (``time.perf_counter``) includes the server's answer; client-process CPU
-time per call (``time.process_time``) is what the client itself costs. The target is
-threadrun <= 1.2x the floor in wall time per call.
+time per call (``time.process_time``) is what the client itself costs, and what the target
+(``_common.TARGETS``, "client: threadrun cpu / floor cpu") is judged on, here and in run.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import http.client
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
-import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-sys.path.insert(0, REPO)
+from _common import (
+    CORPUS,
+    ROOT,
+    Candidate,
+    Timing,
+    calls,
+    fmt_count,
+    fmt_time,
+    judge,
+    measure,
+    measures,
+    print_table,
+    print_targets,
+    runnable,
+    table_rows,
+)
 
-import threadrun  # noqa: E402
-from threadrun import ThreadRun  # noqa: E402
+import threadrun
+from threadrun import ThreadRun
 
-CORPUS = os.path.join(REPO, "tests", "data", "22-completed.json")
 API_KEY = "sk-bench-client-0123456789abcdef"
-TARGET = 1.2
-
 
 # ------------------------------------------------------------------------------------------
 # The server process
@@ -83,7 +89,7 @@ class ServerProcess:
             [sys.executable, os.path.abspath(__file__), "--serve"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            cwd=REPO,
+            cwd=ROOT,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -119,7 +125,12 @@ class ServerProcess:
 # ------------------------------------------------------------------------------------------
 
 
-def make_candidates(info: Dict[str, Any]) -> Tuple[List[Tuple[str, Callable[[], Any]]], Any]:
+Closer = Callable[[], None]
+MoreCandidates = Callable[[Dict[str, Any]], Tuple[List[Candidate], Closer]]
+
+
+def make_candidates(info: Dict[str, Any]) -> Tuple[List[Candidate], Closer]:
+    """threadrun and the floor, against the server described by ``info``."""
     client = threadrun.Client(api_key=API_KEY, base_url=info["base_url"], max_retries=0)
     thread_id, run_id = info["thread_id"], info["run_id"]
 
@@ -149,27 +160,62 @@ def make_candidates(info: Dict[str, Any]) -> Tuple[List[Tuple[str, Callable[[], 
         client.close()
         connection.close()
 
-    return [("threadrun", with_client), ("floor", floor)], close
+    return [
+        Candidate("threadrun", "threadrun: Client.retrieve", with_client),
+        Candidate("floor", "floor: http.client + json.loads + from_dict", floor),
+    ], close
 
 
-def measure(
-    candidates: List[Tuple[str, Callable[[], Any]]], rounds: int, calls: int
-) -> Dict[str, Dict[str, List[float]]]:
-    """Seconds per call (wall and CPU) of each candidate per round, rounds interleaved."""
-    samples: Dict[str, Dict[str, List[float]]] = {
-        name: {"wall": [], "cpu": []} for name, _ in candidates
-    }
-    for index in range(rounds):
-        order = candidates if index % 2 == 0 else candidates[::-1]
-        for name, fn in order:
-            gc.collect()
-            wall0, cpu0 = time.perf_counter(), time.process_time()
-            for _ in range(calls):
-                fn()
-            wall1, cpu1 = time.perf_counter(), time.process_time()
-            samples[name]["wall"].append((wall1 - wall0) / calls)
-            samples[name]["cpu"].append((cpu1 - cpu0) / calls)
-    return samples
+def measure_client(
+    rounds: int, number: int, more: Optional[MoreCandidates] = None
+) -> Tuple[List[Candidate], Dict[str, Timing], Dict[str, str], Dict[str, Any]]:
+    """Start the server; time threadrun, the floor and ``more(server info)`` against it.
+    Returns the candidates, their timings, the ones in error and the server's counts."""
+    server = ServerProcess()
+    closers: List[Closer] = []
+    try:
+        candidates, close = make_candidates(server.info)
+        closers.append(close)
+        if more is not None:
+            extra, close = more(server.info)
+            candidates += extra
+            closers.append(close)
+        live, errors = runnable(candidates)
+        results = {}
+        for candidate in live:  # warm up: connections open, caches filled
+            for _ in range(max(50, number // 5)):
+                results[candidate.key] = candidate.func()  # type: ignore[misc]
+            if results[candidate.key].status != "completed":
+                raise RuntimeError("%s returned %r" % (candidate.label, results[candidate.key]))
+        if results["threadrun"] != results["floor"]:
+            raise RuntimeError("threadrun and the floor disagree: %r" % (results,))
+        timings = measure(
+            [(c.key, calls(c.func, number, gc_off=False)) for c in live if c.func is not None],
+            rounds,
+        )
+    finally:
+        for close in closers:
+            close()
+        server.stop()
+    return candidates, timings, errors, server.stats
+
+
+def print_client_table(
+    candidates: List[Candidate],
+    timings: Dict[str, Timing],
+    errors: Dict[str, str],
+    versus: str,
+    title: str,
+) -> None:
+    base = timings[versus]
+
+    def cells(key: str) -> List[str]:
+        wall, cpu = timings[key]
+        return [fmt_time(wall), fmt_time(cpu), fmt_count(1 / wall),
+                "%.2fx" % (cpu / base.cpu), "%.2fx" % (wall / base.wall)]  # fmt: skip
+
+    headers = ["candidate", "wall/call", "cpu/call", "calls/s", "cpu vs " + versus]
+    print_table(title, [*headers, "wall vs " + versus], table_rows(candidates, cells, errors))
 
 
 def main(argv: Any = None) -> int:
@@ -182,76 +228,35 @@ def main(argv: Any = None) -> int:
     args = parser.parse_args(argv)
     if args.serve:
         return serve()
-    calls = args.calls or (200 if args.quick else 1000)
+    number = args.calls or (200 if args.quick else 1000)
     rounds = args.rounds or (5 if args.quick else 15)
-    if calls < 1 or rounds < 1:
+    if number < 1 or rounds < 1:
         parser.error("--calls and --rounds must be >= 1")
 
-    server = ServerProcess()
-    try:
-        candidates, close = make_candidates(server.info)
-        try:
-            results = [fn() for _, fn in candidates]
-            if results[0] != results[1] or results[0].status != "completed":
-                raise RuntimeError("the candidates disagree: %r" % (results,))
-            for _, fn in candidates:  # warm up: connections open, caches filled
-                for _ in range(max(50, calls // 5)):
-                    fn()
-            samples = measure(candidates, rounds, calls)
-        finally:
-            close()
-    finally:
-        server.stop()
-
-    med = {
-        name: {kind: statistics.median(values) for kind, values in kinds.items()}
-        for name, kinds in samples.items()
-    }
-    floor = med["floor"]
-    ratio_wall = med["threadrun"]["wall"] / floor["wall"]
-    ratio_cpu = med["threadrun"]["cpu"] / floor["cpu"] if floor["cpu"] else float("nan")
-
+    candidates, timings, errors, stats = measure_client(rounds, number)
     print("Client.retrieve vs raw http.client keep-alive GET + json.loads + ThreadRun.from_dict")
-    print(
-        "Python %s (%s), %d rounds x %d calls, interleaved, median per call; server in pid %d"
-        % (platform.python_version(), platform.machine(), rounds, calls, server.proc.pid)
-    )
-    print()
-    header = "%-10s %12s %12s %8s %12s %8s" % (
-        "candidate", "wall us/op", "ops/s", "ratio", "CPU us/op", "ratio"
+    print("Python %s (%s); cpu = time.process_time() of this process, the server in another"
+          % (platform.python_version(), platform.machine()))  # fmt: skip
+    print_client_table(
+        candidates, timings, errors, "floor",
+        "median of %d rounds x %d calls" % (rounds, number),
     )  # fmt: skip
-    print(header)
-    print("-" * len(header))
-    for name in ("threadrun", "floor"):
-        wall, cpu = med[name]["wall"], med[name]["cpu"]
-        print(
-            "%-10s %12.1f %12.0f %7.2fx %12.1f %7.2fx"
-            % (name, wall * 1e6, 1 / wall, wall / floor["wall"], cpu * 1e6,
-               cpu / floor["cpu"] if floor["cpu"] else float("nan"))
-        )  # fmt: skip
-    print()
-    meets = ratio_wall <= TARGET
     print(
-        "threadrun / floor: %.2fx wall, %.2fx client CPU; target <= %.1fx wall: %s"
-        % (ratio_wall, ratio_cpu, TARGET, "met" if meets else "MISSED")
+        "server: %s requests on %s connection(s), %s internal errors"
+        % (stats.get("requests"), stats.get("connections_opened"), stats.get("errors"))
     )
-    stats = server.stats
-    if stats:
-        print(
-            "server: %s requests on %s connection(s), %s internal errors"
-            % (stats.get("requests"), stats.get("connections_opened"), stats.get("errors"))
-        )
+    judged = judge("client", candidates, measures(timings))
+    print_targets(judged)
     if args.json:
         report = {
             "python": platform.python_version(),
             "rounds": rounds,
-            "calls": calls,
-            "median_seconds_per_call": med,
-            "samples": samples,
-            "ratio_wall": ratio_wall,
-            "ratio_cpu": ratio_cpu,
-            "target": TARGET,
-            "meets_target": meets,
+            "calls": number,
+            "median_seconds_per_call": {key: t._asdict() for key, t in timings.items()},
+            "targets": [
+                {"name": target.name, "value": value, "verdict": target.verdict(value)}
+                for target, value in judged
+            ],
             "server": stats,
         }
         with open(args.json, "w") as file:

@@ -4,7 +4,8 @@ Every peer is optional. ``load()`` imports what is installed and returns a ``Pee
 whose attributes are None for what is missing; nothing here ever raises ImportError.
 
 The models mirror ThreadRun's 19 known fields with the same types (``Optional[Any]`` where
-ThreadRun holds any JSON value). Two honest differences from ThreadRun, which no peer offers
+ThreadRun holds any JSON value): they are built from ``_common.model_fields()``, which reads
+them from threadrun itself. Two honest differences from ThreadRun, which no peer offers
 out of the box:
 
 - unknown keys: ThreadRun keeps them in ``extra`` (27-key payload -> 19 fields + 8 extra);
@@ -17,36 +18,28 @@ out of the box:
   default lax mode coerces ("7" -> 7); cattrs and mashumaro convert instead of checking
   (``str(5)`` -> "5", ``int("7")`` -> 7).
 
-The payload (``run_payload()``) is bench_parse.payload() with ``instructions`` set to "" instead
+The payload (``run_payload()``) is _common.payload() with ``instructions`` set to "" instead
 of null: the SDK's ``Run`` declares ``instructions: str`` and rejects null (the real API sends
 the assistant's instructions, a string). Every candidate parses this same payload.
 
 ThreadRun is immutable; these models are not, as most users write them. For reference, the
 from_dict table also has mashumaro on a frozen dataclass (``RunFrozenDC``), whose generated
 ``__init__`` sets each field through ``object.__setattr__``: what immutability costs there.
-
-The required fields come first in these models (dataclasses and Structs want required fields
-before defaulted ones); the order of fields changes no work done.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+from _common import model_fields, payload
 
 NAMES = ("openai", "pydantic", "msgspec", "mashumaro", "cattrs", "dacite")
 
 
 def run_payload() -> Dict[str, Any]:
-    """The 27-key completed run of bench_parse.payload(), instructions "" (see above)."""
-    from bench_parse import payload
-
+    """The 27-key completed run of _common.payload(), instructions "" (see above)."""
     data = payload()
     data["instructions"] = ""
     return data
@@ -69,40 +62,22 @@ def version(dist: str) -> Optional[str]:
         return None
 
 
-@dataclasses.dataclass
-class RunDC:
-    """A plain dataclass with ThreadRun's 19 known fields (for dacite and cattrs)."""
-
-    id: str
-    object: str
-    created_at: int
-    thread_id: str
-    assistant_id: str
-    status: str
-    model: str
-    required_action: Optional[Any] = None
-    last_error: Optional[Any] = None
-    expires_at: Optional[int] = None
-    started_at: Optional[int] = None
-    cancelled_at: Optional[int] = None
-    failed_at: Optional[int] = None
-    completed_at: Optional[int] = None
-    incomplete_details: Optional[Any] = None
-    instructions: Optional[str] = None
-    tools: List[Any] = dataclasses.field(default_factory=list)
-    metadata: Dict[str, str] = dataclasses.field(default_factory=dict)
-    usage: Optional[Any] = None
+def _dataclass_fields() -> List[Tuple[str, Any, Any]]:
+    fields = []
+    for name, kind, default in model_fields():
+        if isinstance(default, (list, dict)):
+            field = dataclasses.field(default_factory=type(default))
+        else:
+            field = dataclasses.field(default=default)
+        fields.append((name, kind, field))
+    return fields
 
 
-# RunDC's fields in a frozen dataclass (the reference row of mashumaro).
+# ThreadRun's 19 fields as a plain dataclass (for dacite and cattrs), and frozen (the reference
+# row of mashumaro).
+RunDC = dataclasses.make_dataclass("RunDC", _dataclass_fields(), namespace={"__module__": __name__})
 RunFrozenDC = dataclasses.make_dataclass(
-    "RunFrozenDC",
-    [
-        (f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory))
-        for f in dataclasses.fields(RunDC)
-    ],
-    namespace={"__module__": __name__},
-    frozen=True,
+    "RunFrozenDC", _dataclass_fields(), namespace={"__module__": __name__}, frozen=True
 )
 
 
@@ -156,29 +131,15 @@ def _load_pydantic(peers: Peers) -> None:
     if not pydantic.VERSION.startswith("2"):
         raise ImportError("pydantic v2 needed")
 
-    class FlatModel(pydantic.BaseModel):
-        """ThreadRun's 19 fields, nested values as Any, unknown keys kept (extra="allow")."""
-
-        model_config = pydantic.ConfigDict(extra="allow")
-        id: str
-        object: str
-        created_at: int
-        thread_id: str
-        assistant_id: str
-        status: str
-        model: str
-        required_action: Optional[Any] = None
-        last_error: Optional[Any] = None
-        expires_at: Optional[int] = None
-        started_at: Optional[int] = None
-        cancelled_at: Optional[int] = None
-        failed_at: Optional[int] = None
-        completed_at: Optional[int] = None
-        incomplete_details: Optional[Any] = None
-        instructions: Optional[str] = None
-        tools: List[Any] = []
-        metadata: Dict[str, str] = {}
-        usage: Optional[Any] = None
+    # ThreadRun's 19 fields, nested values as Any, unknown keys kept (extra="allow").
+    FlatModel = pydantic.create_model(
+        "FlatModel",
+        __config__=pydantic.ConfigDict(extra="allow"),
+        **{
+            name: (kind, ... if default is dataclasses.MISSING else default)
+            for name, kind, default in model_fields()
+        },
+    )
 
     peers.pydantic = pydantic
     peers.FlatModel = FlatModel
@@ -187,28 +148,14 @@ def _load_pydantic(peers: Peers) -> None:
 def _load_msgspec(peers: Peers) -> None:
     import msgspec
 
-    class RunStruct(msgspec.Struct):
-        """ThreadRun's 19 fields; unknown keys are ignored (msgspec's default)."""
-
-        id: str
-        object: str
-        created_at: int
-        thread_id: str
-        assistant_id: str
-        status: str
-        model: str
-        required_action: Optional[Any] = None
-        last_error: Optional[Any] = None
-        expires_at: Optional[int] = None
-        started_at: Optional[int] = None
-        cancelled_at: Optional[int] = None
-        failed_at: Optional[int] = None
-        completed_at: Optional[int] = None
-        incomplete_details: Optional[Any] = None
-        instructions: Optional[str] = None
-        tools: List[Any] = []
-        metadata: Dict[str, str] = {}
-        usage: Optional[Any] = None
+    # ThreadRun's 19 fields; unknown keys are ignored (msgspec's default).
+    RunStruct = msgspec.defstruct(
+        "RunStruct",
+        [
+            (name, kind) if default is dataclasses.MISSING else (name, kind, default)
+            for name, kind, default in model_fields()
+        ],
+    )
 
     peers.msgspec = msgspec
     peers.RunStruct = RunStruct

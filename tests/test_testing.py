@@ -59,7 +59,8 @@ class ServerTest(unittest.TestCase):
     options: Dict[str, Any] = {}
 
     def setUp(self) -> None:
-        self.server = testing.FakeRunsServer(**self.options).start()
+        # load_testing(), not the module global: other modules' tests derive from this class.
+        self.server = load_testing().FakeRunsServer(**self.options).start()
         self.addCleanup(self.stop_server)
         self.conn = self.connect()
 
@@ -275,7 +276,7 @@ class CreateTest(ServerTest):
                 "object_above_max_properties",
             ),
             ({"metadata": {"k" * 65: "v"}}, "metadata", "invalid_value"),
-            ({"stream": True}, "stream", "unsupported_value"),
+            ({"stream": "yes"}, "stream", "invalid_type"),
         ]
         for params, param, code in cases:
             with self.subTest(params=params):
@@ -1369,6 +1370,7 @@ class TypeHintsTest(unittest.TestCase):
 
         testing = load_testing()
         targets: List[Any] = [testing.Fault, testing.RecordedRequest, testing.FakeRunsServer]
+        targets.append(testing.RecordedStream)
         targets += [
             getattr(testing.FakeRunsServer, name)
             for name in dir(testing.FakeRunsServer)

@@ -21,6 +21,35 @@ answer, unless a fault drops it: a malformed one (bad request line, bad framing,
 not JSON or is nested deeper than 128 levels) gets the API's JSON 4xx error, as the real API
 answers 400, and a bug inside the fake a JSON 500 (its traceback kept in ``errors``).
 
+Streams: ``"stream": true`` on ``POST /threads/{thread_id}/runs``, ``POST /threads/runs``
+(create a thread and run it) and ``submit_tool_outputs`` answers a ``text/event-stream`` as the
+API does, each event ``event: NAME\\ndata: JSON\\n\\n`` in its own HTTP/1.1 chunk:
+``thread.created`` (``/threads/runs`` only), ``thread.run.created``, then the events of each
+status change along the run's script -- ``thread.run.<status>`` with the full run, the
+``thread.run.step.*`` events of its steps (``created``, ``in_progress``, ``delta`` for tool
+calls, ``completed``), and before ``thread.run.completed`` the ``thread.message.*`` events of
+the assistant's message (``created``, ``in_progress``, one ``delta`` per word, whose values
+join into the message's text, ``completed``) -- then ``event: done`` / ``data: [DONE]``. A run
+that reaches ``requires_action`` ends its stream with ``thread.run.requires_action`` and
+``done``; ``submit_tool_outputs`` with ``"stream": true`` streams the rest. Each change is made
+just before the stream sends its first event, so a GET between two events shows the status the
+stream last said (a run that a stream drives is not moved by GETs). Stream faults
+(``Fault.after_events``: drop the connection, stall, an ``error`` event; awkward chunk splits,
+other line endings) go through ``inject``; ``streams`` records what each stream sent.
+
+Each run has its steps (``GET .../runs/{run_id}/steps`` and ``.../steps/{step_id}``): a
+``tool_calls`` step for each time it requires action (the calls of ``required_action``, with
+their outputs once submitted) and a ``message_creation`` step for its message, whose text
+(``default_message``, or ``add_run(message=...)``) is kept in the thread's messages
+(``GET /threads/{thread_id}/messages``).
+
+``FakeRunsServer(flavour="fastapi")`` speaks like common self-hosted Assistants servers
+instead: timestamps as RFC 3339 strings (``"2026-11-29T16:30:14.549940Z"``) in a run's six
+timestamp fields and its steps', bare UUID ids, FastAPI's error bodies
+(``{"detail": "Run not found in thread."}``, and 422 ``{"detail": [{"loc": [...], "msg": ...,
+"type": ...}]}`` for invalid parameters), compact JSON, and ``required_action`` null while the
+run requires action (its tool calls are in its steps only).
+
 The runs it serves follow the API reference's schema, and validate under the official SDK's
 strict ``Run`` model: a run created without ``instructions`` carries ``""`` (the fake's
 assistant has no instructions), not the ``null`` of the reference's examples, which the spec's
@@ -31,14 +60,15 @@ This module deliberately speaks raw JSON and does not import threadrun, so a bug
 library's model cannot hide behind a fake that shares it.
 
 Inside, three parts: ``_RunsAPI`` is the emulated API (the store, the status machine, request
-validation, and a route table of method + path pattern -> handler); ``_Handler``/``_Server``
-the HTTP transport; ``FakeRunsServer`` the lifecycle, the faults and the recording around
-them.
+validation, and a route table of method + path pattern -> handler; ``_FastAPIRunsAPI`` its
+flavour); ``_Handler``/``_Server`` the HTTP transport, which writes an event stream as its
+events are drawn; ``FakeRunsServer`` the lifecycle, the faults and the recording around them.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime
 import http
 import http.server
 import json
@@ -50,6 +80,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import (
@@ -57,6 +88,7 @@ from typing import (
     Callable,
     Dict,
     Iterable,
+    Iterator,
     List,
     Mapping,
     Optional,
@@ -67,7 +99,7 @@ from typing import (
 )
 from urllib.parse import parse_qs, unquote
 
-__all__ = ["FakeRunsServer", "Fault", "RecordedRequest"]
+__all__ = ["FakeRunsServer", "Fault", "RecordedRequest", "RecordedStream"]
 
 # --------------------------------------------------------------------------------------------
 # Constants: the API's vocabulary
@@ -83,6 +115,11 @@ _DEFAULT_TOOL_CALLS = (
 )
 _EXPIRY_SECONDS = 600  # the API gives a run ten minutes before it expires
 _USAGE = {"prompt_tokens": 345, "completion_tokens": 11, "total_tokens": 356}
+_STEP_USAGE = {"prompt_tokens": 291, "completion_tokens": 24, "total_tokens": 315}
+# What the fake's assistant answers when a run completes; not ASCII, so that every stream
+# carries multi-byte UTF-8 characters for a client's incremental decoder to get right.
+_DEFAULT_MESSAGE = "The weather in San Francisco is 70 \u00b0F and sunny \u2600\ufe0f."
+_LINE_ENDINGS = ("\n", "\r\n", "\r")
 # Request bodies nested deeper are refused as unparsable: far beyond any real request, and
 # low enough that echoing a body back (the pure-Python indenting encoder) never recurses out.
 _MAX_DEPTH = 128
@@ -111,8 +148,17 @@ _CREATE_PARAMS: Dict[str, Tuple[Tuple[type, ...], str]] = {
     "response_format": ((str, dict), "a string or an object"),
     "reasoning_effort": ((str,), "a string"),
 }
-# Create parameters that the run object carries back (additional_* have nowhere to go: the fake
-# has no assistant whose instructions they would extend, and no messages).
+# Create-thread-and-run body parameters (POST /threads/runs).
+_THREAD_RUN_PARAMS = {
+    k: v
+    for k, v in _CREATE_PARAMS.items()
+    if k not in ("additional_instructions", "additional_messages", "reasoning_effort")
+}
+_THREAD_RUN_PARAMS["thread"] = ((dict,), "an object")
+_THREAD_RUN_PARAMS["tool_resources"] = ((dict,), "an object")
+# Create parameters that the run object carries back (additional_instructions has nowhere to go:
+# the fake has no assistant whose instructions it would extend; additional_messages go to the
+# thread's messages).
 _ECHOED = (
     "model",
     "instructions",
@@ -127,6 +173,7 @@ _ECHOED = (
     "parallel_tool_calls",
     "response_format",
     "reasoning_effort",
+    "tool_resources",
 )
 _RANGES = {"temperature": (0.0, 2.0), "top_p": (0.0, 1.0)}
 
@@ -172,13 +219,26 @@ _STATUS_ERRORS: Dict[int, Tuple[str, str, Optional[str]]] = {
 class Fault:
     """One injected misbehaviour, applied to the next request(s) that match it.
 
-    Applied in this order: wait ``delay`` seconds; if ``drop``, close the connection without a
-    response; if ``status`` is set, answer with it instead of handling the request (``body`` as
-    given, or when None an API error body for statuses >= 400 and an empty body below);
-    otherwise handle the request normally and, if ``pad_to`` is set, pad the JSON body with an
-    extra ``"x_padding"`` key to exactly ``pad_to`` bytes. ``headers`` are added to (or replace
-    same-named headers of) whatever response is sent. ``path`` (the raw path without query)
-    and ``method`` restrict which requests match; None matches any.
+    Applied in this order: wait ``delay`` seconds; if ``drop`` (and not ``after_events``),
+    close the connection without a response; if ``status`` is set, answer with it instead of
+    handling the request (``body`` as given, or when None an API error body for statuses >= 400
+    and an empty body below); otherwise handle the request normally and, if ``pad_to`` is set,
+    pad the JSON body with an extra ``"x_padding"`` key to exactly ``pad_to`` bytes.
+    ``headers`` are added to (or replace same-named headers of) whatever response is sent.
+    ``path`` (the raw path without query) and ``method`` restrict which requests match; None
+    matches any.
+
+    The stream fields apply to an event-stream response (a request with ``"stream": true``),
+    and a fault that sets any of them matches only such requests. After ``after_events``
+    events have been sent (``done`` counts as one): pause for ``stall`` (seconds, or until the
+    ``threading.Event`` is set; the server's ``stop()`` ends either), then send ``error_event``
+    as ``event: error`` with data ``{"error": error_event}`` and end the response (no
+    ``done``), or, if ``drop``, close the connection in the middle of the body. Lines end with
+    ``line_ending`` ("\\n", "\\r\\n" or "\\r"). The body goes in HTTP chunks of at most
+    ``chunk_bytes`` bytes (each event starts a new chunk), and, with ``split_awkwardly``, is
+    also cut inside every multi-byte UTF-8 character, between every CR and LF and inside every
+    ``data:`` field name. Whatever the stream's client sees, its run goes on to where the whole
+    stream would have left it, as a real run does when its stream breaks.
     """
 
     status: Optional[int] = None
@@ -189,6 +249,12 @@ class Fault:
     pad_to: Optional[int] = None
     path: Optional[str] = None
     method: Optional[str] = None
+    after_events: Optional[int] = None
+    stall: Union[float, threading.Event, None] = None
+    error_event: Optional[Mapping[str, Any]] = None
+    line_ending: str = "\n"
+    chunk_bytes: Optional[int] = None
+    split_awkwardly: bool = False
 
     def __post_init__(self) -> None:
         if self.status is not None and not 100 <= self.status <= 999:
@@ -197,12 +263,54 @@ class Fault:
             raise ValueError("delay must be >= 0, got %r" % (self.delay,))
         if self.pad_to is not None and self.pad_to < 0:
             raise ValueError("pad_to must be >= 0, got %r" % (self.pad_to,))
+        if self.after_events is not None and self.after_events < 0:
+            raise ValueError("after_events must be >= 0, got %r" % (self.after_events,))
+        if (self.stall is not None or self.error_event is not None) and self.after_events is None:
+            raise ValueError("stall and error_event need after_events (where in the stream)")
+        if isinstance(self.stall, (int, float)) and self.stall < 0:
+            raise ValueError("stall must be >= 0 seconds, got %r" % (self.stall,))
+        if self.line_ending not in _LINE_ENDINGS:
+            raise ValueError("line_ending must be one of %r" % (_LINE_ENDINGS,))
+        if self.chunk_bytes is not None and self.chunk_bytes < 1:
+            raise ValueError("chunk_bytes must be >= 1, got %r" % (self.chunk_bytes,))
 
-    def matches(self, method: str, path: str) -> bool:
-        """Whether this fault applies to a request with this method and raw path."""
-        return (self.path is None or self.path == path) and (
-            self.method is None or self.method.upper() == method.upper()
+    @property
+    def _streams_only(self) -> bool:
+        """Whether this fault is about event streams (it then matches streaming requests only)."""
+        return (
+            self.after_events is not None
+            or self.line_ending != "\n"
+            or self.chunk_bytes is not None
+            or self.split_awkwardly
         )
+
+    def matches(self, method: str, path: str, stream: bool = False) -> bool:
+        """Whether this fault applies to a request with this method and raw path (``stream``:
+        whether the request asks for an event stream)."""
+        return (
+            (self.path is None or self.path == path)
+            and (self.method is None or self.method.upper() == method.upper())
+            and (stream or not self._streams_only)
+        )
+
+
+@dataclass(frozen=True)
+class RecordedStream:
+    """An event stream as the fake server sent it (a snapshot: a stream may still be going).
+
+    ``request`` is the request it answers; ``events`` the ``(event, data)`` pairs sent, in
+    order (each recorded as it is written, so an event a client has read is there), ``data``
+    decoded from JSON (the string ``"[DONE]"`` for ``done``); ``body`` the exact bytes of the
+    stream (without the HTTP chunk framing); ``finished`` whether ``done`` was sent; ``ended``
+    whether the server is through with the stream (after ``done``, a fault, or the client
+    going away), set before the end of the body is sent.
+    """
+
+    request: RecordedRequest
+    events: List[Tuple[str, Any]]
+    body: bytes
+    finished: bool
+    ended: bool
 
 
 @dataclass(frozen=True)
@@ -242,6 +350,7 @@ class _APIError(Exception):
         type: str = "invalid_request_error",
         param: Optional[str] = None,
         code: Optional[str] = None,
+        resource: Optional[str] = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -249,6 +358,7 @@ class _APIError(Exception):
         self.type = type
         self.param = param
         self.code = code
+        self.resource = resource  # for a 404: what was not found ("run", "thread", "url"...)
 
 
 def _status_error(status: int) -> _APIError:
@@ -265,9 +375,8 @@ def _status_error(status: int) -> _APIError:
 
 
 class _Reply:
-    """What the API answers: a status, extra headers and the encoded JSON body.
-
-    A streaming answer would be another class, which the transport writes event by event."""
+    """What the API answers: a status, extra headers and the encoded JSON body (a streaming
+    answer is a ``_StreamReply``, which the transport writes event by event)."""
 
     __slots__ = ("body", "headers", "status")
 
@@ -305,42 +414,167 @@ def _check_type(name: str, value: Any, types: Tuple[type, ...], expected: str) -
         )
 
 
-def _check_metadata(metadata: Any) -> Dict[str, str]:
-    _check_type("metadata", metadata, (dict,), "an object")
+def _check_metadata(metadata: Any, name: str = "metadata") -> Dict[str, str]:
+    _check_type(name, metadata, (dict,), "an object")
     if len(metadata) > 16:
         raise _APIError(
             400,
-            "Invalid 'metadata': too many properties. Expected an object with at most 16"
-            " properties, but got an object with %d properties instead." % len(metadata),
-            param="metadata",
+            "Invalid '%s': too many properties. Expected an object with at most 16"
+            " properties, but got an object with %d properties instead." % (name, len(metadata)),
+            param=name,
             code="object_above_max_properties",
         )
     for key, value in metadata.items():
         if len(key) > 64:
             raise _APIError(
                 400,
-                "Invalid 'metadata': key %r... is longer than 64 characters." % key[:20],
-                param="metadata",
+                "Invalid '%s': key %r... is longer than 64 characters." % (name, key[:20]),
+                param=name,
                 code="invalid_value",
             )
-        _check_type("metadata.%s" % key, value, (str,), "a string")
+        _check_type("%s.%s" % (name, key), value, (str,), "a string")
         if len(value) > 512:
             raise _APIError(
                 400,
-                "Invalid 'metadata.%s': string too long. Expected a string with maximum"
-                " length 512, but got a string with length %d instead." % (key, len(value)),
-                param="metadata.%s" % key,
+                "Invalid '%s.%s': string too long. Expected a string with maximum"
+                " length 512, but got a string with length %d instead." % (name, key, len(value)),
+                param="%s.%s" % (name, key),
                 code="string_above_max_length",
             )
     return dict(metadata)
 
 
-def _reject_unknown(body: Mapping[str, Any], known: Iterable[str]) -> None:
+def _reject_unknown(body: Mapping[str, Any], known: Iterable[str], prefix: str = "") -> None:
     for key in body:
         if key not in known:
             raise _APIError(
-                400, "Unknown parameter: '%s'." % key, param=key, code="unknown_parameter"
+                400,
+                "Unknown parameter: '%s%s'." % (prefix, key),
+                param=prefix + key,
+                code="unknown_parameter",
             )
+
+
+def _check_params(
+    body: Mapping[str, Any], table: Mapping[str, Tuple[Tuple[type, ...], str]]
+) -> None:
+    """Validate a create body against its parameter table, as the API does."""
+    _reject_unknown(body, table)
+    if body.get("assistant_id") is None:
+        raise _missing("assistant_id")
+    for name, (types, expected) in table.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        _check_type(name, value, types, expected)
+        if name in _RANGES:
+            low, high = _RANGES[name]
+            if not low <= value <= high:
+                raise _APIError(
+                    400,
+                    "Invalid '%s': expected a value between %g and %g, but got %r instead."
+                    % (name, low, high, value),
+                    param=name,
+                    code="invalid_value",
+                )
+    if body.get("metadata") is not None:
+        _check_metadata(body["metadata"])
+
+
+def _check_messages(name: str, messages: Any) -> List[Tuple[List[Any], str]]:
+    """The (content, role) of each message to add to a thread, as the API takes them."""
+    if messages is None:
+        return []
+    _check_type(name, messages, (list,), "an array")
+    result = []
+    for i, message in enumerate(messages):
+        where = "%s[%d]" % (name, i)
+        _check_type(where, message, (dict,), "an object")
+        _reject_unknown(message, ("role", "content", "attachments", "metadata"), where + ".")
+        for key in ("role", "content"):
+            if message.get(key) is None:
+                raise _missing("%s.%s" % (where, key))
+        role = message["role"]
+        _check_type(where + ".role", role, (str,), "a string")
+        if role not in ("user", "assistant"):
+            raise _APIError(
+                400,
+                "Invalid value: '%s'. Supported values are: 'user' and 'assistant'." % role,
+                param=where + ".role",
+                code="invalid_value",
+            )
+        content = message["content"]
+        _check_type(where + ".content", content, (str, list), "a string or an array")
+        if isinstance(content, str):
+            content = [{"type": "text", "text": {"value": content, "annotations": []}}]
+        result.append((copy.deepcopy(content), role))
+    return result
+
+
+def _check_message(text: Any) -> str:
+    if not isinstance(text, str):
+        raise ValueError("message must be a string, got %r" % (text,))
+    return text
+
+
+def _page(
+    query: Mapping[str, List[str]], items: Sequence[Dict[str, Any]], noun: str, scope: str
+) -> Dict[str, Any]:
+    """A page of ``items`` (oldest first) as the API's list endpoints answer: ``limit``,
+    ``order``, ``after`` and ``before`` from the query."""
+    limit_text = query.get("limit", ["20"])[-1]
+    try:
+        limit = int(limit_text)
+    except ValueError:
+        raise _APIError(
+            400,
+            "Invalid type for 'limit': expected an integer, but got a string instead.",
+            param="limit",
+            code="invalid_type",
+        ) from None
+    if not 1 <= limit <= 100:
+        which, bound = ("below minimum", ">= 1") if limit < 1 else ("above maximum", "<= 100")
+        raise _APIError(
+            400,
+            "Invalid 'limit': integer %s value. Expected a value %s, but got %d instead."
+            % (which, bound, limit),
+            param="limit",
+            code="integer_below_min_value" if limit < 1 else "integer_above_max_value",
+        )
+    order = query.get("order", ["desc"])[-1]
+    if order not in ("asc", "desc"):
+        raise _APIError(
+            400,
+            "Invalid value for 'order': expected one of 'asc' or 'desc', but got %r instead."
+            % order,
+            param="order",
+            code="invalid_value",
+        )
+    ordered = list(items)
+    if order == "desc":
+        ordered.reverse()
+    ids = [item["id"] for item in ordered]
+    cursors = {name: query.get(name, [""])[-1] for name in ("after", "before")}
+    for name, cursor in cursors.items():
+        if cursor and cursor not in ids:
+            raise _APIError(
+                400,
+                "Invalid '%s': no %s with id '%s' in this %s." % (name, noun, cursor, scope),
+                param=name,
+                code="invalid_value",
+            )
+    low = ids.index(cursors["after"]) + 1 if cursors["after"] else 0
+    high = ids.index(cursors["before"]) if cursors["before"] else len(ids)
+    window = ordered[low:high]
+    # With only `before`, the page is the `limit` items just before the cursor.
+    page = window[-limit:] if cursors["before"] and not cursors["after"] else window[:limit]
+    return {
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": len(window) > limit,
+    }
 
 
 def _missing(name: str) -> _APIError:
@@ -350,16 +584,6 @@ def _missing(name: str) -> _APIError:
         param=name,
         code="missing_required_parameter",
     )
-
-
-def _reject_stream(body: Mapping[str, Any]) -> None:
-    if body.get("stream"):
-        raise _APIError(
-            400,
-            "FakeRunsServer does not support streaming (stream=true).",
-            param="stream",
-            code="unsupported_value",
-        )
 
 
 def _check_statuses(name: str, statuses: Iterable[str]) -> Tuple[str, ...]:
@@ -386,14 +610,6 @@ def _check_tool_calls(tool_calls: Optional[Iterable[ToolCallSpec]]) -> Tuple[Too
                 "tool_calls[%d]: expected (name, arguments) or a tool-call dict, got %r" % (i, spec)
             )
     return result
-
-
-def _pending_call_ids(data: Mapping[str, Any]) -> List[str]:
-    try:
-        calls = data["required_action"]["submit_tool_outputs"]["tool_calls"]
-        return [c["id"] for c in calls if isinstance(c, dict) and isinstance(c.get("id"), str)]
-    except (KeyError, TypeError):
-        return []
 
 
 def _too_deep(value: Any, limit: int) -> bool:
@@ -450,50 +666,129 @@ class _Route:
         return {name: unquote(value) for name, value in found.groupdict().items()}
 
 
-class _Run:
-    """A stored run: its raw JSON dict plus the script that drives its status."""
+class _Thread:
+    """A stored thread: its object, its runs and its messages."""
 
-    __slots__ = ("after_tool_outputs", "data", "pos", "script", "seq", "thread_id", "tool_calls")
+    __slots__ = ("data", "messages", "runs")
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self.data = data
+        self.runs: List[_Run] = []
+        self.messages: List[Dict[str, Any]] = []
+
+
+# A stream's event as the API sends it: (event name, data as compact JSON text).
+_Event = Tuple[str, str]
+_DONE: _Event = ("done", "[DONE]")
+
+
+class _Run:
+    """A stored run: its raw JSON dict, the script that drives its status, its steps, and the
+    events of its changes while a stream is sending them."""
+
+    __slots__ = (
+        "after_tool_outputs",
+        "created",
+        "data",
+        "events",
+        "message",
+        "pending_calls",
+        "pos",
+        "prepared",
+        "script",
+        "seq",
+        "steps",
+        "thread_id",
+        "tool_calls",
+        "tool_step",
+    )
 
     def __init__(
         self,
         data: Dict[str, Any],
         thread_id: str,
         seq: int,
+        created: float,
         script: List[str],
         tool_calls: Tuple[ToolCallSpec, ...],
         after_tool_outputs: Tuple[str, ...],
+        message: str,
     ) -> None:
         self.data = data
         self.thread_id = thread_id
         self.seq = seq
+        self.created = created
         self.script = script
         self.pos = 0
         self.tool_calls = tool_calls
         self.after_tool_outputs = after_tool_outputs
+        self.message = message
+        self.steps: List[Dict[str, Any]] = []
+        self.tool_step: Optional[Dict[str, Any]] = None  # the tool_calls step awaiting outputs
+        self.pending_calls: List[Dict[str, Any]] = []  # its calls, as required_action lists them
+        self.prepared: Optional[str] = None  # the status whose preparation is done (a stream's)
+        # While a stream drives the run, the events of its changes collect here (whoever made
+        # the change: the stream, or a cancel on another connection); None: nobody listens.
+        self.events: Optional[List[_Event]] = None
 
     def sort_key(self) -> Tuple[int, int]:
         created = self.data.get("created_at")
+        if not isinstance(created, int) or isinstance(created, bool):
+            created = int(self.created)  # a flavour's timestamp strings: the clock's value
         # seq breaks ties: runs made in the same second still list in creation order.
-        return (created if isinstance(created, int) else 0, self.seq)
+        return (created, self.seq)
+
+    def pending_call_ids(self) -> List[str]:
+        """The ids of the tool calls awaiting outputs."""
+        if self.tool_step is None:
+            return []
+        calls = self.tool_step["step_details"]["tool_calls"]
+        return [c["id"] for c in calls if isinstance(c, dict) and isinstance(c.get("id"), str)]
+
+
+def _compact(payload: Any) -> str:
+    """JSON as a stream's ``data:`` carries it: one line, compact, UTF-8 text."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text_pieces(text: str) -> List[str]:
+    """The text as a model streams it: word by word, each with its leading space."""
+    pieces: List[str] = re.findall(r"\s*\S+", text)
+    rest = text[len("".join(pieces)) :]
+    return [*pieces, rest] if rest else pieces
+
+
+class _StreamReply:
+    """An event-stream answer: the events, drawn one at a time by the transport (drawing the
+    next event is what moves the run on)."""
+
+    __slots__ = ("events",)
+
+    def __init__(self, events: Iterator[_Event]) -> None:
+        self.events = events
 
 
 class _RunsAPI:
-    """The Runs endpoints as the API behaves: routes, validation, the store of threads and
-    runs, and the scripted status machine. Knows nothing of sockets or faults.
+    """The Runs endpoints as the API behaves: routes, validation, the store of threads, runs,
+    steps and messages, and the scripted status machine. Knows nothing of sockets or faults.
 
     A flavour of the API (another server's ids, timestamps or error shape, more endpoints) is a
     subclass overriding ``ROUTES`` (and adding their endpoints) and the hooks ``_new_id``,
-    ``_stamp``, ``_required_action`` and ``_error_payload``.
+    ``_stamp``, ``_required_action``, ``encode`` and ``error_reply``, as ``_FastAPIRunsAPI``
+    does.
     """
 
     ROUTES = (
+        _Route("POST", "/v1/threads/runs", "create_thread_and_run"),
         _Route("POST", "/v1/threads/{thread_id}/runs", "create"),
         _Route("GET", "/v1/threads/{thread_id}/runs", "list"),
         _Route("GET", "/v1/threads/{thread_id}/runs/{run_id}", "retrieve"),
         _Route("POST", "/v1/threads/{thread_id}/runs/{run_id}", "update"),
         _Route("POST", "/v1/threads/{thread_id}/runs/{run_id}/cancel", "cancel"),
         _Route("POST", "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", "submit"),
+        _Route("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps", "list_steps"),
+        _Route("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}", "retrieve_step"),
+        _Route("GET", "/v1/threads/{thread_id}/messages", "list_messages"),
     )
 
     def __init__(
@@ -504,6 +799,7 @@ class _RunsAPI:
         default_statuses: Sequence[str],
         default_tool_calls: Optional[Sequence[ToolCallSpec]],
         default_after_tool_outputs: Sequence[str],
+        default_message: str,
         auto_create_threads: bool,
         api_key: Optional[str],
         require_beta_header: bool,
@@ -514,12 +810,13 @@ class _RunsAPI:
         self.default_statuses = default_statuses  # type: ignore[assignment]
         self.default_tool_calls = default_tool_calls  # type: ignore[assignment]
         self.default_after_tool_outputs = default_after_tool_outputs  # type: ignore[assignment]
+        self.default_message = default_message
         self.auto_create_threads = auto_create_threads
         self.api_key = api_key
         self.require_beta_header = require_beta_header
         # The store is shared with handler threads and the test's own thread.
         self.lock = threading.RLock()
-        self.threads: Dict[str, List[_Run]] = {}
+        self.threads: Dict[str, _Thread] = {}
         self.runs: Dict[str, _Run] = {}
         self._seq = 0
 
@@ -549,22 +846,36 @@ class _RunsAPI:
     def default_after_tool_outputs(self, value: Sequence[str]) -> None:
         self._default_after_tool_outputs = _check_statuses("default_after_tool_outputs", value)
 
+    @property
+    def default_message(self) -> str:
+        return self._default_message
+
+    @default_message.setter
+    def default_message(self, value: str) -> None:
+        self._default_message = _check_message(value)
+
     # -- flavour hooks ------------------------------------------------------------------------
 
     def _new_id(self, prefix: str) -> str:
         return "%s_%s" % (prefix, secrets.token_hex(12))
 
-    def _stamp(self, seconds: int) -> Any:
+    def _stamp(self, when: float) -> Any:
         """A timestamp as this API writes it (the reference: integer Unix seconds)."""
-        return seconds
+        return int(when)
 
-    def _required_action(self, run: _Run) -> Any:
-        """``required_action`` of a run entering ``requires_action``: its tool calls."""
-        calls = [self._tool_call(spec) for spec in run.tool_calls]
-        return {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}}
-
-    def _error_payload(self, error: _APIError) -> Any:
+    def _required_action(self, calls: List[Dict[str, Any]]) -> Any:
+        """``required_action`` of a run entering ``requires_action`` with these tool calls."""
         return {
+            "type": "submit_tool_outputs",
+            "submit_tool_outputs": {"tool_calls": copy.deepcopy(calls)},
+        }
+
+    def encode(self, payload: Any) -> bytes:
+        """A response body as this API writes it (the reference: pretty-printed UTF-8)."""
+        return _encode(payload)
+
+    def error_reply(self, error: _APIError) -> _Reply:
+        payload = {
             "error": {
                 "message": error.message,
                 "type": error.type,
@@ -572,13 +883,13 @@ class _RunsAPI:
                 "code": error.code,
             }
         }
+        return _Reply(error.status, _encode(payload))
 
     # -- answering a request ------------------------------------------------------------------
 
-    def error_reply(self, error: _APIError) -> _Reply:
-        return _Reply(error.status, _encode(self._error_payload(error)))
-
-    def handle(self, request: RecordedRequest, problem: Optional[_APIError]) -> _Reply:
+    def handle(
+        self, request: RecordedRequest, problem: Optional[_APIError]
+    ) -> Union[_Reply, _StreamReply]:
         """Answer ``request``; ``problem`` is a refusal of the transport (a body too large),
         answered after authentication as the API does."""
         headers = {}
@@ -588,7 +899,9 @@ class _RunsAPI:
                 raise problem
             with self.lock:
                 payload = self._dispatch(request)
-                body = _encode(payload)  # under the lock: a consistent snapshot of the run
+                if isinstance(payload, _StreamReply):
+                    return payload
+                body = self.encode(payload)  # under the lock: a consistent snapshot of the run
         except _APIError as error:
             return self.error_reply(error)
         if (
@@ -631,7 +944,7 @@ class _RunsAPI:
             if route.method == request.method:
                 handler: Callable[..., Any] = getattr(self, route.handler)
                 return handler(request, **params)
-        raise _APIError(404, "Invalid URL (%s %s)" % (request.method, request.path))
+        raise _APIError(404, "Invalid URL (%s %s)" % (request.method, request.path), resource="url")
 
     @staticmethod
     def _body_object(request: RecordedRequest) -> Dict[str, Any]:
@@ -653,30 +966,39 @@ class _RunsAPI:
 
     def create(self, request: RecordedRequest, thread_id: str) -> Any:
         body = self._body_object(request)
-        _reject_unknown(body, _CREATE_PARAMS)
-        if body.get("assistant_id") is None:
-            raise _missing("assistant_id")
-        for name, (types, expected) in _CREATE_PARAMS.items():
-            value = body.get(name)
-            if value is None:
-                continue
-            _check_type(name, value, types, expected)
-            if name in _RANGES:
-                low, high = _RANGES[name]
-                if not low <= value <= high:
-                    raise _APIError(
-                        400,
-                        "Invalid '%s': expected a value between %g and %g, but got %r instead."
-                        % (name, low, high, value),
-                        param=name,
-                        code="invalid_value",
-                    )
-        if body.get("metadata") is not None:
-            _check_metadata(body["metadata"])
-        _reject_stream(body)
+        _check_params(body, _CREATE_PARAMS)
+        messages = _check_messages("additional_messages", body.get("additional_messages"))
         # The thread check comes after body validation, like the API's own request validation.
         if thread_id not in self.threads and not self.auto_create_threads:
             self._thread(thread_id)
+        if messages:
+            thread = self._thread(thread_id, create=True)
+            for content, role in messages:
+                self._add_message(thread, role, content, None)
+        return self._start_run(thread_id, body, [] if body.get("stream") else None)
+
+    def create_thread_and_run(self, request: RecordedRequest) -> Any:
+        body = self._body_object(request)
+        _check_params(body, _THREAD_RUN_PARAMS)
+        spec = body.get("thread") or {}
+        _reject_unknown(spec, ("messages", "metadata", "tool_resources"), "thread.")
+        metadata = {}
+        if spec.get("metadata") is not None:
+            metadata = _check_metadata(spec["metadata"], "thread.metadata")
+        if spec.get("tool_resources") is not None:
+            _check_type("thread.tool_resources", spec["tool_resources"], (dict,), "an object")
+        messages = _check_messages("thread.messages", spec.get("messages"))
+        thread = self._thread(self._new_id("thread"), create=True)
+        thread.data["metadata"] = metadata
+        thread.data["tool_resources"] = copy.deepcopy(spec.get("tool_resources") or {})
+        for content, role in messages:
+            self._add_message(thread, role, content, None)
+        events = [("thread.created", _compact(thread.data))] if body.get("stream") else None
+        return self._start_run(thread.data["id"], body, events)
+
+    def _start_run(
+        self, thread_id: str, body: Dict[str, Any], events: Optional[List[_Event]]
+    ) -> Any:
         echoed = {k: body[k] for k in _ECHOED if body.get(k) is not None}
         run = self.new_run(
             thread_id,
@@ -685,12 +1007,14 @@ class _RunsAPI:
             self.default_tool_calls,
             self.default_after_tool_outputs,
             echoed,
+            events=events,
         )
-        return run.data
+        return run.data if events is None else self._stream(run, events)
 
     def retrieve(self, request: RecordedRequest, thread_id: str, run_id: str) -> Any:
         run = self.find(thread_id, run_id)
-        self._advance(run)
+        if run.events is None:  # a run that a stream drives is moved on by its stream only
+            self._advance(run)
         return run.data
 
     def update(self, request: RecordedRequest, thread_id: str, run_id: str) -> Any:
@@ -708,7 +1032,7 @@ class _RunsAPI:
         status = run.data.get("status")
         if status in _TERMINAL or status == "cancelling":
             raise _APIError(400, "Cannot cancel run with status '%s'." % status)
-        # The script continues with "cancelled" on the next GET.
+        # The script continues with "cancelled" on the next GET (or the stream's next event).
         run.script[run.pos + 1 :] = ["cancelling", "cancelled"]
         run.pos += 1
         self._enter(run, "cancelling")
@@ -718,7 +1042,8 @@ class _RunsAPI:
         body = self._body_object(request)
         run = self.find(thread_id, run_id)
         _reject_unknown(body, ("tool_outputs", "stream"))
-        _reject_stream(body)
+        if body.get("stream") is not None:
+            _check_type("stream", body["stream"], (bool,), "a boolean")
         outputs = body.get("tool_outputs")
         if outputs is None:
             raise _missing("tool_outputs")
@@ -726,7 +1051,6 @@ class _RunsAPI:
         status = run.data.get("status")
         if status != "requires_action":
             raise _APIError(400, 'Runs in status "%s" do not accept tool outputs.' % status)
-        given = []
         for i, item in enumerate(outputs):
             where = "tool_outputs[%d]" % i
             _check_type(where, item, (dict,), "an object")
@@ -737,101 +1061,110 @@ class _RunsAPI:
             _check_type(where + ".tool_call_id", call_id, (str,), "a string")
             if item.get("output") is not None:
                 _check_type(where + ".output", item["output"], (str,), "a string")
-            given.append(call_id)
-        pending = _pending_call_ids(run.data)
-        if len(set(given)) != len(given) or sorted(given) != sorted(pending):
+        pending = run.pending_call_ids()
+        ids = [item["tool_call_id"] for item in outputs]
+        if len(set(ids)) != len(ids) or sorted(ids) != sorted(pending):
             raise _APIError(
                 400,
-                "Expected tool outputs for call_ids %s, got %s." % (pending, given),
+                "Expected tool outputs for call_ids %s, got %s." % (pending, ids),
                 param="tool_outputs",
             )
+        mine: Optional[List[_Event]] = None
+        if body.get("stream"):
+            mine = run.events = []
+        given = {item["tool_call_id"]: item.get("output") for item in outputs}
+        step = run.tool_step
+        if step is not None:
+            for call in step["step_details"]["tool_calls"]:
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict) and call.get("id") in given:
+                    function["output"] = given[call["id"]]
+            self._finish_step(run, step, "completed")
         if run.pos + 1 >= len(run.script):
             run.script.extend(run.after_tool_outputs)
         run.pos += 1
         self._enter(run, run.script[run.pos])
-        return run.data
+        return run.data if mine is None else self._stream(run, mine)
 
     def list(self, request: RecordedRequest, thread_id: str) -> Any:
-        query = request.query
-        runs = sorted(self._thread(thread_id), key=_Run.sort_key)
-        limit_text = query.get("limit", ["20"])[-1]
-        try:
-            limit = int(limit_text)
-        except ValueError:
-            raise _APIError(
-                400,
-                "Invalid type for 'limit': expected an integer, but got a string instead.",
-                param="limit",
-                code="invalid_type",
-            ) from None
-        if not 1 <= limit <= 100:
-            which, bound = ("below minimum", ">= 1") if limit < 1 else ("above maximum", "<= 100")
-            raise _APIError(
-                400,
-                "Invalid 'limit': integer %s value. Expected a value %s, but got %d instead."
-                % (which, bound, limit),
-                param="limit",
-                code="integer_below_min_value" if limit < 1 else "integer_above_max_value",
-            )
-        order = query.get("order", ["desc"])[-1]
-        if order not in ("asc", "desc"):
-            raise _APIError(
-                400,
-                "Invalid value for 'order': expected one of 'asc' or 'desc', but got %r instead."
-                % order,
-                param="order",
-                code="invalid_value",
-            )
-        if order == "desc":
-            runs.reverse()
-        ids = [r.data["id"] for r in runs]
-        cursors = {name: query.get(name, [""])[-1] for name in ("after", "before")}
-        for name, cursor in cursors.items():
-            if cursor and cursor not in ids:
-                raise _APIError(
-                    400,
-                    "Invalid '%s': no run with id '%s' in this thread." % (name, cursor),
-                    param=name,
-                    code="invalid_value",
-                )
-        low = ids.index(cursors["after"]) + 1 if cursors["after"] else 0
-        high = ids.index(cursors["before"]) if cursors["before"] else len(ids)
-        window = runs[low:high]
-        # With only `before`, the page is the `limit` runs just before the cursor.
-        page = window[-limit:] if cursors["before"] and not cursors["after"] else window[:limit]
-        return {
-            "object": "list",
-            "data": [r.data for r in page],
-            "first_id": page[0].data["id"] if page else None,
-            "last_id": page[-1].data["id"] if page else None,
-            "has_more": len(window) > limit,
-        }
+        runs = sorted(self._thread(thread_id).runs, key=_Run.sort_key)
+        return _page(request.query, [r.data for r in runs], "run", "thread")
 
-    # -- the store and the status machine -----------------------------------------------------
+    def list_steps(self, request: RecordedRequest, thread_id: str, run_id: str) -> Any:
+        return _page(request.query, self.find(thread_id, run_id).steps, "step", "run")
 
-    def _thread(self, thread_id: str, create: bool = False) -> List[_Run]:
-        runs = self.threads.get(thread_id)
-        if runs is None:
+    def retrieve_step(
+        self, request: RecordedRequest, thread_id: str, run_id: str, step_id: str
+    ) -> Any:
+        for step in self.find(thread_id, run_id).steps:
+            if step["id"] == step_id:
+                return step
+        raise _APIError(404, "No step found with id '%s'." % step_id, resource="step")
+
+    def list_messages(self, request: RecordedRequest, thread_id: str) -> Any:
+        messages = self._thread(thread_id).messages
+        run_id = request.query.get("run_id", [""])[-1]
+        if run_id:
+            messages = [m for m in messages if m.get("run_id") == run_id]
+        return _page(request.query, messages, "message", "thread")
+
+    # -- the store ----------------------------------------------------------------------------
+
+    def _thread(
+        self, thread_id: str, create: bool = False, when: Optional[float] = None
+    ) -> _Thread:
+        thread = self.threads.get(thread_id)
+        if thread is None:
             if not create:
-                raise _APIError(404, "No thread found with id '%s'." % thread_id)
-            runs = self.threads[thread_id] = []
-        return runs
+                raise _APIError(404, "No thread found with id '%s'." % thread_id, resource="thread")
+            thread = self.threads[thread_id] = _Thread(
+                {
+                    "id": thread_id,
+                    "object": "thread",
+                    "created_at": self._stamp(self.clock() if when is None else when),
+                    "metadata": {},
+                    "tool_resources": {},
+                }
+            )
+        return thread
 
     def add_thread(self, thread_id: str) -> None:
         with self.lock:
-            self.threads.setdefault(thread_id, [])
+            self._thread(thread_id, create=True)
 
     def find(self, thread_id: str, run_id: str) -> _Run:
         self._thread(thread_id)
         run = self.runs.get(run_id)
         if run is None or run.thread_id != thread_id:
-            raise _APIError(404, "No run found with id '%s'." % run_id)
+            raise _APIError(404, "No run found with id '%s'." % run_id, resource="run")
         return run
 
     def clear(self) -> None:
         with self.lock:
             self.runs.clear()
             self.threads.clear()
+
+    def _add_message(
+        self, thread: _Thread, role: str, content: List[Any], run: Optional[_Run]
+    ) -> Dict[str, Any]:
+        message = {
+            "id": self._new_id("msg"),
+            "object": "thread.message",
+            "created_at": self._stamp(self.clock()),
+            "assistant_id": run.data["assistant_id"] if run is not None else None,
+            "thread_id": thread.data["id"],
+            "run_id": run.data["id"] if run is not None else None,
+            "status": "completed" if run is None else "in_progress",
+            "incomplete_details": None,
+            "incomplete_at": None,
+            "completed_at": self._stamp(self.clock()) if run is None else None,
+            "role": role,
+            "content": content,
+            "attachments": [],
+            "metadata": {},
+        }
+        thread.messages.append(message)
+        return message
 
     def new_run(
         self,
@@ -841,10 +1174,13 @@ class _RunsAPI:
         tool_calls: Tuple[ToolCallSpec, ...],
         after: Tuple[str, ...],
         fields: Mapping[str, Any],
+        message: Optional[str] = None,
+        events: Optional[List[_Event]] = None,
     ) -> _Run:
         """Store a run in ``thread_id`` (created if needed) starting at ``script[0]``, with
-        ``fields`` set on top of the run as created."""
-        now = int(self.clock())
+        ``fields`` set on top of the run as created; ``events``: collect its stream's events
+        (starting with those given)."""
+        now = self.clock()
         data: Dict[str, Any] = {
             "id": self._new_id("run"),
             "object": "thread.run",
@@ -877,16 +1213,28 @@ class _RunsAPI:
             "tool_choice": "auto",
             "parallel_tool_calls": True,
         }
+        fields = copy.deepcopy(dict(fields))
+        data.update(fields)  # first so that the events of its creation show them
         with self.lock:
-            self._seq += 1
-            run = _Run(data, thread_id, self._seq, list(script), tool_calls, after)
-            self._enter(run, script[0])
-            data.update(copy.deepcopy(dict(fields)))
             if data["id"] in self.runs:
                 raise ValueError("a run with id %r already exists" % (data["id"],))
-            self._thread(thread_id, create=True).append(run)
+            thread = self._thread(thread_id, create=True, when=now)
+            self._seq += 1
+            text = self.default_message if message is None else message
+            run = _Run(data, thread_id, self._seq, now, list(script), tool_calls, after, text)
+            thread.runs.append(run)
             self.runs[data["id"]] = run
+            run.events = events
+            self._emit(run, "thread.run.created", data)
+            self._enter(run, script[0])
+            data.update(fields)  # again: given fields win over what entering the status set
         return run
+
+    # -- the status machine -------------------------------------------------------------------
+
+    def _emit(self, run: _Run, event: str, payload: Any) -> None:
+        if run.events is not None:
+            run.events.append((event, _compact(payload)))
 
     def _tool_call(self, spec: ToolCallSpec) -> Dict[str, Any]:
         if isinstance(spec, Mapping):
@@ -901,15 +1249,19 @@ class _RunsAPI:
         }
 
     def _enter(self, run: _Run, status: str) -> None:
-        """Put the run in ``status``, stamping what the API stamps on that change."""
+        """Put the run in ``status``, stamping what the API stamps on that change, making the
+        steps and messages it makes, and emitting the events a stream shows for it."""
         data = run.data
-        now = self._stamp(int(self.clock()))
+        now = self._stamp(self.clock())
         data["status"] = status
         if status in _STARTED and data.get("started_at") is None:
             data["started_at"] = now
-        data["required_action"] = (
-            self._required_action(run) if status == "requires_action" else None
-        )
+        if run.prepared != status:
+            self._prepare(run, status)
+        run.prepared = None
+        data["required_action"] = None
+        if status == "requires_action" and run.tool_step is not None:
+            data["required_action"] = self._required_action(run.pending_calls)
         fill: Dict[str, Any] = {}
         if status == "completed":
             fill = {"completed_at": now, "usage": _USAGE}
@@ -927,14 +1279,214 @@ class _RunsAPI:
                 data[key] = copy.deepcopy(value)  # never share _USAGE with a run
         if status in _TERMINAL and status != "expired":
             data["expires_at"] = None  # finished runs no longer expire (as the API shows them)
+        if status == "cancelled" and run.tool_step is not None:
+            # The only step a run can leave unfinished: the tool calls it was cancelled in.
+            self._finish_step(run, run.tool_step, "cancelled")
+        self._emit(run, "thread.run." + status, data)
 
-    def _advance(self, run: _Run) -> None:
+    def _prepare(self, run: _Run, status: str) -> None:
+        """What the run does before it enters ``status``: the tool calls it asks for, or the
+        message it writes."""
+        if status == "requires_action":
+            self._open_tool_step(run, [self._tool_call(spec) for spec in run.tool_calls])
+        elif status in ("completed", "incomplete"):
+            self._write_message(run, status)
+
+    def _advance(self, run: _Run, stepwise: bool = False) -> bool:
+        """Move the run one step along its script; False when it waits or is finished.
+
+        ``stepwise`` (a stream): what precedes a status change is a step of its own, so that
+        the run keeps its status until the stream says it changed."""
         status = run.data.get("status")
         if status == "requires_action" or status in _TERMINAL:
-            return  # waits for tool outputs / is finished, as a real run does
-        if run.pos + 1 < len(run.script):
-            run.pos += 1
-            self._enter(run, run.script[run.pos])
+            return False  # waits for tool outputs / is finished, as a real run does
+        if run.pos + 1 >= len(run.script):
+            return False
+        upcoming = run.script[run.pos + 1]
+        if stepwise and run.prepared != upcoming:
+            run.prepared = upcoming
+            self._prepare(run, upcoming)
+            if run.events:
+                return True
+        run.pos += 1
+        self._enter(run, upcoming)
+        return True
+
+    def _new_step(self, run: _Run, kind: str, details: Dict[str, Any]) -> Dict[str, Any]:
+        step = {
+            "id": self._new_id("step"),
+            "object": "thread.run.step",
+            "created_at": self._stamp(self.clock()),
+            "run_id": run.data["id"],
+            "assistant_id": run.data["assistant_id"],
+            "thread_id": run.thread_id,
+            "type": kind,
+            "status": "in_progress",
+            "cancelled_at": None,
+            "completed_at": None,
+            "expired_at": None,
+            "failed_at": None,
+            "last_error": None,
+            "step_details": details,
+            "metadata": {},
+            "usage": None,
+        }
+        run.steps.append(step)
+        self._emit(run, "thread.run.step.created", step)
+        self._emit(run, "thread.run.step.in_progress", step)
+        return step
+
+    def _finish_step(self, run: _Run, step: Dict[str, Any], status: str) -> None:
+        step["status"] = status
+        step[status + "_at"] = self._stamp(self.clock())
+        if status == "completed":
+            step["usage"] = copy.deepcopy(_STEP_USAGE)
+        if step is run.tool_step:
+            run.tool_step = None
+        self._emit(run, "thread.run.step." + status, step)
+
+    def _open_tool_step(self, run: _Run, calls: List[Dict[str, Any]]) -> None:
+        run.pending_calls = calls
+        step = self._new_step(run, "tool_calls", {"type": "tool_calls", "tool_calls": []})
+        listed = step["step_details"]["tool_calls"]
+        for index, call in enumerate(calls):
+            listed.append(copy.deepcopy(call))
+            function = call.get("function")
+            if isinstance(function, dict):
+                listed[-1]["function"]["output"] = None
+                # As the model produces them: the call with empty arguments, then the arguments.
+                deltas = [
+                    {
+                        "index": index,
+                        "id": call.get("id"),
+                        "type": call.get("type"),
+                        "function": {"name": function.get("name"), "arguments": "", "output": None},
+                    },
+                    {
+                        "index": index,
+                        "type": call.get("type"),
+                        "function": {"arguments": function.get("arguments")},
+                    },
+                ]
+            else:
+                deltas = [dict(call, index=index)]
+            for delta in deltas:
+                self._emit(
+                    run,
+                    "thread.run.step.delta",
+                    {
+                        "id": step["id"],
+                        "object": "thread.run.step.delta",
+                        "delta": {"step_details": {"type": "tool_calls", "tool_calls": [delta]}},
+                    },
+                )
+        run.tool_step = step
+
+    def _write_message(self, run: _Run, status: str) -> None:
+        """The assistant's answer: a message_creation step and its message, streamed as deltas."""
+        message = self._add_message(self.threads[run.thread_id], "assistant", [], run)
+        message_id = message["id"]
+        details = {"type": "message_creation", "message_creation": {"message_id": message_id}}
+        step = self._new_step(run, "message_creation", details)
+        self._emit(run, "thread.message.created", message)
+        self._emit(run, "thread.message.in_progress", message)
+        for i, piece in enumerate(_text_pieces(run.message)):
+            text: Dict[str, Any] = {"value": piece}
+            if i == 0:
+                text["annotations"] = []
+            delta = {"content": [{"index": 0, "type": "text", "text": text}]}
+            self._emit(
+                run,
+                "thread.message.delta",
+                {"id": message_id, "object": "thread.message.delta", "delta": delta},
+            )
+        message["content"] = [{"type": "text", "text": {"value": run.message, "annotations": []}}]
+        now = self._stamp(self.clock())
+        if status == "incomplete":
+            message["status"] = "incomplete"
+            message["incomplete_at"] = now
+            message["incomplete_details"] = {"reason": "max_tokens"}
+        else:
+            message["status"] = "completed"
+            message["completed_at"] = now
+        self._emit(run, "thread.message." + message["status"], message)
+        self._finish_step(run, step, "completed")
+
+    def _stream(self, run: _Run, mine: List[_Event]) -> _StreamReply:
+        """The run's event stream (``mine``: its ``run.events``): the events collected so far,
+        then each next change of the run, made when the transport draws the next event (so a
+        GET between two events shows what the stream said), until the run needs tool outputs
+        or ends; then ``done``."""
+
+        def events() -> Iterator[_Event]:
+            try:
+                while True:
+                    with self.lock:
+                        if run.events is not mine:
+                            break  # another stream (after tool outputs) took the run over
+                        if not mine and not self._advance(run, stepwise=True):
+                            break
+                        batch = mine[:]
+                        del mine[:]
+                    yield from batch
+            finally:
+                with self.lock:
+                    if run.events is mine:
+                        run.events = None
+            yield _DONE
+
+        return _StreamReply(events())
+
+
+# What FastAPI-based servers answer for a 404 of each resource.
+_FASTAPI_NOT_FOUND = {
+    "run": "Run not found in thread.",
+    "thread": "Thread not found.",
+    "step": "Run step not found.",
+    "url": "Not Found",
+}
+# pydantic's wording for the validation errors that have one: code -> (msg, type).
+_FASTAPI_VALIDATION = {
+    "missing_required_parameter": ("Field required", "missing"),
+    "unknown_parameter": ("Extra inputs are not permitted", "extra_forbidden"),
+}
+_QUERY_PARAMS = frozenset({"limit", "order", "after", "before"})
+
+
+class _FastAPIRunsAPI(_RunsAPI):
+    """The dialect of common self-hosted Assistants servers (FastAPI apps): RFC 3339
+    timestamps, bare UUID ids, FastAPI's error bodies (422 for validation errors), compact
+    JSON, and ``required_action`` null while the run requires action (the tool calls only in
+    its steps)."""
+
+    def _new_id(self, prefix: str) -> str:
+        return str(uuid.uuid4())
+
+    def _stamp(self, when: float) -> Any:
+        moment = datetime.datetime.fromtimestamp(when, datetime.timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def _required_action(self, calls: List[Dict[str, Any]]) -> Any:
+        return None
+
+    def encode(self, payload: Any) -> bytes:
+        return _encode_text(_compact(payload))
+
+    def error_reply(self, error: _APIError) -> _Reply:
+        if error.resource is not None:
+            return _Reply(404, self.encode({"detail": _FASTAPI_NOT_FOUND[error.resource]}))
+        if error.status == 400 and error.param is not None:
+            msg, kind = _FASTAPI_VALIDATION.get(error.code or "", (error.message, "value_error"))
+            where = "query" if error.param in _QUERY_PARAMS else "body"
+            parts = [p for p in re.split(r"[.\[\]]+", error.param) if p]
+            loc: List[Any] = [where] + [int(p) if p.isdigit() else p for p in parts]
+            detail = [{"loc": loc, "msg": msg, "type": kind}]
+            return _Reply(422, self.encode({"detail": detail}))
+        return _Reply(error.status, self.encode({"detail": error.message}))
+
+
+# FakeRunsServer(flavour=...) -> the API it emulates.
+_FLAVOURS = {"openai": _RunsAPI, "fastapi": _FastAPIRunsAPI}
 
 
 # --------------------------------------------------------------------------------------------
@@ -950,6 +1502,55 @@ def _encode(payload: Any) -> bytes:
         return text.encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(payload, indent=2).encode("ascii")
+
+
+def _encode_text(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate a client sent: escaped, as _encode does
+        return text.encode("utf-8", "backslashreplace")
+
+
+def _pieces(raw: bytes, size: Optional[int], awkward: bool) -> List[bytes]:
+    """``raw`` cut every ``size`` bytes and, if ``awkward``, inside each multi-byte UTF-8
+    character, between each CR and LF and inside each ``data:`` field name."""
+    cuts = set(range(size, len(raw), size)) if size else set()
+    if awkward:
+        for i, byte in enumerate(raw):
+            if byte >= 0xC0:  # the lead byte of a multi-byte character: cut after it
+                cuts.add(i + 1)
+        cuts.update(m.start() + 1 for m in re.finditer(b"\r\n", raw))
+        cuts.update(m.start() + 2 for m in re.finditer(b"(?m)^data:", raw))
+    bounds = [0, *sorted(cuts), len(raw)]
+    return [raw[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+class _StreamLog:
+    """What one stream sent, kept for ``FakeRunsServer.streams``."""
+
+    def __init__(self, request: RecordedRequest, lock: Any) -> None:
+        self.request = request
+        self.lock = lock
+        self.events: List[Tuple[str, str]] = []
+        self.raw: List[bytes] = []
+        self.finished = False
+        self.ended = False
+
+    def add(self, name: str, data: str, raw: bytes) -> None:
+        with self.lock:
+            self.events.append((name, data))
+            self.raw.append(raw)
+            self.finished = name == "done"
+
+    def end(self) -> None:
+        with self.lock:
+            self.ended = True
+
+    def snapshot(self) -> RecordedStream:
+        with self.lock:
+            events = [(n, d if d == "[DONE]" else json.loads(d)) for n, d in self.events]
+            body = b"".join(self.raw)
+            return RecordedStream(self.request, events, body, self.finished, self.ended)
 
 
 def _pad(body: bytes, size: int) -> bytes:
@@ -1097,24 +1698,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         fault = fake._record(request)
         if fault is None:
             reply = fake._api.handle(request, problem)
-            self._send(reply.status, reply.headers, reply.body, close)
-            return
-        if fault.delay:
-            fake._stopping.wait(fault.delay)  # stop() cuts the wait short
-        if fault.drop:
-            self.close_connection = True  # no response: the client sees the socket close
-            return
-        if fault.status is not None:
-            reply = _Reply(fault.status, b"")
-            if fault.body is not None:
-                reply.body = fault.body
-            elif fault.status >= 400:
-                reply = fake._api.error_reply(_status_error(fault.status))
         else:
-            reply = fake._api.handle(request, problem)
-            if fault.pad_to is not None:
-                reply.body = _pad(reply.body, fault.pad_to)
-        self._send(reply.status, _merge_headers(reply.headers, fault.headers), reply.body, close)
+            if fault.delay:
+                fake._stopping.wait(fault.delay)  # stop() cuts the wait short
+            if fault.drop and fault.after_events is None:
+                self.close_connection = True  # no response: the client sees the socket close
+                return
+            if fault.status is not None:
+                reply = _Reply(fault.status, b"")
+                if fault.body is not None:
+                    reply.body = fault.body
+                elif fault.status >= 400:
+                    reply = fake._api.error_reply(_status_error(fault.status))
+            else:
+                reply = fake._api.handle(request, problem)
+                if fault.pad_to is not None and isinstance(reply, _Reply):
+                    reply.body = _pad(reply.body, fault.pad_to)
+        if isinstance(reply, _StreamReply):
+            self._send_stream(fake, request, reply, fault or Fault(), close)
+            return
+        headers = reply.headers if fault is None else _merge_headers(reply.headers, fault.headers)
+        self._send(reply.status, headers, reply.body, close)
 
     def _read_body(self, limit: int) -> bytes:
         if self.headers.get("Transfer-Encoding", "").strip().lower() == "chunked":
@@ -1151,6 +1755,91 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
             pass  # trailers
         return b"".join(chunks)
+
+    def _send_stream(
+        self,
+        fake: FakeRunsServer,
+        request: RecordedRequest,
+        reply: _StreamReply,
+        fault: Fault,
+        close: bool,
+    ) -> None:
+        """Send the events as ``text/event-stream``, each as soon as it is drawn, in HTTP/1.1
+        chunks (to an HTTP/1.0 client: until the connection closes), with the fault's stream
+        misbehaviour."""
+        self.responded = True
+        log = fake._stream_opened(request)  # before the headers: a client finds it recorded
+        chunked = self.request_version == "HTTP/1.1"
+        self.send_response(200)
+        headers = _merge_headers(
+            {
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+                "x-request-id": "req_" + secrets.token_hex(16),
+            },
+            fault.headers,
+        )
+        for name, value in headers.items():
+            lower = name.lower()
+            if lower == "connection":
+                close = close or value.strip().lower() == "close"
+            elif lower not in ("content-length", "transfer-encoding"):  # the framing is ours
+                self.send_header(name, value)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        if close or not chunked:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.flush()
+        eol = fault.line_ending
+        sent = 0
+        try:
+            while True:
+                # The fault strikes before the next event is drawn (drawing moves the run on):
+                # during a stall, the run is where the events sent so far left it.
+                if sent == fault.after_events:
+                    self._stall(fake, fault.stall)
+                    if fault.error_event is not None:
+                        error = _compact({"error": dict(fault.error_event)})
+                        self._send_event(log, "error", error, eol, fault, chunked)
+                        break
+                    if fault.drop:
+                        self.close_connection = True  # mid-body: the client sees it cut
+                        return
+                event = next(reply.events, None)
+                if event is None:
+                    break
+                self._send_event(log, event[0], event[1], eol, fault, chunked)
+                sent += 1
+        finally:
+            log.end()
+            for _ in reply.events:
+                pass  # the run carries on to where its stream would have left it
+        # Only now, so that a client that sees the end of the body sees the run's final state.
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+    def _stall(self, fake: FakeRunsServer, stall: Union[float, threading.Event, None]) -> None:
+        if isinstance(stall, threading.Event):
+            # Until the test sets it, or the server stops.
+            while not stall.wait(0.05) and not fake._stopping.is_set():
+                pass
+        elif stall:
+            fake._stopping.wait(stall)
+
+    def _send_event(
+        self, log: _StreamLog, name: str, data: str, eol: str, fault: Fault, chunked: bool
+    ) -> None:
+        raw = _encode_text("event: %s%sdata: %s%s%s" % (name, eol, data, eol, eol))
+        log.add(name, data, raw)  # first: a client that got the event finds it recorded
+        for piece in _pieces(raw, fault.chunk_bytes, fault.split_awkwardly):
+            if chunked:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            else:
+                self.wfile.write(piece)
+            self.wfile.flush()  # each piece leaves on its own (TCP_NODELAY is set)
 
     def _send(self, status: int, headers: Mapping[str, str], body: bytes, close: bool) -> None:
         self.responded = True
@@ -1212,20 +1901,19 @@ class FakeRunsServer:
     idle that many seconds; ``max_body_bytes`` bounds request bodies (400 above it);
     ``api_key`` requires ``Authorization: Bearer <api_key>`` (401 otherwise, as the API does);
     ``require_beta_header`` (default true) answers 400, as the real API does, to Runs requests
-    without ``OpenAI-Beta: assistants=v2``.
-    All are also attributes that can be changed while the server runs; the scripts are
-    checked when set (ValueError), not on each request.
+    without ``OpenAI-Beta: assistants=v2``; ``default_message`` is the text of the message a
+    run writes when it completes. All these are also attributes that can be changed while the
+    server runs; the scripts are checked when set (ValueError), not on each request.
+    ``flavour`` (read-only) is ``"openai"`` (the API reference) or ``"fastapi"`` (see the
+    module's documentation).
     """
-
-    # The emulated API; a flavour of the fake (another server's dialect) is a subclass setting
-    # this to a subclass of _RunsAPI.
-    _api_class = _RunsAPI
 
     clock = _APISetting()
     poll_after_ms = _APISetting()
     default_statuses = _APISetting()
     default_tool_calls = _APISetting()
     default_after_tool_outputs = _APISetting()
+    default_message = _APISetting()
     auto_create_threads = _APISetting()
     api_key = _APISetting()
     require_beta_header = _APISetting()
@@ -1245,13 +1933,19 @@ class FakeRunsServer:
         auto_create_threads: bool = True,
         api_key: Optional[str] = None,
         require_beta_header: bool = True,
+        default_message: str = _DEFAULT_MESSAGE,
+        flavour: str = "openai",
     ) -> None:
-        self._api = self._api_class(
+        if flavour not in _FLAVOURS:
+            raise ValueError("flavour must be one of %s, got %r" % (sorted(_FLAVOURS), flavour))
+        self._flavour = flavour
+        self._api = _FLAVOURS[flavour](
             clock=clock,
             poll_after_ms=poll_after_ms,
             default_statuses=default_statuses,
             default_tool_calls=default_tool_calls,
             default_after_tool_outputs=default_after_tool_outputs,
+            default_message=default_message,
             auto_create_threads=auto_create_threads,
             api_key=api_key,
             require_beta_header=require_beta_header,
@@ -1265,6 +1959,7 @@ class FakeRunsServer:
         self._lock = threading.RLock()
         self._faults: List[List[Any]] = []  # [Fault, uses left], consumed front to back
         self._requests: List[RecordedRequest] = []
+        self._streams: List[_StreamLog] = []
         self._errors: List[str] = []
         self._sockets: Dict[Any, int] = {}  # open connection -> connection id
         self._handler_threads: Set[threading.Thread] = set()
@@ -1327,6 +2022,11 @@ class FakeRunsServer:
         return "<FakeRunsServer %s>" % where
 
     @property
+    def flavour(self) -> str:
+        """The dialect the server speaks: ``"openai"`` or ``"fastapi"``."""
+        return self._flavour
+
+    @property
     def port(self) -> int:
         """The bound port (raises RuntimeError when the server is not running)."""
         if self._httpd is None:
@@ -1348,7 +2048,7 @@ class FakeRunsServer:
     def add_thread(self, thread_id: Optional[str] = None) -> str:
         """Make a thread exist (a random ``thread_...`` id when None); returns its id."""
         if thread_id is None:
-            thread_id = "thread_" + secrets.token_hex(12)
+            thread_id = self._api._new_id("thread")
         self._api.add_thread(thread_id)
         return thread_id
 
@@ -1359,6 +2059,7 @@ class FakeRunsServer:
         statuses: Sequence[str] = ("queued", "in_progress", "requires_action"),
         tool_calls: Optional[Sequence[ToolCallSpec]] = None,
         after_tool_outputs: Sequence[str] = ("in_progress", "completed"),
+        message: Optional[str] = None,
         **fields: Any,
     ) -> Dict[str, Any]:
         """Store a run in ``thread_id`` (created if needed) and return a copy of its raw dict.
@@ -1368,21 +2069,34 @@ class FakeRunsServer:
         JSON string or a value to encode, given fresh ``call_...`` ids; or raw tool-call dicts
         sent verbatim; default one ``get_current_weather`` call). Accepted tool outputs move the
         run to the status after that step, or along ``after_tool_outputs`` when the script ends
-        there. ``fields`` (e.g. ``id``, ``created_at``, ``model``, ``last_error``, or unknown
-        keys) are set on top of the run as created; later status changes fill timestamps,
-        ``usage``, ``last_error`` and ``incomplete_details`` only where they are still None.
+        there. On ``completed`` (or ``incomplete``) the run writes the assistant's ``message``
+        (default ``default_message``) to its thread. ``fields`` (e.g. ``id``, ``created_at``,
+        ``model``, ``last_error``, or unknown keys) are set on top of the run as created; later
+        status changes fill timestamps, ``usage``, ``last_error`` and ``incomplete_details`` only
+        where they are still None.
         """
         script = _check_statuses("statuses", statuses)
         calls = _check_tool_calls(tool_calls)
         after = _check_statuses("after_tool_outputs", after_tool_outputs)
+        text = None if message is None else _check_message(message)
         with self._api.lock:
-            run = self._api.new_run(thread_id, "asst_fake", script, calls, after, fields)
+            run = self._api.new_run(thread_id, "asst_fake", script, calls, after, fields, text)
             return copy.deepcopy(run.data)
 
     def get_run(self, run_id: str) -> Dict[str, Any]:
         """A copy of the stored run's raw dict, without advancing it (KeyError if unknown)."""
         with self._api.lock:
             return copy.deepcopy(self._api.runs[run_id].data)
+
+    def get_steps(self, run_id: str) -> List[Dict[str, Any]]:
+        """Copies of the run's steps, oldest first (KeyError if the run is unknown)."""
+        with self._api.lock:
+            return copy.deepcopy(self._api.runs[run_id].steps)
+
+    def get_messages(self, thread_id: str) -> List[Dict[str, Any]]:
+        """Copies of the thread's messages, oldest first (KeyError if the thread is unknown)."""
+        with self._api.lock:
+            return copy.deepcopy(self._api.threads[thread_id].messages)
 
     # -- faults ------------------------------------------------------------------------------
     # Each *_next helper describes its misbehaviour as one Fault; count, path and method mean
@@ -1521,6 +2235,13 @@ class FakeRunsServer:
             return list(self._requests)
 
     @property
+    def streams(self) -> List[RecordedStream]:
+        """Snapshots of every event stream sent (or being sent), oldest first."""
+        with self._lock:
+            logs = list(self._streams)
+        return [log.snapshot() for log in logs]
+
+    @property
     def errors(self) -> List[str]:
         """Tracebacks of bugs inside the fake itself (answered with 500); empty normally."""
         with self._lock:
@@ -1532,6 +2253,7 @@ class FakeRunsServer:
         self._api.clear()
         with self._lock:
             self._requests.clear()
+            self._streams.clear()
             self._errors.clear()
             self._faults.clear()
             self._connections_opened = 0
@@ -1564,13 +2286,21 @@ class FakeRunsServer:
         with self._lock:
             self._errors.append(text)
 
+    def _stream_opened(self, request: RecordedRequest) -> _StreamLog:
+        log = _StreamLog(request, self._lock)
+        with self._lock:
+            self._streams.append(log)
+        return log
+
     def _record(self, request: RecordedRequest) -> Optional[Fault]:
         """Record the request and take the first queued fault that matches it."""
+        body = request.json
+        stream = isinstance(body, dict) and body.get("stream") is True
         with self._lock:
             self._requests.append(request)
             for entry in self._faults:
                 fault: Fault = entry[0]
-                if fault.matches(request.method, request.path):
+                if fault.matches(request.method, request.path, stream):
                     entry[1] -= 1
                     if entry[1] == 0:
                         self._faults.remove(entry)
