@@ -294,7 +294,8 @@ class APIResponseValidationError(ThreadRunError, APIError):
     error; ``request_id`` is the answer's. The message names the run's id when the body has
     one, and says when the request created it ("the server created run ...; it was not
     returned because: ..."), so that it can be found, polled or cancelled. Both a
-    :class:`ThreadRunError` and an :class:`APIError`, as the SDK's error of this name.
+    :class:`ThreadRunError` and an :class:`APIError` (named as the SDK's error for the same
+    case, which is an APIError too).
     """
 
     def __init__(
