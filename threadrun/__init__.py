@@ -887,6 +887,7 @@ _TIMESTAMP_FIELDS = (
     "created_at", "expires_at", "started_at", "cancelled_at", "failed_at", "completed_at",
 )  # fmt: skip
 _ISO_PATTERN: Any = None  # compiled on first use: most programs never need it
+_UNIX_EPOCH_ORDINAL = 719163  # datetime.date(1970, 1, 1).toordinal()
 
 
 def iso_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
@@ -938,22 +939,19 @@ def _iso_to_unix(text: str, field: str) -> int:
         )  # fmt: skip
     year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
     sign, offset_hours, offset_minutes = match.group(7, 8, 9)
-    offset = 0
-    if sign is not None:
-        offset = int(offset_hours) * 3600 + int(offset_minutes) * 60
-        if sign == "-":
-            offset = -offset
+    offset = int(offset_hours or 0) * 3600 + int(offset_minutes or 0) * 60
+    # A leap second (:60) counts as the second after :59: POSIX time has no room for it.
+    if hour > 23 or minute > 59 or second > 60 or offset >= 86400 or int(offset_minutes or 0) > 59:
+        raise ThreadRunError("not a valid date and time: " + _describe(text), field)
+    if sign == "-":
+        offset = -offset
     import datetime
 
     try:
-        if second > 60 or int(offset_hours or 0) > 23 or int(offset_minutes or 0) > 59:
-            raise ValueError
-        # datetime cannot hold a leap second: take :59 and add the second after.
-        moment = datetime.datetime(year, month, day, hour, minute, min(second, 59))
+        days = datetime.date(year, month, day).toordinal() - _UNIX_EPOCH_ORDINAL
     except ValueError:
         raise ThreadRunError("not a valid date and time: " + _describe(text), field) from None
-    delta = moment - datetime.datetime(1970, 1, 1)
-    seconds = delta.days * 86400 + delta.seconds + (second - min(second, 59)) - offset
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
     if seconds < 0:
         raise ThreadRunError("a date and time before 1970: " + _describe(text), field)
     return seconds
