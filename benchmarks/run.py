@@ -68,6 +68,7 @@ from _common import (
 )
 
 import threadrun
+from tests.support import interpreters
 
 VENV = os.path.join(HERE, ".venv")
 CACHE = os.path.join(HERE, ".cache")
@@ -548,32 +549,8 @@ def bench_footprint(suite: Suite) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# versions: bench_parse on every CPython 3.7..3.13 that pyenv has
+# versions: bench_parse on every CPython that tests.support.interpreters() finds
 # --------------------------------------------------------------------------------------------
-
-
-def pyenv_pythons() -> List[Tuple[str, str]]:
-    """(version, path) of the newest 3.7..3.13 patch release of each minor under pyenv."""
-    try:
-        root = subprocess.run(
-            ["pyenv", "root"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
-    best: Dict[int, Tuple[Tuple[int, ...], str]] = {}
-    try:
-        names = os.listdir(os.path.join(root, "versions"))
-    except OSError:
-        return []
-    for name in names:
-        match = re.match(r"^3\.(\d+)\.(\d+)$", name)
-        if not match or not 7 <= int(match.group(1)) <= 13:
-            continue
-        path = os.path.join(root, "versions", name, "bin", "python")
-        key = (int(match.group(1)), int(match.group(2)))
-        if os.path.exists(path) and (key[0] not in best or best[key[0]][0] < key):
-            best[key[0]] = (key, path)
-    return [("3.%d.%d" % best[m][0], best[m][1]) for m in sorted(best)]
 
 
 def bench_versions(suite: Suite) -> None:
@@ -585,7 +562,7 @@ def bench_versions(suite: Suite) -> None:
     ]
     rows = []
     results = {}
-    pythons = pyenv_pythons()
+    pythons = [(i.release, i.path) for i in interpreters() if i.implementation == "cpython"]
     for version_name, path in pythons:
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
             out = handle.name
@@ -612,7 +589,7 @@ def bench_versions(suite: Suite) -> None:
         cells.append("ok" if verdicts == ["ok"] * len(verdicts) else "MISSED")
         rows.append(cells)
     if not pythons:
-        print("\nversions: no pyenv CPython 3.7..3.13 found")
+        print("\nversions: no CPython found")
         return
     headers = ["python"]
     for target in floor_targets:

@@ -179,6 +179,24 @@ class ValidationErrorTest(ServerTest):
             self.assertEqual(getattr(copy, attr), getattr(cm.exception, attr), attr)
         self.assertEqual(str(copy), str(cm.exception))
 
+    def test_the_hook_for_stream_events(self) -> None:
+        # Client._parse_run is what a stream's run events go through: the adapter, then the
+        # same error as a response's, placed by the event.
+        client = self.client(run_adapter=threadrun.iso_timestamps)
+        event = " (event 'thread.run.created')"
+        run = client._parse_run(dict(BAD_RUN), "req_stream", "created", event)
+        self.assertEqual((run.id, run.created_at), ("run_bad", 1795969814))
+        with self.raises(threadrun.APIResponseValidationError) as cm:
+            client._parse_run(dict(BAD_RUN, status=None), "req_stream", "created", event)
+        self.assertEqual(
+            str(cm.exception),
+            "the server created run 'run_bad' of thread 'thread_1' (event "
+            "'thread.run.created'); it was not returned because: status: expected a string, "
+            "got null",
+        )
+        self.assertEqual(cm.exception.body, dict(BAD_RUN, status=None))  # before the adapter
+        self.assertEqual(cm.exception.request_id, "req_stream")
+
     def test_except_thread_run_error_still_catches_it(self) -> None:
         self.server.invalid_next(json.dumps(BAD_RUN).encode())
         try:

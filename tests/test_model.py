@@ -12,12 +12,12 @@ import copy
 import dataclasses
 import json
 import pickle
-import tracemalloc
 import types
 import unittest
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from tests import corpus, threadrun
+from tests.support import requires_tracemalloc, tracemalloc
 
 ThreadRun = threadrun.ThreadRun
 ThreadRunError = threadrun.ThreadRunError
@@ -606,6 +606,7 @@ class TestDefaults(Base):
         self.assertEqual(ThreadRun.from_dict(run.to_dict()), run)
         self.assertEqual(json.loads(run.to_json())["id"], "run_s")
 
+    @requires_tracemalloc
     def test_long_values_are_not_copied(self) -> None:
         # parsing holds references: a long metadata value shared sixteen times over (or any
         # long value) costs no memory of its size while parsing, on either path

@@ -31,6 +31,7 @@ Errors::
                +-- APIConnectionError    the server could not be reached or dropped the connection
                |    +-- APITimeoutError
                +-- ResponseTooLargeError  the body is larger than max_response_bytes
+               +-- StreamError           an error event in a stream
                +-- PollTimeoutError      a poll's deadline passed: .run is the last run seen
 
 The client errors carry the official SDK's names, so ``except`` clauses port unchanged.
@@ -56,7 +57,10 @@ __all__ = [
     "PollTimeoutError",
     "RateLimitError",
     "ResponseTooLargeError",
+    "RunEvent",
     "RunStatus",
+    "RunStream",
+    "StreamError",
     "ThreadRun",
     "ThreadRunError",
     "ToolCall",
@@ -955,6 +959,477 @@ def _iso_to_unix(text: str, field: str) -> int:
     if seconds < 0:
         raise ThreadRunError("a date and time before 1970: " + _describe(text), field)
     return seconds
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming: server-sent events, as the WHATWG HTML standard reads them, to RunEvents
+# --------------------------------------------------------------------------------------------
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Generator, TypeVar
+
+    _Tagged = TypeVar("_Tagged", bound=Union[APIError, ThreadRunError])
+
+# Bytes read after the done event while looking for the end of the body (which makes the
+# connection reusable); a server that sends more than this after done is not waited for.
+_DRAIN_AFTER_DONE = 65536
+
+
+class StreamError(APIError):
+    """The server sent an ``error`` event in the middle of a stream.
+
+    ``body`` is the event's error object (the inner ``error`` of ``{"error": {...}}``, as
+    the SDK gives it; the event's text if it is not JSON), and ``code``, ``param`` and
+    ``type`` its details.
+    """
+
+    def __init__(self, message: str, *, body: Any = None, request_id: Optional[str] = None):
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            body = error
+        details = body if isinstance(body, dict) else {}
+        super().__init__(
+            message,
+            request_id=request_id,
+            body=body,
+            code=_str_or_none(details.get("code")),
+            param=_str_or_none(details.get("param")),
+            type=_str_or_none(details.get("type")),
+        )
+
+
+if TYPE_CHECKING:  # pragma: no cover
+
+    class RunEvent(NamedTuple):
+        """One event of a run's stream."""
+
+        event: str
+        data: Any
+
+else:
+    RunEvent = namedtuple("RunEvent", ("event", "data"), module=__name__)
+    RunEvent.__doc__ = """One event of a run's stream: ``event``, its type
+    (``"thread.run.created"``, ``"thread.message.delta"``, ...), and its ``data``: a
+    :class:`ThreadRun` for the ``thread.run.<status>`` events, the decoded JSON for the others."""
+
+# RunEvent's own __new__ is a Python function; tuple's, given the class, builds the same.
+_new_tuple = tuple.__new__
+
+
+class RunStream:
+    """The events of a streamed run, read as they arrive: an iterator of :class:`RunEvent`
+    and a context manager.
+
+    ``Client.stream()`` and the other ``*_stream`` methods make these. ``read_chunk()``
+    returns the next bytes of the response body (``b""`` at its end) and raises
+    :class:`APIConnectionError` when the connection fails. ``release(reusable)`` is called
+    once, when the stream ends, fails or is closed, with True only when the body was read
+    to its end after the done event: a connection left early is never reused. An event of
+    more than ``max_event_bytes`` bytes (the client's ``max_response_bytes``; its lines
+    with their ends, CRLF counting one) raises :class:`ResponseTooLargeError`: memory stays
+    flat however long the stream.
+
+    Iteration ends at the ``done`` event (``data: [DONE]``), which is not yielded. A stream
+    that ends before it raises :class:`APIConnectionError`; an ``error`` event raises
+    :class:`StreamError`; data that is not JSON, or a run event that is not a valid run,
+    raises :class:`ThreadRunError` naming the event. Errors are raised when iteration
+    reaches them, after every event before them; after an error or :meth:`close`,
+    iteration stops. A ``}`` after a complete JSON object (a slip in the API reference's
+    own examples) is ignored; anything else after it is an error. The done event is taken
+    at the end of the body even without the blank line that would end it (those examples
+    end so). A body that is not UTF-8 raises :class:`ThreadRunError`.
+
+    ``run`` is the last run seen (None before the first); ``last_event_id`` is the ``id``
+    of the last event yielded (``""`` if the server sends none) and ``retry`` the last
+    ``retry`` the server asked for, in milliseconds (None if none).
+    """
+
+    def __init__(
+        self,
+        read_chunk: Callable[[], bytes],
+        release: Callable[[bool], Any],
+        *,
+        max_event_bytes: int,
+        request_id: Optional[str] = None,
+    ) -> None:
+        if not callable(read_chunk) or not callable(release):
+            raise TypeError("read_chunk and release must be callables")
+        if type(max_event_bytes) is not int or max_event_bytes <= 0:
+            raise ValueError("max_event_bytes must be a positive integer")
+        self.run: Optional[ThreadRun] = None
+        self.last_event_id = ""
+        self.request_id = request_id
+        self._read_chunk = read_chunk
+        self._release: Optional[Callable[[bool], Any]] = release
+        self._decoder = _EventDecoder(max_event_bytes)
+        self._closed = False
+        self._iterator = self._events()
+
+    @property
+    def retry(self) -> Optional[int]:
+        return self._decoder.retry
+
+    def __iter__(self) -> Iterator[RunEvent]:
+        return self._iterator
+
+    def __next__(self) -> RunEvent:
+        return next(self._iterator)
+
+    def __enter__(self) -> RunStream:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def until_done(self) -> ThreadRun:
+        """Read the stream to its end and return the last run seen.
+
+        Raises :class:`APIConnectionError` if the stream held no run.
+        """
+        for _ in self._iterator:
+            pass
+        if self.run is None:
+            raise self._tagged(APIConnectionError("the stream ended without a run event"))
+        return self.run
+
+    def text_deltas(self) -> Iterator[str]:
+        """The text of the assistant's messages as it arrives: each text piece of every
+        ``thread.message.delta`` event, in order, reading the stream to its end.
+
+        Raises :class:`ThreadRunError` naming the path when a text part is malformed.
+        """
+        for event, data in self._iterator:
+            if event == "thread.message.delta":
+                try:
+                    yield from self._texts(data)
+                except ThreadRunError:
+                    self.close()
+                    raise
+
+    def close(self) -> None:
+        """Stop reading and release the connection (never reused: the body is unread).
+
+        Iteration ends. Safe at any point, more than once, and from another thread.
+        """
+        self._closed = True
+        try:
+            self._iterator.close()
+        except ValueError:
+            pass  # running in another thread: releasing the connection stops its read
+        self._release_once(False)
+
+    def __repr__(self) -> str:
+        run = self.run
+        state = "closed" if self._release is None else "open"
+        return "<threadrun.RunStream %s run=%s>" % (state, None if run is None else run.id)
+
+    def _events(self) -> Generator[RunEvent, None, None]:
+        decoder = self._decoder
+        read_chunk = self._read_chunk
+        scan = _scan_value
+        from_dict = ThreadRun.from_dict
+        try:
+            while True:
+                try:
+                    chunk = read_chunk()
+                except Exception as exc:
+                    if self._closed:
+                        return
+                    if isinstance(exc, APIError):
+                        self._tagged(exc)
+                    raise
+                if not chunk:
+                    if decoder.done_pending():
+                        self._release_once(True)
+                        return
+                    raise self._tagged(
+                        APIConnectionError(
+                            "the stream ended before its done event: the connection was "
+                            "closed or cut"
+                        )
+                    )
+                for name, data, event_id in decoder.feed(chunk):
+                    if name == "done" or data == "[DONE]":
+                        self._finish()
+                        return
+                    # The JSON scanner reads a value from the first character; anything
+                    # else (whitespace around it, errors) takes the slow path.
+                    try:
+                        value, end = scan(data, 0)
+                    except (StopIteration, ValueError, RecursionError):
+                        end = -1
+                    if end != len(data) or name == "error":
+                        value = self._slow_data(name, data)
+                    if name[:11] == "thread.run." and name.find(".", 11) < 0:
+                        try:
+                            value = self.run = from_dict(value)
+                        except ThreadRunError as exc:
+                            raise self._in_event(exc, name) from None
+                    self.last_event_id = event_id
+                    yield _new_tuple(RunEvent, (name, value))
+                if decoder.failure is not None:
+                    raise self._tagged(decoder.failure)
+        finally:
+            self._release_once(False)
+
+    def _slow_data(self, name: str, data: str) -> Any:
+        try:
+            value = _loads(data)
+        except ThreadRunError as exc:
+            if name == "error":
+                value = data  # the message may be plain text: it is still the error
+            else:
+                # The API reference's examples end some objects with a stray "}": the
+                # object before it is whole and unambiguous, so it is taken.
+                stripped = data.rstrip(_JSON_SPACE)
+                try:
+                    value = _loads(stripped[:-1]) if stripped[-1:] == "}" else None
+                except ThreadRunError:
+                    value = None
+                if type(value) is not dict:
+                    raise self._in_event(exc, name) from None
+        if name == "error":
+            raise self._stream_error(value)
+        return value
+
+    def _stream_error(self, body: Any) -> StreamError:
+        error = body.get("error", body) if isinstance(body, dict) else body
+        message = error.get("message") if isinstance(error, dict) else error
+        if not isinstance(message, str) or not message:
+            message = "(no message)"
+        code = error.get("code") if isinstance(error, dict) else None
+        if code is not None:
+            message = "%s (%s)" % (message, _shorten(str(code), 60))
+        return self._tagged(
+            StreamError("the server sent an error event: " + _shorten(message, 400), body=body)
+        )
+
+    def _texts(self, data: Any) -> Iterator[str]:
+        path = "in event 'thread.message.delta': delta"
+        delta = data.get("delta") if type(data) is dict else None
+        if type(delta) is not dict or delta.get("content") is None:
+            return  # a delta of something other than content (the role, say)
+        try:
+            content = _get_typed(delta, "content", list, path)
+            for index, part in enumerate(content):
+                if type(part) is dict and part.get("type") == "text":
+                    where = "%s['content'][%d]" % (path, index)
+                    yield _get_typed(_get_typed(part, "text", dict, where), "value", str,
+                                     where + "['text']")  # fmt: skip
+        except ThreadRunError as exc:
+            raise self._tagged(exc) from None
+
+    def _in_event(self, exc: ThreadRunError, name: str) -> ThreadRunError:
+        error = ThreadRunError("in event %r: %s" % (_shorten(name, 60), exc.args[0]))
+        error.field, error.line, error.column = exc.field, exc.line, exc.column
+        return self._tagged(error)
+
+    def _tagged(self, exc: _Tagged) -> _Tagged:
+        if exc.request_id is None:
+            exc.request_id = self.request_id
+        return exc
+
+    def _finish(self) -> None:
+        # The events are all in. Read on to the end of the body (the API ends it right after
+        # done) so that the connection can carry the next request; anything else, and it
+        # is discarded: nothing the caller needs is lost either way.
+        budget = _DRAIN_AFTER_DONE
+        reusable = False
+        try:
+            while budget > 0:
+                chunk = self._read_chunk()
+                if not chunk:
+                    reusable = True
+                    break
+                budget -= len(chunk)
+        except (APIError, OSError):
+            pass
+        self._release_once(reusable)
+
+    def _release_once(self, reusable: bool) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release(reusable)
+
+
+class _EventDecoder:
+    # The event-stream interpretation of the WHATWG HTML standard, incremental: feed() takes
+    # the body's bytes as they arrive and returns the events they complete, as (type, data,
+    # last event id). Speed comes from whole-chunk work in C: line ends normalised to LF and
+    # the complete lines cut off by bytes methods, decoded from UTF-8 in one call (a line
+    # end is never inside a UTF-8 sequence, so a character split between chunks waits, whole,
+    # in the unfinished line), split in one call; only whole lines reach the Python loop.
+    # Invalid UTF-8 is an error rather than U+FFFD as in the standard: a replaced character
+    # would silently change the data.
+
+    __slots__ = ("limit", "retry", "failure", "_partial", "_partial_size", "_event_size",
+                 "_skip_lf", "_started", "_between_events", "_type", "_data", "_id")  # fmt: skip
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.retry: Optional[int] = None
+        self.failure: Optional[Union[ResponseTooLargeError, ThreadRunError]] = None
+        self._partial: List[bytes] = []  # the line not ended yet, in the pieces it came in
+        self._partial_size = 0
+        # Bytes of the event in progress before the unfinished line (line ends count one).
+        self._event_size = 0
+        self._skip_lf = False  # the last chunk ended in CR: a LF next is the rest of a CRLF
+        self._started = False
+        # Nothing carried over from the last chunk: the state of a live stream between reads.
+        # False until the first chunk, whose BOM only the general path strips.
+        self._between_events = False
+        self._type = ""
+        self._data: List[str] = []
+        self._id = ""
+
+    def feed(self, chunk: bytes) -> List[Tuple[str, str, str]]:
+        if (
+            self._between_events
+            and chunk[-2:] == b"\n\n"
+            and b"\r" not in chunk
+            and len(chunk) <= self.limit
+        ):
+            # Whole events and nothing before them to carry on, as a live stream sends them
+            # (an event a read): no line end, unfinished line or event size to account for.
+            try:
+                text = chunk.decode()
+            except UnicodeDecodeError:
+                text = self._complete_lines(chunk)
+        else:
+            text = self._complete_lines(chunk)
+        lines = text.split("\n")
+        lines.pop()  # the "" after the last line end
+        events = []
+        type_ = self._type
+        data = self._data
+        event_id = self._id
+        for line in lines:
+            if line:
+                # The lines of nearly every event, first, without partition's copies.
+                if line[:6] == "data: ":
+                    data.append(line[6:])
+                    continue
+                if line[:7] == "event: ":
+                    type_ = line[7:]
+                    continue
+                name, _, value = line.partition(":")
+                if value[:1] == " ":
+                    value = value[1:]
+                if name == "event":
+                    type_ = value
+                elif name == "data":
+                    data.append(value)
+                elif name == "id" and "\0" not in value:
+                    event_id = value
+                elif name == "retry" and value.isdigit() and value.isascii():
+                    self.retry = int(value)
+                # Anything else, comments (an empty name) included, is ignored.
+            else:
+                if data:
+                    events.append(
+                        (type_ or "message", data[0] if len(data) == 1 else "\n".join(data),
+                         event_id)
+                    )  # fmt: skip
+                    data = []
+                type_ = ""
+        self._type = type_
+        self._data = data
+        self._id = event_id
+        return events
+
+    def _complete_lines(self, chunk: bytes) -> str:
+        """The lines ``chunk`` completes, decoded; the rest kept, the event sizes counted."""
+        self._between_events = False
+        if self.failure is not None or not chunk:
+            return ""
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if b"\r" in chunk:
+            self._skip_lf = chunk[-1:] == b"\r"
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        end = chunk.rfind(b"\n") + 1
+        if not end:
+            self._partial.append(chunk)
+            self._partial_size += len(chunk)
+            if self._event_size + self._partial_size > self.limit:
+                self.failure = self._too_large()
+            return ""
+        if self._partial:
+            self._partial.append(chunk[:end])
+            block = b"".join(self._partial)
+            self._partial = []
+            self._partial_size = 0
+        else:
+            block = chunk if end == len(chunk) else chunk[:end]
+        if self._event_size + len(block) > self.limit:
+            cut = self._oversized_event(block)
+            if cut >= 0:
+                self.failure = self._too_large()
+                block = block[:cut]
+        blank = block.rfind(b"\n\n")
+        if blank >= 0:
+            self._event_size = len(block) - blank - 2
+        elif block[:1] == b"\n":  # the blank line ending the event of the last chunk
+            self._event_size = len(block) - 1
+        else:
+            self._event_size += len(block)
+        if end != len(chunk):  # the start of a line to come
+            self._partial.append(chunk[end:])
+            self._partial_size = len(chunk) - end
+            if self._event_size + self._partial_size > self.limit:
+                self.failure = self._too_large()
+        try:
+            text = block.decode()
+        except UnicodeDecodeError as exc:
+            # The lines before the bad one are delivered; the error comes after them.
+            text = block[: block.rfind(b"\n", 0, exc.start) + 1].decode()
+            self.failure = ThreadRunError("invalid UTF-8 in the event stream: %s" % exc.reason)
+        if not self._started:
+            self._started = True
+            if text[:1] == "\ufeff":
+                text = text[1:]
+        self._between_events = (
+            not self._event_size and not self._partial and not self._skip_lf
+            and self.failure is None
+        )  # fmt: skip
+        return text
+
+    def done_pending(self) -> bool:
+        # At the end of the body: the done event whole but for the blank line that would
+        # dispatch it. The standard drops an event cut short, as it may lack data lines;
+        # done has none to lack, and the API reference's examples end just so.
+        data = self._data
+        return (
+            not self._partial
+            and self.failure is None
+            and bool(data)
+            and (self._type == "done" or data == ["[DONE]"])
+        )
+
+    def _oversized_event(self, lines: bytes) -> int:
+        """Where the first event over the limit starts in ``lines``, or -1 if none is."""
+        start = 0
+        size = self._event_size
+        limit = self.limit
+        while True:
+            while lines[start : start + 1] == b"\n":  # blank lines end the event
+                start += 1
+                size = 0
+            blank = lines.find(b"\n\n", start)
+            stop = len(lines) if blank < 0 else blank + 1
+            if size + stop - start > limit:
+                return start
+            if blank < 0:
+                return -1
+            start = blank + 1
+
+    def _too_large(self) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            "an event of the stream is over the limit of %d bytes (max_response_bytes)"
+            % self.limit
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1913,15 +2388,18 @@ class Client:
         data = self._decoded(payload, request_id, "run", "", verb)
         return self._parse_run(data, request_id, verb)
 
-    def _parse_run(self, data: Any, request_id: Optional[str], verb: str = "sent") -> ThreadRun:
+    def _parse_run(
+        self, data: Any, request_id: Optional[str], verb: str = "sent", where: str = ""
+    ) -> ThreadRun:
         """One run mapping a server sent (a response body, a stream event's data), through
         the ``run_adapter``, then validated. ``verb`` is "created" when the request created
-        the run, which the error then says. A failure is an APIResponseValidationError
-        carrying ``data`` (scrubbed) and naming the run."""
+        the run, which the error then says; ``where`` places it (" (event 'thread.run.
+        created')"). A failure is an APIResponseValidationError carrying ``data``
+        (scrubbed) and naming the run."""
         try:
             return self._build_run(data)
         except ThreadRunError as exc:
-            raise self._invalid(exc, data, data, request_id, "run", verb=verb) from None
+            raise self._invalid(exc, data, data, request_id, "run", where, "", verb) from None
 
     def _build_run(self, data: Any) -> ThreadRun:
         adapter = self._run_adapter
