@@ -234,6 +234,7 @@ class Target(NamedTuple):
 #   cost   wall time of a fresh `python -E -s -c CODE` minus that of `python -c pass`
 #   rate   lines per second (the inverse of wall time per file: higher is better)
 #   bytes  bytes kept alive per parsed run (tracemalloc, after gc)
+#   (check --jobs: cpu is the CPU time of the parent and its worker processes)
 # Floors: threadrun's figure over the floor's is the ratio; see the floors above.
 TARGETS = (
     Target("from_dict: Run.model_validate / threadrun", "from_dict", "openai", "threadrun", ">=", 4.0, "wall"),  # noqa: E501
@@ -250,6 +251,8 @@ TARGETS = (
     Target("client: threadrun cpu / floor cpu", "client", "threadrun", "floor", "<=", 1.2, "cpu"),
     Target("memory: threadrun bytes/run / dict bytes/run", "memory", "threadrun", "floor", "<=", 1.0, "bytes"),  # noqa: E501
     Target("check: check rate / json.loads rate", "check", "check", "floor", ">=", 0.75, "rate"),
+    Target("check: --jobs 2 rate / --jobs 1 rate", "check --jobs", "jobs 2", "jobs 1", ">=", 1.6, "rate"),  # noqa: E501
+    Target("check: CPU with the progress line / without", "check --jobs", "progress", "jobs 1", "<=", 1.03, "cpu"),  # noqa: E501
 )  # fmt: skip
 
 Judged = Tuple[Target, Optional[float]]

@@ -6,7 +6,7 @@ Generates, in a temporary directory, a JSON Lines archive of realistic run objec
 status; small runs as the API returns them, and larger ones with function tools, long
 instructions, metadata, usage, tool calls; a few invalid and blank lines), then measures:
 
-- throughput, in process: ``threadrun.__main__.check_files`` (the whole command: reading,
+- throughput, in process: ``threadrun.archive.check_files`` (the whole command: reading,
   validating every line with ``ThreadRun.from_json``, counting, reporting the invalid lines to
   a null sink) beside the floor, a loop that only calls ``json.loads`` on each line of the
   same file, read the same way. The loops are timed as every table is (``_common.measure``:
@@ -18,7 +18,13 @@ instructions, metadata, usage, tool calls; a few invalid and blank lines), then 
   interpreter start-up included;
 - memory: peak RSS (``ru_maxrss``) and tracemalloc peak of a fresh subprocess that runs check
   on a prefix of the archive and on the whole of one four times larger: flat memory means
-  the two peaks are about equal whatever the number of lines.
+  the two peaks are about equal whatever the number of lines;
+- ``check --jobs N`` for N from 1 to every core, on the same archive: throughput (wall time,
+  rounds interleaved as above; target: ``--jobs 2`` at 1.6x ``--jobs 1`` or better), the CPU
+  time of all the processes (what splitting costs, whatever the machine's load), the peak
+  RSS of the parent and of the largest worker (fresh subprocess), and ``--jobs 1`` with the
+  progress line drawn (to a null sink) beside it. Every variant's output is checked equal to
+  ``--jobs 1``'s first.
 
 The file is read from the page cache after the first round, so this measures CPU, not disk.
 """
@@ -26,9 +32,12 @@ The file is read from the page cache after the first round, so this measures CPU
 from __future__ import annotations
 
 import argparse
+import functools
+import io
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -49,7 +58,7 @@ from _common import (
 
 import threadrun
 from threadrun import ThreadRun, ThreadRunError
-from threadrun.__main__ import check_files
+from threadrun.archive import check_files
 
 STATUSES = [  # (status, weight): an archive is mostly finished runs
     ("completed", 62),
@@ -246,7 +255,7 @@ def check(path: str) -> int:
 MEMORY_SCRIPT = r"""
 import json, resource, sys, tracemalloc
 sys.path.insert(0, sys.argv[1])
-from threadrun.__main__ import check_files
+from threadrun.archive import check_files
 class Null:
     def write(self, text): return len(text)
     def flush(self): pass
@@ -281,12 +290,100 @@ def subprocess_wall(path: str) -> float:
     return elapsed
 
 
+JOBS_MEMORY_SCRIPT = r"""
+import json, resource, sys
+sys.path.insert(0, sys.argv[1])
+from threadrun.archive import check_files
+class Null:
+    def write(self, text): return len(text)
+    def flush(self): pass
+check_files([sys.argv[2]], out=Null(), err=Null(), jobs=int(sys.argv[3]))
+print(json.dumps({
+    "parent_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    "worker_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+}))
+"""
+
+
+def check_output(path: str, **options: Any) -> Tuple[int, str, str]:
+    """check's exit status, --json summary and report (less the progress line's drawing)."""
+    out, err = io.StringIO(), io.StringIO()
+    status = check_files([path], out=out, err=err, as_json=True, **options)
+    return status, out.getvalue(), re.sub("\r[^\n]*?\x1b\\[K", "", err.getvalue())
+
+
+def with_workers(func: Callable[[], Any]) -> Callable[[], Tuple[float, float]]:
+    """A sampler of one call of ``func``: wall time, and the CPU time of this process and of
+    the worker processes it waited for."""
+
+    def sample() -> Tuple[float, float]:
+        before, wall = os.times(), time.perf_counter()
+        func()
+        wall, after = time.perf_counter() - wall, os.times()
+        return wall, sum(after[:4]) - sum(before[:4])
+
+    return sample
+
+
+def jobs_table(path: str, lines: int, rounds: int) -> None:
+    """check --jobs N from 1 to every core, and the progress line's cost."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    sink: Any = NullSink()
+    options = {"jobs %d" % n: {"jobs": n} for n in range(1, max(cores or 1, 2) + 1)}
+    options["progress"] = {"jobs": 1, "progress": True}
+    expected = check_output(path)
+    for key, option in options.items():
+        if check_output(path, **option) != expected:
+            raise SystemExit("check with %s: the output differs from --jobs 1" % key)
+    candidates = [
+        Candidate(key, "--jobs %d" % option["jobs"] + (", progress line" if key == "progress"
+                  else ""), functools.partial(check_files, [path], out=sink, err=sink, **option))
+        for key, option in options.items()
+    ]  # fmt: skip
+    load = os.getloadavg()[0]
+    timings = measure([(c.key, with_workers(c.func)) for c in candidates if c.func], rounds)
+    load = max(load, os.getloadavg()[0])
+    rate = {key: lines / timing.wall for key, timing in timings.items()}
+    rows = []
+    for c in candidates:
+        peaks = {"parent_kib": 0, "worker_kib": 0}
+        if c.key != "progress":
+            proc = subprocess.run(
+                [sys.executable, "-c", JOBS_MEMORY_SCRIPT, ROOT, path, c.key.split()[1]],
+                stdout=subprocess.PIPE,
+                check=True,
+            )
+            peaks = json.loads(proc.stdout)
+        rows.append([
+            c.label, "%.3f" % timings[c.key].wall, fmt_count(rate[c.key]),
+            "%.2f" % (rate[c.key] / rate["jobs 1"]), "%.3f" % timings[c.key].cpu,
+            "%.1f" % (peaks["parent_kib"] / 1024) if peaks["parent_kib"] else "",
+            "%.1f" % (peaks["worker_kib"] / 1024) if peaks["worker_kib"] else "",
+        ])  # fmt: skip
+    print_table(
+        "check --jobs, %d lines (%.0f MB), %d cores, load average up to %.1f; median of %d "
+        "interleaved rounds; output identical to --jobs 1" % (
+            lines, os.path.getsize(path) / 1e6, cores or 1, load, rounds),
+        ["", "seconds", "lines/s", "x jobs 1", "CPU s, all", "parent MiB", "worker MiB"],
+        rows,
+        first_width=34,
+    )  # fmt: skip
+    cpu = {key: timing.cpu for key, timing in timings.items()}
+    print_targets(judge("check --jobs", candidates, {"rate": rate, "cpu": cpu}))
+    print(
+        "  CPU time of all processes, --jobs 2 / --jobs 1: %.2fx (what splitting costs; on two "
+        "idle cores --jobs 2 could reach %.2fx)" % (cpu["jobs 2"] / cpu["jobs 1"],
+                                                     2 * cpu["jobs 1"] / cpu["jobs 2"])
+    )  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, help="lines in the timed archive (default 200000)")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
     parser.add_argument("--quick", action="store_true", help="20,000 lines, 3 rounds")
     parser.add_argument("--keep", metavar="DIR", help="write the archives here, keep them")
+    parser.add_argument("--only-jobs", action="store_true", help="only the --jobs table")
     args = parser.parse_args()
     lines = args.lines or (20_000 if args.quick else 200_000)
     rounds = 3 if args.quick and args.rounds == 5 else args.rounds
@@ -307,6 +404,9 @@ def main() -> int:
                counts["bytes"] // lines)
         )  # fmt: skip
 
+        if args.only_jobs:
+            jobs_table(archive, lines, rounds)
+            return 0
         # Both read the file once before timing, so that every round finds it in the cache.
         floor(archive)
         parse_only(archive)
@@ -366,6 +466,7 @@ def main() -> int:
             "4x the lines: peak RSS x%.2f, tracemalloc peak x%.2f (flat: ~1.0)"
             % (growth_rss, growth_traced)
         )
+        jobs_table(archive, lines, rounds)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

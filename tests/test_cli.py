@@ -3,7 +3,7 @@
 Every command is run the way a user runs it: a child ``python -m threadrun ...`` from the
 repository root, with an environment holding a test key and no proxy, against the fake server
 running in this process on loopback. A few checks of ``check``'s input detection call its
-function in process (``threadrun.__main__.check_files``), which is faster.
+function in process (``threadrun.archive.check_files``), which is faster.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from tests.support import closed_port
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "sk-test-cli-0123456789"
 testing: Any = None  # threadrun.testing, set by setUpModule (skipped in single-file mode)
-cli: Any = None  # threadrun.__main__
+check: Any = None  # threadrun.archive
 
 
 def setUpModule() -> None:
-    global testing, cli
+    global testing, check
     testing = load_testing()  # SkipTest in single-file mode: the CLI is package-only
-    import threadrun.__main__
+    import threadrun.archive
 
-    cli = threadrun.__main__
+    check = threadrun.archive
 
 
 def cli_env(**changes: Optional[str]) -> Dict[str, str]:
@@ -289,6 +289,9 @@ class ErrorTest(CLITest):
             ["list", "thread_1", "--limit", "0"],
             ["list", "thread_1", "--order", "sideways"],
             ["wait", "thread_1", "run_1", "--timeout", "soon"],
+            ["wait", "thread_1", "run_1", "--deadline", "-1"],
+            ["wait", "thread_1", "run_1", "--deadline", "inf"],
+            ["--request-timeout", "nan", "get", "thread_1", "run_1"],
             ["wait", "thread_1", "run_1", "--interval", "-1"],
             ["--timeout", "0", "get", "thread_1", "run_1"],
             ["--max-retries", "-1", "get", "thread_1", "run_1"],
@@ -393,20 +396,30 @@ class WaitTest(CLITest):
                 self.assertEqual(json.loads(proc.stdout)["status"], status)
 
     def test_poll_timeout_exit_5_prints_the_last_run(self) -> None:
-        added, proc = self.wait(("in_progress",), "--timeout", "0.2")
+        added, proc = self.wait(("in_progress",), "--deadline", "0.2")
         self.assertEqual(proc.returncode, 5, proc.stderr)
         data = json.loads(proc.stdout)
         self.assertEqual((data["id"], data["status"]), (added["id"], "in_progress"))
         self.assertOneError(proc, 5, "still in_progress")
 
     def test_request_timeout_option_of_wait(self) -> None:
-        # wait's --timeout is the poll deadline; the request timeout is --request-timeout
-        # (or --timeout before the command).
+        # The request timeout is --request-timeout (or --timeout before the command); the
+        # poll deadline is --deadline.
         added, proc = self.wait(("queued", "completed"), "--request-timeout", "5")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         thread = added["thread_id"]
         proc = run_cli(*self.url(), "--timeout", "5", "wait", thread, added["id"])
         self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn("warning", proc.stderr)
+
+    def test_old_timeout_of_wait_is_the_deadline_with_a_warning(self) -> None:
+        _, proc = self.wait(("in_progress",), "--timeout", "0.2")
+        self.assertOneError(proc, 5, "still in_progress")
+        self.assertIn(
+            "threadrun: warning: 'wait --timeout' is deprecated: it is the deadline, "
+            "spelt '--deadline' now\n",
+            proc.stderr,
+        )
 
     def test_api_error_while_waiting(self) -> None:
         thread = self.thread()
@@ -745,7 +758,7 @@ class CheckInputTest(unittest.TestCase):
 
     def check(self, data: bytes) -> Any:
         out, err = io.StringIO(), io.StringIO()
-        code = cli.check_files(["-"], out=out, err=err, as_json=True, stdin=io.BytesIO(data))
+        code = check.check_files(["-"], out=out, err=err, as_json=True, stdin=io.BytesIO(data))
         return code, json.loads(out.getvalue()), err.getvalue().splitlines()
 
     def test_blank_and_empty(self) -> None:
@@ -773,13 +786,16 @@ class CheckInputTest(unittest.TestCase):
         self.assertTrue(errors[0].startswith("<stdin>:3: created_at: "), errors)
 
     def test_syntax_error_in_a_document(self) -> None:
-        text = '[\n  {"id": "r1",\n   "object": oops}\n]\n'
+        runs = ",\n".join(json.dumps(run_line(id="r%d" % i), indent=2) for i in range(3))
+        text = "[\n" + runs.replace('"r1"', "oops") + "\n]\n"
         code, summary, errors = self.check(text.encode())
-        self.assertEqual(code, 1)
-        self.assertEqual(errors, ["<stdin>:3: invalid JSON: Expecting value at line 3 column 14"])
+        self.assertEqual((code, summary["valid"], summary["invalid"]), (1, 1, 1))
+        self.assertEqual(errors, ["<stdin>:12: invalid JSON: Expecting value at line 12 column 9"])
+        # An array cut short on its first line is no unambiguous document: one bad line.
         code, summary, errors = self.check(b"[" + json.dumps(run_line()).encode() + b",\n")
-        self.assertEqual(summary["valid"], 1)
-        self.assertEqual(len(errors), 1)
+        self.assertEqual((summary["valid"], summary["invalid"], len(errors)), (0, 1, 1))
+        code, summary, errors = self.check(b"[\n" + json.dumps(run_line()).encode() + b",\n")
+        self.assertEqual((summary["valid"], summary["invalid"], len(errors)), (1, 1, 1))
 
     def test_truncated_first_line_of_json_lines(self) -> None:
         # A first record cut short, then complete ones: still JSON Lines, not a document.
@@ -801,7 +817,7 @@ class CheckInputTest(unittest.TestCase):
             with gzip.open(path, "wb") as fh:
                 fh.write(json.dumps(run_line()).encode() + b"\n")
             out = io.StringIO()
-            code = cli.check_files([path], out=out, err=io.StringIO(), as_json=True)
+            code = check.check_files([path], out=out, err=io.StringIO(), as_json=True)
         self.assertEqual((code, json.loads(out.getvalue())["valid"]), (0, 1))
 
     def test_corrupt_gzip_is_unreadable(self) -> None:
@@ -816,24 +832,9 @@ class CheckInputTest(unittest.TestCase):
                 with open(path, "wb") as fh:
                     fh.write(content)
                 err = io.StringIO()
-                code = cli.check_files([path], out=io.StringIO(), err=err)
+                code = check.check_files([path], out=io.StringIO(), err=err)
                 self.assertEqual(code, 2)
                 self.assertIn("threadrun: error: cannot read %r: " % path, err.getvalue())
-
-    def test_percentiles_nearest_rank(self) -> None:
-        summary = cli._Summary()
-        for values, p50, p95 in (
-            ([7], 7, 7),
-            ([1, 2], 1, 2),
-            (list(range(1, 101)), 50, 95),
-            (list(range(1, 21)), 10, 19),
-            ([5, 5, 5, 1], 5, 5),
-        ):
-            summary.durations = {}
-            for value in values:
-                summary.durations[value] = summary.durations.get(value, 0) + 1
-            result = summary.percentiles()
-            self.assertEqual((result["p50"], result["p95"], result["max"]), (p50, p95, max(values)))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ outcomes are
 
 * ThreadRunError (with a str-or-None .field and a bounded message), or
 * a ThreadRun that round-trips: from_dict(run.to_dict()) == run, to_dict() equals the input
-  (absent optionals filled with None, absent/null tools/metadata with []/{}), construction
-  through __init__ accepts it, and the input was not mutated.  from_json results must also
+  exactly (an absent key stays absent, null stays null, also after copy.copy and
+  dataclasses.replace), construction through __init__ accepts it, and the input was not
+  mutated. The fast path (a dict) and the reference path (a Mapping) must agree on the run
+  and on its to_dict(), absent keys included.  from_json results must also
   be writable by to_json and read back equal, and must equal from_dict(json.loads(text)).
 
 Any other exception (or a broken property) fails the test with the seed and the case number.
@@ -19,6 +21,8 @@ THREADRUN_FUZZ_SEED=<seed> THREADRUN_FUZZ_ONLY=<case> python -m unittest tests.t
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import math
 import os
@@ -29,7 +33,7 @@ import unittest
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from tests import corpus, threadrun
-from tests.test_model import expected_to_dict
+from tests.test_model import expected_keys
 
 ThreadRun = threadrun.ThreadRun
 ThreadRunError = threadrun.ThreadRunError
@@ -330,16 +334,28 @@ def check_run(run: Any, data: Any, rng: random.Random) -> None:
     if type(run) is not ThreadRun:
         raise Broken("from_dict returned %r" % type(run))
     d = run.to_dict()
-    if type(d) is not dict or tuple(d)[:19] != KNOWN:
-        raise Broken("to_dict keys: %.300r" % (list(d)[:25],))
+    if type(d) is not dict:
+        raise Broken("to_dict returned %r" % type(d))
     if isinstance(data, dict):
-        if d != expected_to_dict(data):
+        if d != data:
             raise Broken("to_dict() != input")
-        if tuple(d)[19:] != tuple(k for k in data if k not in KNOWN):
-            raise Broken("extra keys order differs from the input")
+        if list(d) != expected_keys(data):
+            raise Broken("to_dict keys: %.300r" % (list(d)[:25],))
     again = ThreadRun.from_dict(d)
     if again != run or not (again == run):
         raise Broken("from_dict(run.to_dict()) != run")
+    if again.to_dict() != d:
+        raise Broken("from_dict(run.to_dict()).to_dict() != run.to_dict()")
+    # (copy.copy takes the same __reduce__ as pickle and deepcopy, which are tested in
+    # test_model: fuzzed values may be nested too deeply for them.)
+    r = rng.random()
+    if r < 0.2:
+        if copy.copy(run).to_dict() != d:
+            raise Broken("a copy of the run lost how its keys were given")
+    elif r < 0.4:
+        replaced = dataclasses.replace(run, status="x")
+        if replaced.to_dict() != dict(d, status="x"):
+            raise Broken("dataclasses.replace lost how the other keys were given")
     if hash(again) != hash(run):
         raise Broken("equal runs hash differently")
     if rng.random() < 0.5:
@@ -432,7 +448,11 @@ class FuzzTest(unittest.TestCase):
                 outcomes.append(("run", run))
         if len(outcomes) == 2:
             (k1, v1), (k2, v2) = outcomes
-            if k1 != k2 or (k1 == "error" and v1 != v2) or (k1 == "run" and v1 != v2):
+            if (
+                k1 != k2
+                or (k1 == "error" and v1 != v2)
+                or (k1 == "run" and (v1 != v2 or v1.to_dict() != v2.to_dict()))
+            ):
                 raise Broken("dict and Mapping inputs disagree: %.200r vs %.200r" % (v1, v2))
         if outcomes[0][0] == "run" and rng.random() < 0.2:
             r = outcomes[0][1]

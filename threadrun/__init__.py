@@ -5,7 +5,7 @@ project (an AWS Lambda function, a locked-down server) and it is the whole libra
 
     >>> run = ThreadRun.from_json(body)          # validate, keep every unknown key in .extra
     >>> run.status, run.is_terminal, run.tool_calls
-    >>> run.to_dict() == json.loads(body)        # lossless
+    >>> run.to_dict() == json.loads(body)        # lossless: absent stays absent, null null
 
 Importing it is cheap: the HTTP client imports ``http.client``, ``urllib`` and ``ssl`` only
 when a :class:`Client` is first created.
@@ -74,6 +74,7 @@ __version__ = "0.1.0"
 # Imports. Only what the model needs; the client imports its network modules lazily.
 # --------------------------------------------------------------------------------------------
 
+import dataclasses
 import json
 import os
 import sys
@@ -83,9 +84,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BufferedReader, RawIOBase
 from operator import attrgetter
+from types import ModuleType, SimpleNamespace
 
-# ``typing`` costs milliseconds to import and the model needs it only for annotations, which
-# ``from __future__ import annotations`` keeps as strings. mypy treats this name as True.
+# ``typing`` costs milliseconds to import (10% of the time to start Python and import this
+# module) and the model needs it only for annotations, which ``from __future__ import
+# annotations`` keeps as strings. mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import http.client
@@ -102,6 +105,33 @@ if TYPE_CHECKING:  # pragma: no cover
         Tuple,
         Union,
     )  # fmt: skip
+_TYPING_NAMES = (
+    "Any", "Callable", "Dict", "Iterator", "List", "NamedTuple", "NoReturn", "Optional", "Tuple",
+    "Union",
+)  # fmt: skip
+
+
+class _Module(ModuleType):
+    # typing.get_type_hints(), inspect.get_annotations() and pydantic evaluate the annotation
+    # strings of ThreadRun in this module's namespace, which they reach as module.__dict__:
+    # that attribute imports typing and adds the names above the first time it is read once
+    # the module is imported (@dataclass reads it too, while it is being imported). The
+    # module's own code reads its globals directly, never through it, so it never pays.
+    @property
+    def __dict__(self) -> Dict[str, Any]:  # type: ignore[override]
+        namespace = globals()
+        importing = getattr(namespace.get("__spec__"), "_initializing", False)
+        if "Optional" not in namespace and not importing:
+            import typing
+
+            for name in _TYPING_NAMES:
+                namespace.setdefault(name, getattr(typing, name))
+        return namespace
+
+
+if __name__ in sys.modules:  # (not when the file is run with exec)
+    sys.modules[__name__].__class__ = _Module
+
 
 # --------------------------------------------------------------------------------------------
 # Constants
@@ -114,6 +144,7 @@ _FIELDS = (
     "incomplete_details", "model", "instructions", "tools", "metadata", "usage", "extra",
 )  # fmt: skip
 _KNOWN_KEYS = frozenset(_FIELDS[:-1])
+_KNOWN_COUNT = len(_KNOWN_KEYS)
 _REQUIRED_KEYS = frozenset(
     ("id", "object", "created_at", "thread_id", "assistant_id", "status", "model")
 )
@@ -172,7 +203,7 @@ class ThreadRunError(ValueError):
 
     def __reduce__(self) -> Any:
         # The message already carries the field prefix; restore the attributes as state.
-        return (ThreadRunError, (self.args[0],), self.__dict__)
+        return (type(self), (self.args[0],), self.__dict__)
 
 
 class OpenAIError(Exception):
@@ -372,6 +403,7 @@ else:
     # A namedtuple rather than a dataclass: immutable, hashable and unpackable like one, at a
     # fraction of a dataclass's cost at import time (which every user pays).
     ToolCall = namedtuple("ToolCall", ("id", "name", "arguments"), module=__name__)
+    ToolCall.__annotations__ = {"id": "str", "name": "str", "arguments": "str"}  # as NamedTuple's
     ToolCall.__doc__ = """One function call a ``requires_action`` run asks for: ``id``, the
     function's ``name``, and its ``arguments`` as the model wrote them (a JSON string)."""
 
@@ -383,18 +415,30 @@ class ThreadRun:
 
     Frozen, with ``__slots__``. Build one with :meth:`from_dict` or :meth:`from_json`, which
     validate the fields and keep every key the class has no field for in ``extra``;
-    :meth:`to_dict` and :meth:`to_json` give back exactly what was parsed.
+    :meth:`to_dict` and :meth:`to_json` give back exactly what was parsed: a known key the
+    input lacked stays absent, and ``tools``/``metadata`` given as null come back as null,
+    although the attributes read ``None``, ``[]`` and ``{}`` as documented. How the input
+    gave those keys is remembered by the run (not a dataclass field), and kept by
+    :mod:`pickle`, :func:`copy.copy` and :func:`copy.deepcopy`; ``dataclasses.replace``
+    (and ``copy.replace``) keep it for every key whose value they do not change, and a key
+    replaced by a new value is present. A run built by calling ``ThreadRun(...)`` has every
+    key present.
 
     Fields typed ``Any`` hold any JSON value. Containers are not copied: ``tools``,
     ``metadata`` and the values of ``extra`` are the very objects of the parsed data, and
     only the top level is frozen (use :func:`copy.deepcopy` for an independent copy).
 
-    Equal runs have equal hashes: ``hash(run)`` is computed from ``id``, ``thread_id``,
-    ``status`` and ``created_at`` (the other fields may hold dicts), so runs can be put in
-    sets and used as dict keys.
+    ``==`` compares the 20 fields, not how absent keys were given (as the SDK's models
+    compare values, not the set of fields given), so a run parsed without ``usage`` equals
+    the same run parsed with ``"usage": null``. Equal runs have equal hashes: ``hash(run)`` is
+    computed from ``id``, ``thread_id``, ``status`` and ``created_at`` (the other fields may
+    hold dicts), so runs can be put in sets and used as dict keys.
     """
 
-    __slots__ = _FIELDS
+    # _wire has no annotation, so it is not a dataclass field: None when the input gave all
+    # 19 known keys and tools/metadata not null (what servers send), else the pair of
+    # frozensets (absent keys, keys given as null) that to_dict undoes.
+    __slots__ = (*_FIELDS, "_wire")
     id: str
     object: str
     created_at: int
@@ -422,6 +466,7 @@ class ThreadRun:
         for name, check in _CHECKS:
             check(getattr(self, name), name)
         _check_extra(self.extra)
+        _set_wire(self, _wire_kept_by_replace(self))
 
     def __eq__(self, other: Any) -> bool:
         # Written out because the generated __eq__ of Python 3.13 compares field by field
@@ -436,8 +481,16 @@ class ThreadRun:
 
     def __reduce__(self) -> Any:
         # The default reduction of a slotted object restores state with setattr, which a
-        # frozen dataclass refuses; rebuild through __init__ (and its validation) instead.
-        return (type(self), _field_values(self))
+        # frozen dataclass refuses; rebuild through __init__ (and its validation) instead,
+        # then __setstate__ restores what the input lacked. A run that lacked nothing
+        # pickles as before.
+        wire = _get_wire(self)
+        if wire is None:
+            return (type(self), _field_values(self))
+        return (type(self), _field_values(self), wire)
+
+    def __setstate__(self, state: Any) -> None:
+        _set_wire(self, _checked_wire(state, self))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadRun:
@@ -446,38 +499,45 @@ class ThreadRun:
         Required: ``id``, ``object``, ``created_at``, ``thread_id``, ``assistant_id``,
         ``status``, ``model``. Optional fields absent or null become None; ``tools`` and
         ``metadata`` absent or null become ``[]`` and ``{}``. Any other key goes to ``extra``
-        with its value untouched. ``data`` is never modified.
+        with its value untouched. ``data`` is never modified, and ``run.to_dict() == data``.
 
         Raises :class:`ThreadRunError` naming the field for any invalid input.
         """
-        # The hot path, unrolled: one C-level copy of the dict, then one pop per known
-        # field, which both reads the value and leaves exactly the unknown keys behind, in
-        # their original order. Checks take the exact types json.loads produces (str.join
-        # also lets a str subclass through, which the slow path accepts too); anything else
-        # (another subclass, a missing key, a wrong type) goes to the slow path, which is
-        # the reference implementation and says precisely what is wrong.
+        # The hot path, unrolled: one read per known field, None when absent. On CPython
+        # the reads are pops from one C-level copy of the dict, which leave exactly the
+        # unknown keys behind, in their original order; on PyPy, where popping from a copy
+        # costs more than all the rest, they are gets (source.pop is data.get there), and a
+        # comprehension picks the unknown keys.
+        # Checks take the exact types json.loads produces (str.join also lets a str
+        # subclass through, which the slow path accepts too); anything else (another
+        # subclass, a missing required key, absent or null tools or metadata, a wrong type)
+        # goes to the slow path, which is the reference implementation and says precisely
+        # what is wrong.
         if type(data) is not dict:
             return _from_mapping_slow(cls, data)
-        extra = data.copy()
-        try:
-            run_id = extra.pop("id")
-            object_ = extra.pop("object")
-            created_at = extra.pop("created_at")
-            thread_id = extra.pop("thread_id")
-            assistant_id = extra.pop("assistant_id")
-            status = extra.pop("status")
-            model = extra.pop("model")
-        except KeyError:
-            return _from_mapping_slow(cls, data)
-        expires_at = extra.pop("expires_at", None)
-        started_at = extra.pop("started_at", None)
-        cancelled_at = extra.pop("cancelled_at", None)
-        failed_at = extra.pop("failed_at", None)
-        completed_at = extra.pop("completed_at", None)
-        instructions = extra.pop("instructions", None)
-        tools = extra.pop("tools", None)
-        metadata = extra.pop("metadata", None)
-        # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode.
+        source: Any
+        if _SPLIT_BY_POPS:
+            extra = source = data.copy()
+        else:  # pragma: no cover - PyPy
+            extra = {key: data[key] for key in data if key not in _KNOWN_KEYS}
+            source = _Reads(pop=data.get)
+        run_id = source.pop("id", None)
+        object_ = source.pop("object", None)
+        created_at = source.pop("created_at", None)
+        thread_id = source.pop("thread_id", None)
+        assistant_id = source.pop("assistant_id", None)
+        status = source.pop("status", None)
+        model = source.pop("model", None)
+        expires_at = source.pop("expires_at", None)
+        started_at = source.pop("started_at", None)
+        cancelled_at = source.pop("cancelled_at", None)
+        failed_at = source.pop("failed_at", None)
+        completed_at = source.pop("completed_at", None)
+        instructions = source.pop("instructions", None)
+        tools = source.pop("tools", None)
+        metadata = source.pop("metadata", None)
+        # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode. A missing
+        # required key reads None, refused here or by _check_strings below.
         if not (
             type(created_at) is int
             and not created_at >> 64
@@ -487,20 +547,17 @@ class ThreadRun:
             and (failed_at is None or (type(failed_at) is int and not failed_at >> 64))
             and (completed_at is None or (type(completed_at) is int and not completed_at >> 64))
             and (instructions is None or type(instructions) is str)
-            and (type(tools) is list or tools is None)
-            and (type(metadata) is dict or metadata is None)
+            and type(tools) is list
+            and type(metadata) is dict
         ):
             return _from_mapping_slow(cls, data)
-        if tools is None:
-            tools = []
-        if metadata is None:
-            metadata = {}
         # The required strings and every key that must be a string (the unknown keys, the
-        # metadata's), checked by one str.join, which refuses anything else in C: cheaper
-        # than a type() test each. Not the metadata's values: join copies what it joins,
-        # and a dict built in Python may hold the same long string many times over.
+        # metadata's), checked at once: TypeError for anything else. Not the metadata's
+        # values: on CPython this is one str.join, which copies what it joins, and a dict
+        # built in Python may hold the same long string many times over.
         try:
-            "".join([run_id, object_, thread_id, assistant_id, status, model, *extra, *metadata])
+            _check_strings([run_id, object_, thread_id, assistant_id, status, model, *extra,
+                            *metadata])  # fmt: skip
         except (TypeError, MemoryError):
             return _from_mapping_slow(cls, data)
         for value in metadata.values():
@@ -513,23 +570,25 @@ class ThreadRun:
         run.thread_id = thread_id
         run.assistant_id = assistant_id
         run.status = status
-        run.required_action = extra.pop("required_action", None)
-        run.last_error = extra.pop("last_error", None)
+        run.required_action = source.pop("required_action", None)
+        run.last_error = source.pop("last_error", None)
         run.expires_at = expires_at
         run.started_at = started_at
         run.cancelled_at = cancelled_at
         run.failed_at = failed_at
         run.completed_at = completed_at
-        run.incomplete_details = extra.pop("incomplete_details", None)
+        run.incomplete_details = source.pop("incomplete_details", None)
         run.model = model
         run.instructions = instructions
         run.tools = tools
         run.metadata = metadata
-        run.usage = extra.pop("usage", None)
+        run.usage = source.pop("usage", None)
         run.extra = extra
+        # Every known key given, what servers send: nothing for to_dict to undo.
+        run._wire = None if len(extra) + _KNOWN_COUNT == len(data) else _wire_of(data)
         run.__class__ = ThreadRun
-        if cls is not ThreadRun:  # a subclass may have another layout: use its __init__
-            return cls(*_field_values(run))
+        if cls is not ThreadRun:
+            return _as_subclass(cls, run)
         return run  # type: ignore[no-any-return]
 
     @classmethod
@@ -551,8 +610,10 @@ class ThreadRun:
     def to_dict(self) -> Dict[str, Any]:
         """A new dict of the known fields (in class order) followed by the keys of ``extra``.
 
-        ``ThreadRun.from_dict(run.to_dict()) == run`` always holds. Nested containers are
-        shared with the run, not copied.
+        For a parsed run, equal to what was parsed: the known keys the input lacked are left
+        out, and ``tools``/``metadata`` given as null are null. ``ThreadRun.from_dict(
+        run.to_dict()) == run`` always holds. Nested containers are shared with the run, not
+        copied.
         """
         data = {
             "id": self.id,
@@ -578,11 +639,14 @@ class ThreadRun:
         extra = self.extra
         if extra:
             data.update(extra)
-            if len(data) != 19 + len(extra):
-                # Someone put a known field's name into run.extra after construction:
-                # the field wins, so an extra key can never overwrite it.
-                for name in _FIELDS[:-1]:
+            if len(data) != _KNOWN_COUNT + len(extra):
+                # Someone put a known field's name into run.extra after construction: the
+                # field wins, given or absent, so an extra key can never stand for it.
+                for name in _KNOWN_KEYS.intersection(extra):
                     data[name] = getattr(self, name)
+        wire = self._wire  # type: ignore[attr-defined]
+        if wire is not None:
+            _undo_defaults(data, wire)
         return data
 
     def to_json(self) -> str:
@@ -638,11 +702,14 @@ class _RunBuilder:
     # instance with plain attribute stores (each a fraction of the object.__setattr__ call a
     # frozen dataclass's __init__ makes) and then give it its real class: the layouts are
     # identical, so CPython allows the __class__ assignment.
-    __slots__ = _FIELDS
+    __slots__ = ThreadRun.__slots__
 
 
 _new_object = object.__new__
 _field_values = attrgetter(*_FIELDS)
+# The _wire slot, read and written past the frozen __setattr__ (and typed for mypy).
+_get_wire: Callable[[ThreadRun], Any] = ThreadRun._wire.__get__  # type: ignore[attr-defined]
+_set_wire: Callable[[ThreadRun, Any], None] = ThreadRun._wire.__set__  # type: ignore[attr-defined]
 _TERMINAL = RunStatus.TERMINAL
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -774,30 +841,116 @@ _CHECKS = (
 
 def _from_mapping_slow(cls: Any, data: Any) -> ThreadRun:
     """from_dict's reference implementation: every rule, one field at a time, in order."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):  # (the ABC check is slow)
         raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
-    values = []
+    run: Any = _new_object(_RunBuilder)
     for name, check in _CHECKS:
         if name not in data and name in _REQUIRED_KEYS:
             raise ThreadRunError("required key is missing", name)
         value = data.get(name)
-        if value is None and name in ("tools", "metadata"):
-            value = [] if name == "tools" else {}
-        values.append(check(value, name))
+        if value is None and name in _EMPTY_DEFAULTS:
+            value = _EMPTY_DEFAULTS[name]()
+        setattr(run, name, check(value, name))
     extra = {}
     for key in data:
         if key not in _KNOWN_KEYS:
             if not isinstance(key, str):
                 raise ThreadRunError("expected string keys, got " + _describe(key), "extra")
             extra[key] = data[key]
-    run: Any = _new_object(_RunBuilder)
-    for name, value in zip(_FIELDS, values):
-        setattr(run, name, value)
     run.extra = extra
+    run._wire = _wire_of(data)
     run.__class__ = ThreadRun
-    if cls is not ThreadRun:  # a subclass may have another layout: use its __init__
-        return cls(*_field_values(run))  # type: ignore[no-any-return]
+    if cls is not ThreadRun:
+        return _as_subclass(cls, run)
     return run  # type: ignore[no-any-return]
+
+
+# The fields whose absent or null value reads as an empty container, and its type.
+_EMPTY_DEFAULTS: Dict[str, Callable[[], Any]] = {"tools": list, "metadata": dict}
+
+
+def _as_subclass(cls: Any, run: ThreadRun) -> ThreadRun:
+    # A subclass may have another layout: build it through its __init__.
+    built: ThreadRun = cls(*_field_values(run))
+    _set_wire(built, _get_wire(run))
+    return built
+
+
+def _wire_of(data: Mapping[str, Any]) -> Any:
+    """How valid run data gives the known keys where the attributes cannot show it: None
+    when it has all 19, tools and metadata not null; else (absent keys, null keys)."""
+    absent = _KNOWN_KEYS.difference(data)
+    null = frozenset(
+        name for name in _EMPTY_DEFAULTS if name in data and data[name] is None
+    )  # fmt: skip
+    return (absent, null) if absent or null else None
+
+
+def _undo_defaults(data: Dict[str, Any], wire: Any) -> None:
+    absent, null = wire
+    for name in absent:
+        data.pop(name, None)
+    for name in null:
+        data[name] = None
+
+
+def _checked_wire(wire: Any, run: ThreadRun) -> Any:
+    """``wire`` if it is one the run could have been parsed with (a pickle may hold anything)."""
+    if wire is None:
+        return None
+    try:
+        absent, null = wire
+        ok = (
+            type(absent) is frozenset
+            and type(null) is frozenset
+            and absent <= _KNOWN_KEYS - _REQUIRED_KEYS
+            and null <= _EMPTY_DEFAULTS.keys() - absent
+            and all(getattr(run, name) in (None, [], {}) for name in absent | null)
+        )
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ThreadRunError("invalid state to restore a run from: %s" % _describe(wire))
+    return wire
+
+
+def _wire_kept_by_replace(run: ThreadRun) -> Any:
+    """For a run that ``dataclasses.replace`` (or ``copy.replace``) is building from another
+    one, the absent and null keys of the source whose values it keeps; else None."""
+    # dataclasses.replace calls the class with every field's value and nothing else, so the
+    # source run is found where it is: in replace's frame, this function's caller's
+    # caller's caller (__post_init__, then the generated __init__).
+    try:
+        frame = _getframe(3)
+    except (ValueError, TypeError):  # no such frame; no sys._getframe (the stub below)
+        return None
+    if frame.f_code not in _REPLACE_CODES:
+        return None
+    names = frame.f_locals
+    source = names.get("obj", names.get("self"))  # 3.7-3.12: obj; 3.13: self
+    if not isinstance(source, ThreadRun) or source is run:
+        return None
+    wire = _get_wire(source)
+    if wire is None:
+        return None
+    absent, null = (
+        frozenset(name for name in names if getattr(run, name) is getattr(source, name))
+        for names in wire
+    )
+    return (absent, null) if absent or null else None
+
+
+def _no_frames(depth: int) -> Any:
+    raise TypeError("no sys._getframe")
+
+
+_getframe: Callable[[int], Any] = getattr(sys, "_getframe", _no_frames)
+# replace() on 3.7-3.12; on 3.13 replace() and copy.replace() both call _replace().
+_REPLACE_CODES = frozenset(
+    function.__code__
+    for function in (dataclasses.replace, getattr(dataclasses, "_replace", None))
+    if function is not None
+)
 
 
 _EXPECTED_NAMES: Dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
@@ -833,9 +986,54 @@ def _parse_float(text: str) -> float:
 # A float literal too large for a double (1e400) would decode as Infinity, which JSON does not
 # have and to_json could not write back: refuse it like NaN.
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_float)
-# (typeshed does not declare scan_once; JSONDecoder has had it since Python 2.6)
-_scan_value: Callable[[str, int], Tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _JSON_SPACE = " \t\n\r"
+
+
+def _check_strings_each(items: List[Any]) -> None:
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError("expected a string")
+
+
+def _scan_document(text: str, start: int) -> Tuple[Any, int]:
+    # PyPy's json.loads, without hooks, is its own decoder (RPython); with the hooks our
+    # rules need it runs json's pure-Python scanner, eight times slower. So read the
+    # document with json.loads, and if it may hold what the rules refuse (NaN, Infinity,
+    # a number out of a double's range, which reads as infinity), give up: _decode then
+    # takes the strict decoder, which also words every error as CPython does.
+    try:
+        value = json.loads(text)
+    except ValueError:  # (a RecursionError goes up: json's own scanner would fail alike)
+        raise StopIteration(start) from None
+    if type(value) is not dict:  # not a run: let the strict decoder say what it is
+        raise StopIteration(start)
+    containers: List[Any] = [value.values()]
+    while containers:
+        for item in containers.pop():
+            kind = type(item)
+            if kind is float:
+                if item - item:  # inf - inf and nan - nan are nan: true
+                    raise StopIteration(start)
+            elif kind is dict:
+                containers.append(item.values())
+            elif kind is list:
+                containers.append(item)
+    return value, len(text)
+
+
+# Tricks that pay on CPython's interpreter and cost on a JIT (PyPy), where the plain way is
+# faster: _SPLIT_BY_POPS (see ThreadRun.from_dict); _check_strings, one str.join (in C,
+# cheaper than a type() test each; PyPy's join also takes a bytearray); _scan_value,
+# JSONDecoder.scan_once, json's C scanner called directly (see _decode).
+_SPLIT_BY_POPS = sys.implementation.name == "cpython"
+_Reads = SimpleNamespace
+if sys.implementation.name == "cpython":
+    _check_strings: Callable[[List[Any]], Any] = "".join
+    # (typeshed does not declare scan_once; JSONDecoder has had it since Python 2.6)
+    _scan_value: Callable[[str, int], Tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+else:  # pragma: no cover - PyPy
+    _check_strings = _check_strings_each
+    _scan_value = _scan_document
 
 
 def _loads(text: Any) -> Any:
@@ -869,8 +1067,9 @@ def _decode(text: Any) -> Any:
         text = text.decode(encoding)
     # JSONDecoder.decode less its two regular-expression matches and two Python calls (a
     # tenth of the time of a small document): the scanner reads the value from the first
-    # character. Whitespace before the value, or anything but whitespace after it, takes
-    # decode's own way, which also gives json's own message for what is wrong.
+    # character. Whitespace before the value, anything but whitespace after it, or what the
+    # scanner gives up on, takes decode's own way, which also gives json's own message for
+    # what is wrong.
     try:
         value, end = _scan_value(text, 0)
     except StopIteration:

@@ -8,7 +8,8 @@
     threadrun demo                          one run end to end against an in-process fake server
 
 Standard output carries only JSON (``check`` prints a human summary unless ``--json``);
-progress and errors go to standard error. This module is the only one that imports both
+progress and errors go to standard error. This module parses arguments and prints;
+``check``'s machinery is ``threadrun.archive``. It is the only module that imports both
 ``threadrun`` and ``threadrun.testing`` (lazily, for ``demo``); nothing imports it.
 """
 
@@ -23,7 +24,6 @@ import sys
 import textwrap
 import threading
 import time
-import zlib
 
 import threadrun
 from threadrun import (
@@ -35,16 +35,15 @@ from threadrun import (
     ThreadRun,
     ThreadRunError,
 )
+from threadrun.archive import MAX_LINE_BYTES, OutputError, WorkerDied, _clean, _isatty, check_files
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import (
         IO,
         Any,
-        BinaryIO,
         Callable,
         Dict,
-        Iterable,
         List,
         Mapping,
         Optional,
@@ -55,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     _Record = Tuple[int, Any]
     _Report = Callable[[str, int, str], None]
 
-__all__ = ["check_files", "main"]
+__all__ = ["main"]
 
 PROG = "threadrun"
 
@@ -65,6 +64,8 @@ EXIT_USAGE = 2  # bad arguments, missing key, bad configuration; check: unreadab
 EXIT_REQUIRES_ACTION = 3
 EXIT_RUN_FAILED = 4  # failed, expired, cancelled, incomplete
 EXIT_POLL_TIMEOUT = 5
+EXIT_OUTPUT = 6  # stdout or stderr could not be written (disk full, closed)
+EXIT_NO_MEMORY = 7
 EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_BROKEN_PIPE = 141  # stdout closed early (``| head``), as if killed by SIGPIPE
 
@@ -77,12 +78,13 @@ exit status:
        check: a file could not be read
   3    wait: the run requires action (its tool calls are in the JSON printed)
   4    wait: the run failed, expired, was cancelled or is incomplete
-  5    wait: --timeout passed first (the last run seen is still printed)
+  5    wait: --deadline passed first (the last run seen is still printed)
+  6    the output could not be written (disk full, a closed stdout or stderr); get and
+       cancel also say whether the server acted
+  7    out of memory
   130  interrupted (Ctrl-C)
   141  stdout was closed early (e.g. piped into head)"""
 
-# How many entries a "by ..." table of the human check summary shows (--json shows all).
-_TOP = 10
 # Seconds between spinner frames while waiting.
 _FRAME = 0.08
 
@@ -94,13 +96,6 @@ class _UsageError(Exception):
 # --------------------------------------------------------------------------------------------
 # Terminal helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 def _can_encode(stream: Any, text: str) -> bool:
@@ -117,15 +112,6 @@ def _columns(stream: Any) -> int:
     except (AttributeError, ValueError, OSError):
         columns = 0
     return max(columns, 20) if columns > 0 else 80  # 0: a terminal that has not said
-
-
-# C0 and C1 control characters (escape sequences, newlines) in text from a server or a
-# file, shown escaped: a run id or an error message must not drive the terminal.
-_CONTROLS = {code: "\\x%02x" % code for code in itertools.chain(range(32), range(127, 160))}
-
-
-def _clean(text: str) -> str:
-    return text.translate(_CONTROLS)
 
 
 _COLORS = {
@@ -314,6 +300,14 @@ def _error(message: str) -> None:
         pass
 
 
+def _warn(message: str) -> None:
+    try:
+        sys.stderr.write("%s: warning: %s\n" % (PROG, message))
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def _indent(args: argparse.Namespace, stream: Any) -> Optional[int]:
     if getattr(args, "compact", False):
         return None
@@ -374,16 +368,16 @@ def _client(args: argparse.Namespace, sleep: Optional[Callable[[float], Any]] = 
         raise _UsageError(str(exc)) from None
 
 
-def _cmd_get(args: argparse.Namespace) -> int:
+def _cmd_one_run(args: argparse.Namespace) -> int:
+    """get and cancel: one request, the run it returns printed."""
     with _client(args) as client:
-        run = client.retrieve(args.thread_id, args.run_id)
-    _print_run(run, args)
-    return EXIT_OK
-
-
-def _cmd_cancel(args: argparse.Namespace) -> int:
-    with _client(args) as client:
-        run = client.cancel(args.thread_id, args.run_id)
+        if args.command == "cancel":
+            run = client.cancel(args.thread_id, args.run_id)
+            acted = "the server accepted the cancellation (run %s is %s)" % (run.id, run.status)
+        else:
+            run = client.retrieve(args.thread_id, args.run_id)
+            acted = "nothing was changed on the server"
+    _AFTER_ACTION.append(_clean(acted))
     _print_run(run, args)
     return EXIT_OK
 
@@ -397,6 +391,11 @@ def _exit_for(run: ThreadRun) -> int:
 
 
 def _cmd_wait(args: argparse.Namespace) -> int:
+    deadline = args.deadline
+    if args.old_deadline is not None:
+        _warn("'wait --timeout' is deprecated: it is the deadline, spelt '--deadline' now")
+        if deadline is None:
+            deadline = args.old_deadline
     progress = _Progress(sys.stderr, args.run_id)
     _ACTIVE.append(progress)
     with _client(args, sleep=progress.sleep) as client:
@@ -405,7 +404,7 @@ def _cmd_wait(args: argparse.Namespace) -> int:
                 args.thread_id,
                 args.run_id,
                 interval=args.interval,
-                timeout=args.poll_timeout,
+                timeout=deadline,
                 on_run=progress.on_run,
             )
         except PollTimeoutError as exc:
@@ -531,434 +530,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-# check
+# check (its machinery: threadrun/archive.py)
 # --------------------------------------------------------------------------------------------
 
 
-class _Summary:
-    """What ``check`` counts. Memory: a counter per distinct (status, model, assistant) and
-    per distinct duration in seconds -- never per run."""
-
-    def __init__(self) -> None:
-        self.files = 0
-        self.unreadable = 0
-        self.invalid = 0
-        # (status, model, assistant_id) -> runs: one dict update per run for all three tables
-        self.combos: Dict[Tuple[str, str, str], int] = {}
-        # completed_at - started_at (seconds) -> runs: exact percentiles from a histogram
-        self.durations: Dict[int, int] = {}
-        self.usage_runs = 0
-        self.prompt_tokens = 0
-        self.completion_tokens = 0
-        self.total_tokens = 0
-
-    @property
-    def valid(self) -> int:
-        return sum(self.combos.values())
-
-    def by(self, index: int) -> Dict[str, int]:
-        counts: Dict[str, int] = {}
-        for key, count in self.combos.items():
-            counts[key[index]] = counts.get(key[index], 0) + count
-        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-
-    def percentiles(self) -> Dict[str, Any]:
-        """p50, p95 and max by the nearest-rank method: the smallest duration d such that at
-        least p% of the runs took d or less (always one of the observed values)."""
-        n = sum(self.durations.values())
-        result: Dict[str, Any] = {"runs": n, "p50": None, "p95": None, "max": None}
-        if not n:
-            return result
-        ranks = [("p50", max(1, (50 * n + 99) // 100)), ("p95", max(1, (95 * n + 99) // 100))]
-        seen = 0
-        for value in sorted(self.durations):
-            seen += self.durations[value]
-            while ranks and seen >= ranks[0][1]:
-                result[ranks.pop(0)[0]] = value
-        result["max"] = max(self.durations)
-        return result
-
-    def to_dict(self) -> Dict[str, Any]:
-        valid = self.valid
-        return {
-            "files": self.files,
-            "unreadable_files": self.unreadable,
-            "runs": valid + self.invalid,
-            "valid": valid,
-            "invalid": self.invalid,
-            "by_status": self.by(0),
-            "by_model": self.by(1),
-            "by_assistant": self.by(2),
-            "usage": {
-                "runs": self.usage_runs,
-                "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens,
-                "total_tokens": self.total_tokens,
-            },
-            "duration_seconds": dict(self.percentiles(), method="nearest-rank"),
-        }
-
-
-def _tally(
-    records: Iterable[_Record],
-    parse: Callable[[Any], ThreadRun],
-    name: str,
-    summary: _Summary,
-    report: _Report,
-) -> None:
-    """Validate ``(line number, raw record)`` pairs and count the valid runs: the hot loop.
-
-    Each run is counted as soon as it is parsed and dropped at once: the next parse then
-    reuses the same, cache-hot memory. (Counting in batches with C-level loops was tried:
-    keeping a few hundred runs alive costs more in cache misses than it saves.)
-    """
-    combos = summary.combos
-    combos_get = combos.get
-    durations = summary.durations
-    durations_get = durations.get
-    invalid = usage_runs = prompt = completion = total = 0
-    try:
-        for line, record in records:
-            try:
-                run = parse(record)
-            except ThreadRunError as exc:
-                if type(record) is bytes and not record.strip():
-                    continue  # a blank line
-                invalid += 1
-                report(name, line, _record_error(exc, record))
-                continue
-            except Exception as exc:  # a bug in threadrun: say so, keep going
-                invalid += 1
-                report(
-                    name,
-                    line,
-                    "unexpected %s (a bug in threadrun?): %s" % (type(exc).__name__, exc),
-                )
-                continue
-            key = (run.status, run.model, run.assistant_id)
-            combos[key] = combos_get(key, 0) + 1
-            usage = run.usage
-            if usage is not None and type(usage) is dict:
-                usage_runs += 1
-                value = usage.get("prompt_tokens")
-                if type(value) is int:
-                    prompt += value
-                value = usage.get("completion_tokens")
-                if type(value) is int:
-                    completion += value
-                value = usage.get("total_tokens")
-                if type(value) is int:
-                    total += value
-            end = run.completed_at
-            if end is not None:
-                start = run.started_at
-                if start is not None:
-                    end -= start
-                    durations[end] = durations_get(end, 0) + 1
-    finally:
-        summary.invalid += invalid
-        summary.usage_runs += usage_runs
-        summary.prompt_tokens += prompt
-        summary.completion_tokens += completion
-        summary.total_tokens += total
-
-
-def _record_error(exc: ThreadRunError, record: Any) -> str:
-    """The message for an invalid record; a JSON Lines record's syntax error gets its column
-    (the line is the record's own)."""
-    if exc.line is not None and type(record) is bytes:
-        try:
-            ThreadRun.from_json(record.rstrip(b"\r\n"))
-        except ThreadRunError as again:
-            if again.line == 1 and again.column is not None:
-                text = str(again)
-                suffix = " at line 1 column %d" % again.column
-                if text.endswith(suffix):
-                    return text[: -len(suffix)] + " at column %d" % again.column
-                return text
-    return str(exc)
-
-
-def _is_complete_object(line: bytes) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except (ValueError, RecursionError):
-        return False
-
-
-def _ends_early(line: bytes) -> bool:
-    """Whether ``line`` is the start of a JSON document that goes on past the line end."""
-    text = line.decode("utf-8", "replace").lstrip("\ufeff")
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        return exc.pos >= len(text.rstrip())
-    except (ValueError, RecursionError):
-        return False
-    return False
-
-
-def _check_stream(stream: BinaryIO, name: str, summary: _Summary, report: _Report) -> None:
-    """JSON Lines, streamed: one line in memory at a time. A file that is one JSON document
-    over many lines (a pretty-printed run, an array of runs, ``jq .`` output) is read whole."""
-    peeked: List[bytes] = []
-    first = None
-    for line in stream:
-        peeked.append(line)
-        if line.strip():
-            first = line
-            break
-    if first is None:
-        return  # empty, or blank lines only: no runs
-    head = first.lstrip()
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:].lstrip()
-    document = head[:1] == b"["
-    if not document and head[:1] == b"{" and _ends_early(first):
-        second = None
-        for line in stream:
-            peeked.append(line)
-            if line.strip():
-                second = line
-                break
-        # A truncated first record of a JSON Lines file is followed by a complete one; the
-        # first line of a pretty-printed object is followed by more of the same object.
-        document = second is None or not _is_complete_object(second)
-    if document:
-        data = b"".join(peeked) + stream.read()
-        del peeked[:]
-        _tally(
-            _document_records(data, name, summary, report),
-            ThreadRun.from_dict,
-            name,
-            summary,
-            report,
-        )
-    else:
-        _tally(
-            enumerate(itertools.chain(peeked, stream), 1),
-            ThreadRun.from_json,
-            name,
-            summary,
-            report,
-        )
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError("%s is not a JSON number" % name)
-
-
-_STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-_JSON_SPACE = " \t\n\r"
-
-
-def _document_records(
-    data: bytes, name: str, summary: _Summary, report: _Report
-) -> Iterable[_Record]:
-    """(line, value) for each run of a whole-file JSON document: a run object, an array of
-    run objects, or a sequence of either; a syntax error ends the file."""
-    try:
-        text = data.decode(json.detect_encoding(data))
-    except UnicodeDecodeError as exc:
-        summary.invalid += 1
-        report(
-            name,
-            data.count(b"\n", 0, exc.start) + 1,
-            "invalid UTF-8: byte %d (%s)" % (exc.start, exc.reason),
-        )
-        return
-    text = text.lstrip("\ufeff")
-    decode = _STRICT_DECODER.raw_decode
-    size = len(text)
-    pos = 0
-    line = 1
-    in_array = False
-    while True:
-        start = pos
-        while pos < size and text[pos] in _JSON_SPACE:
-            pos += 1
-        line += text.count("\n", start, pos)
-        if pos >= size:
-            if in_array:
-                summary.invalid += 1
-                last = text.count("\n", 0, len(text.rstrip(_JSON_SPACE))) + 1
-                report(name, last, "invalid JSON: the file ends inside an array (no ']')")
-            return
-        char = text[pos]
-        if in_array and char == "]":
-            in_array = False
-            pos += 1
-            continue
-        if not in_array and char == "[":
-            in_array = True
-            pos += 1
-            # A run right after '[' is read below; an empty array closes at once.
-            start = pos
-            while pos < size and text[pos] in _JSON_SPACE:
-                pos += 1
-            line += text.count("\n", start, pos)
-            if pos < size and text[pos] == "]":
-                in_array = False
-                pos += 1
-                continue
-        try:
-            value, end = decode(text, pos)
-        except json.JSONDecodeError as exc:
-            summary.invalid += 1
-            report(
-                name,
-                exc.lineno,
-                "invalid JSON: %s at line %d column %d" % (exc.msg, exc.lineno, exc.colno),
-            )
-            return
-        except (ValueError, RecursionError) as exc:
-            summary.invalid += 1
-            report(name, line, "invalid JSON: %s" % (str(exc) or "nested too deeply")[:200])
-            return
-        yield line, value
-        line += text.count("\n", pos, end)
-        pos = end
-        if in_array:
-            start = pos
-            while pos < size and text[pos] in _JSON_SPACE:
-                pos += 1
-            line += text.count("\n", start, pos)
-            if pos >= size:
-                continue  # reported above as an array not closed
-            if text[pos] == ",":
-                pos += 1
-            elif text[pos] == "]":
-                pos += 1
-                in_array = False
-            else:
-                summary.invalid += 1
-                report(name, line, "invalid JSON: expected ',' or ']' after an array element")
-                return
-
-
-def _open(path: str) -> BinaryIO:
-    if path.endswith(".gz"):
-        import gzip
-
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
-
-
-def check_files(
-    paths: Sequence[str],
-    *,
-    out: Optional[IO[str]] = None,
-    err: Optional[IO[str]] = None,
-    as_json: bool = False,
-    stdin: Optional[BinaryIO] = None,
-) -> int:
-    """Validate the runs in ``paths`` (``-``: stdin; ``*.gz``: gzip), report each invalid one
-    on ``err`` as ``FILE:LINE: field: what is wrong`` and the summary on ``out``.
-
-    Returns 0 when every run is valid, 1 when one is not, 2 when a file could not be read.
-    """
-    out = sys.stdout if out is None else out
-    err = sys.stderr if err is None else err
-    summary = _Summary()
-    write_err = err.write
-
-    def report(name: str, line: int, message: str) -> None:
-        write_err("%s:%d: %s\n" % (name, line, message))
-
-    for path in paths or ["-"]:
-        summary.files += 1
-        if path == "-":
-            stream = stdin if stdin is not None else sys.stdin.buffer
-            if _isatty(stream):
-                write_err("%s: reading runs from standard input (end with Ctrl-D)\n" % PROG)
-            _check_stream(stream, "<stdin>", summary, report)
-            continue
-        try:
-            with _open(path) as stream:
-                _check_stream(stream, path, summary, report)
-        except BrokenPipeError:
-            raise  # writing the report failed, not reading: main() handles it
-        except (OSError, EOFError, zlib.error) as exc:  # gzip: EOFError, zlib.error
-            summary.unreadable += 1
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            write_err("%s: error: cannot read %r: %s\n" % (PROG, path, reason))
-    err.flush()
-    if as_json:
-        out.write(json.dumps(summary.to_dict(), indent=2) + "\n")
-    else:
-        out.write(_encodable(_format_summary(summary), out))
-    out.flush()
-    if summary.unreadable:
-        return EXIT_USAGE
-    return EXIT_ERROR if summary.invalid else EXIT_OK
-
-
-def _encodable(text: str, stream: Any) -> str:
-    """``text`` with what ``stream`` cannot encode (a lone surrogate from a ``"\\ud800"``
-    escape, non-ASCII on an ASCII terminal) as backslash escapes."""
-    encoding = getattr(stream, "encoding", None) or "utf-8"
-    try:
-        text.encode(encoding)
-    except LookupError:
-        encoding = "ascii"
-    except UnicodeEncodeError:
-        pass
-    else:
-        return text
-    return text.encode(encoding, "backslashreplace").decode(encoding)
-
-
-def _plural(count: int, noun: str) -> str:
-    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
-
-
-def _format_summary(summary: _Summary) -> str:
-    data = summary.to_dict()
-    head = "%s in %s: %d valid, %d invalid" % (
-        _plural(data["runs"], "run"),
-        _plural(data["files"], "file"),
-        data["valid"],
-        data["invalid"],
-    )
-    lines = [head]
-    if data["unreadable_files"]:
-        lines.append("%s could not be read" % _plural(data["unreadable_files"], "file"))
-    tables = []
-    for title, key in (
-        ("status", "by_status"),
-        ("model", "by_model"),
-        ("assistant", "by_assistant"),
-    ):
-        items = [(_clean(name), count) for name, count in data[key].items()]
-        if items:
-            tables.append((title, items[:_TOP], len(items) - _TOP))
-    usage = data["usage"]
-    durations = data["duration_seconds"]
-    width = max([11] + [len(name) for _, items, _ in tables for name, _ in items])
-    row = "  %-*s %12s"
-    for title, items, more in tables:
-        lines.append("")
-        lines.append("%-*s   %12s" % (width, title, "runs"))
-        lines.extend(row % (width, name, count) for name, count in items)
-        if more > 0:
-            lines.append("  ... and %d more (--json lists all)" % more)
-    lines.append("")
-    lines.append("tokens (%s with usage)" % _plural(usage["runs"], "run"))
-    for name in ("prompt", "completion", "total"):
-        lines.append(row % (width, name, usage[name + "_tokens"]))
-    lines.append("")
-    lines.append(
-        "duration, completed_at - started_at (%s; nearest-rank percentiles)"
-        % _plural(durations["runs"], "run")
-    )
-    for name in ("p50", "p95", "max"):
-        value = durations[name]
-        lines.append(row % (width, name, "-" if value is None else "%d s" % value))
-    return "\n".join(lines) + "\n"
-
-
 def _cmd_check(args: argparse.Namespace) -> int:
-    return check_files(args.files, as_json=args.json)
+    return check_files(
+        args.files,
+        as_json=args.json,
+        jobs=args.jobs,
+        progress=not args.quiet and _isatty(sys.stderr) and os.environ.get("TERM") != "dumb",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -966,42 +548,30 @@ def _cmd_check(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a number of seconds, got %r" % text) from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("expected a positive number of seconds, got %r" % text)
-    return value
+def _number(
+    convert: Callable[[str], Any], minimum: float, *, above: bool = False
+) -> Callable[[str], Any]:
+    """An argparse type: ``convert(text)``, finite, at least ``minimum`` (more if ``above``)."""
+    noun = "an integer" if convert is int else "a number of seconds"
+    bound = "%s %s" % (">" if above else ">=", minimum)
 
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a number of seconds, got %r" % text) from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("expected a number of seconds >= 0, got %r" % text)
-    return value
-
-
-def _count(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError("expected an integer, got %r" % text) from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError("expected an integer >= %d, got %r" % (minimum, text))
+            raise argparse.ArgumentTypeError("expected %s, got %r" % (noun, text)) from None
+        if not (value > minimum if above else value >= minimum) or value == float("inf"):
+            raise argparse.ArgumentTypeError("expected %s %s, got %r" % (noun, bound, text))
         return value
 
     return parse
 
 
-def _add_connection_options(
-    parser: argparse.ArgumentParser, *, top: bool, timeout: bool = True
-) -> None:
+_seconds = _number(float, 0)
+_positive_seconds = _number(float, 0, above=True)
+
+
+def _add_connection_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """The options every API command takes, before the command (``top``) or after it."""
     group = parser.add_argument_group("connection options (before or after the command)")
     default: Any = None if top else argparse.SUPPRESS
@@ -1018,20 +588,20 @@ def _add_connection_options(
         help="API key; discouraged: it stays in shell history and the process list. "
         "Prefer the OPENAI_API_KEY environment variable (the default)",
     )
-    names = ["--timeout", "--request-timeout"] if timeout else ["--request-timeout"]
     group.add_argument(
-        *names,
+        "--request-timeout",
+        *(["--timeout"] if top else []),
         dest="request_timeout",
         metavar="S",
-        type=_positive_float,
+        type=_positive_seconds,
         default=default,
         help="timeout of each HTTP request in seconds (default 60)"
-        + ("" if timeout else "; 'wait --timeout' is the overall poll deadline"),
+        + ("; '--timeout S' before the command is the same" if top else ""),
     )
     group.add_argument(
         "--max-retries",
         metavar="N",
-        type=_count(0),
+        type=_number(int, 0),
         default=default,
         help="retries of a failed request (429, 5xx, connection errors; default 2)",
     )
@@ -1046,23 +616,40 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     exclusive.add_argument(
         "--indent",
         metavar="N",
-        type=_count(0),
+        type=_number(int, 0),
         help="indent the JSON by N spaces even when piped (default: 2 on a terminal, "
         "compact otherwise)",
     )
 
 
-def _subparser(
-    commands: Any, name: str, summary: str, epilog: str, description: str = ""
+def _command(
+    commands: Any,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    summary: str,
+    epilog: str,
+    *,
+    description: str = "",
+    ids: Sequence[str] = (),
+    api: bool = True,
+    prints_a_run: bool = False,
 ) -> argparse.ArgumentParser:
+    """A command: its help, its positional ids, and the option groups it shares."""
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
         help=summary,
         description=textwrap.fill(description or summary[:1].upper() + summary[1:] + ".", 88),
-        epilog=epilog,
+        epilog=epilog % {"p": PROG, "codes": EXIT_CODES_HELP},
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
+    for id_name in ids:
+        parser.add_argument(id_name, metavar=id_name.upper())
+    if prints_a_run:
+        _add_output_options(parser)
+    if api:
+        _add_connection_options(parser, top=False)
+    parser.set_defaults(func=func)
     return parser
 
 
@@ -1080,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  %(prog)s demo                                  # try it: no key, no network\n"
         "  export OPENAI_API_KEY=...                       # then, against a server:\n"
         "  %(prog)s get thread_abc123 run_abc123\n"
-        "  %(prog)s wait thread_abc123 run_abc123 --timeout 300 && echo done\n"
+        "  %(prog)s wait thread_abc123 run_abc123 --deadline 300 && echo done\n"
         "  %(prog)s list thread_abc123 --limit 50 > runs.jsonl\n"
         "  %(prog)s check runs.jsonl\n\n"
         "'%(prog)s COMMAND --help' describes each command.\n\n" + EXIT_CODES_HELP,
@@ -1095,43 +682,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_connection_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     commands.required = True
+    run_ids = ("thread_id", "run_id")
 
-    get = _subparser(
-        commands,
-        "get",
-        "print a run as JSON",
-        "example:\n  %s get thread_abc123 run_abc123 | jq -r .status" % PROG,
-    )
-    get.add_argument("thread_id", metavar="THREAD_ID")
-    get.add_argument("run_id", metavar="RUN_ID")
-    _add_output_options(get)
-    _add_connection_options(get, top=False)
-    get.set_defaults(func=_cmd_get)
+    _command(
+        commands, "get", _cmd_one_run, "print a run as JSON",
+        "example:\n  %(p)s get thread_abc123 run_abc123 | jq -r .status",
+        ids=run_ids, prints_a_run=True,
+    )  # fmt: skip
 
-    wait = _subparser(
-        commands,
-        "wait",
-        "poll a run until it completes, fails or requires action",
+    wait = _command(
+        commands, "wait", _cmd_wait, "poll a run until it completes, fails or requires action",
         "examples:\n"
         "  %(p)s wait thread_abc123 run_abc123\n"
-        "  %(p)s wait thread_abc123 run_abc123 --timeout 600 --interval 2 > run.json\n"
+        "  %(p)s wait thread_abc123 run_abc123 --deadline 600 --interval 2 > run.json\n"
         "  case $? in 0) echo completed;; 3) echo 'tool calls to answer';; *) echo failed;; esac\n"
-        "\n"
-        "--timeout here is the overall deadline; the per-request timeout is '%(p)s --timeout S\n"
-        "wait ...' (before the command) or 'wait --request-timeout S'.\n\n%(codes)s"
-        % {"p": PROG, "codes": EXIT_CODES_HELP},
+        "\n%(codes)s",
         description="Poll a run until it is terminal or requires action, showing its "
         "status on stderr (a live line on a terminal, one line per status change "
         "otherwise), then print it as JSON on stdout. The exit status tells how it ended.",
-    )
-    wait.add_argument("thread_id", metavar="THREAD_ID")
-    wait.add_argument("run_id", metavar="RUN_ID")
+        ids=run_ids, prints_a_run=True,
+    )  # fmt: skip
     wait.add_argument(
-        "--timeout",
-        dest="poll_timeout",
+        "--deadline",
         metavar="S",
         type=_seconds,
         help="give up after S seconds with exit status 5 (default 900)",
+    )
+    wait.add_argument(
+        "--timeout",
+        dest="old_deadline",
+        metavar="S",
+        type=_seconds,
+        help="deprecated spelling of --deadline, kept working (everywhere else --timeout "
+        "is the per-request timeout, as --request-timeout)",
     )
     wait.add_argument(
         "--interval",
@@ -1140,92 +723,108 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between polls (default: as the server's openai-poll-after-ms "
         "header says, else 1)",
     )
-    _add_output_options(wait)
-    _add_connection_options(wait, top=False, timeout=False)
-    wait.set_defaults(func=_cmd_wait)
 
-    list_ = _subparser(
-        commands,
-        "list",
-        "print a thread's runs as JSON Lines",
+    list_ = _command(
+        commands, "list", _cmd_list, "print a thread's runs as JSON Lines",
         "examples:\n"
-        "  %s list thread_abc123 > runs.jsonl\n"
-        "  %s list thread_abc123 --limit 5 --order asc | jq -r .status" % (PROG, PROG),
+        "  %(p)s list thread_abc123 > runs.jsonl\n"
+        "  %(p)s list thread_abc123 --limit 5 --order asc | jq -r .status",
         description="Print a thread's runs as JSON Lines (one compact run per line), newest "
         "first unless --order asc, each line written as soon as its page arrives; pages "
         "are followed until the end or --limit.",
-    )
-    list_.add_argument("thread_id", metavar="THREAD_ID")
+        ids=("thread_id",),
+    )  # fmt: skip
     list_.add_argument(
         "--limit",
         metavar="N",
-        type=_count(1),
+        type=_number(int, 1),
         help="print at most N runs (each page asks for min(N, 100)); default: all",
     )
     list_.add_argument(
         "--order", choices=("asc", "desc"), help="by creation time (server default: desc)"
     )
-    _add_connection_options(list_, top=False)
-    list_.set_defaults(func=_cmd_list)
 
-    cancel = _subparser(
-        commands,
-        "cancel",
-        "cancel a run and print it",
-        "example:\n  %s cancel thread_abc123 run_abc123 && %s wait thread_abc123 run_abc123"
-        % (PROG, PROG),
+    _command(
+        commands, "cancel", _cmd_one_run, "cancel a run and print it",
+        "example:\n  %(p)s cancel thread_abc123 run_abc123 && %(p)s wait thread_abc123 run_abc123",
         description="Ask the server to cancel a run and print the run (usually 'cancelling') "
         "as JSON; 'wait' then sees it to 'cancelled' (exit status 4).",
-    )
-    cancel.add_argument("thread_id", metavar="THREAD_ID")
-    cancel.add_argument("run_id", metavar="RUN_ID")
-    _add_output_options(cancel)
-    _add_connection_options(cancel, top=False)
-    cancel.set_defaults(func=_cmd_cancel)
+        ids=run_ids, prints_a_run=True,
+    )  # fmt: skip
 
-    check = _subparser(
-        commands,
-        "check",
-        "validate and summarise files of run objects",
-        "examples:\n"
-        "  %(p)s check runs.jsonl archive-2025.jsonl.gz\n"
-        "  %(p)s list thread_abc123 | %(p)s check --json\n"
-        "  %(p)s check tests/data/*.json 2> invalid.txt\n\n"
-        "Input: JSON Lines (one run per line; blank lines skipped), streamed with flat memory\n"
-        "whatever the size; or a whole-file JSON document -- one run (pretty-printed or not),\n"
-        "an array of runs, or several of these one after the other -- recognised from its\n"
-        "first lines and read whole (memory proportional to that file). *.gz is decompressed.\n\n"
-        "Summary: runs by status, model and assistant; token totals from 'usage'; run\n"
-        "durations (completed_at - started_at, where both are set) p50, p95 and max, exact,\n"
-        "by the nearest-rank method (the smallest observed duration that at least p%% of the\n"
-        "runs do not exceed), kept as a histogram of whole seconds: memory grows with the\n"
-        "number of distinct durations and of (status, model, assistant) triples, not runs.\n\n"
-        "exit status: 0 all runs valid, 1 some run invalid, 2 a file could not be read"
-        % {"p": PROG},
+    check = _command(
+        commands, "check", _cmd_check, "validate and summarise files of run objects",
+        _CHECK_HELP,
         description="Validate files of run objects (exports, archives) and summarise them. "
         "Each invalid run is reported on stderr as FILE:LINE: field: what is wrong; the "
         "summary goes to stdout.",
-    )
+        api=False,
+    )  # fmt: skip
     check.add_argument(
         "files", metavar="FILE", nargs="*", help="JSON or JSON Lines files ('-' or none: stdin)"
     )
     check.add_argument("--json", action="store_true", help="print the summary as JSON")
-    check.set_defaults(func=_cmd_check)
+    check.add_argument(
+        "--jobs",
+        "-j",
+        metavar="N",
+        type=_number(int, 0),
+        default=1,
+        help="worker processes (default 1; 0: one per core). A JSON Lines file is split into "
+        "byte ranges at line starts; a .gz file cannot be split (a gzip stream is read from "
+        "its start), so each .gz file, like each whole-file JSON document, goes to one "
+        "worker. The output is the same whatever N",
+    )
+    check.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress line (shown on stderr only when it is a terminal)",
+    )
 
-    demo = _subparser(
-        commands,
-        "demo",
+    demo = _command(
+        commands, "demo", _cmd_demo,
         "drive one run end to end against an in-process fake server (no key, no network)",
-        "example:\n  %s demo" % PROG,
+        "example:\n  %(p)s demo",
         description="Start threadrun.testing.FakeRunsServer on loopback in this process and "
         "drive one run through the real client: created, queued, in progress, requires "
         "action (its tool call answered with a made-up weather report), completed; the "
         "progress shows on stderr as with 'wait', the final run on stdout. Needs no API "
         "key and sends nothing beyond loopback.",
-    )
+        api=False,
+    )  # fmt: skip
     _add_output_options(demo)
-    demo.set_defaults(func=_cmd_demo)
     return parser
+
+
+_CHECK_HELP = """\
+examples:
+  %(p)s check runs.jsonl archive-2025.jsonl.gz
+  %(p)s check --jobs 0 archive/*.jsonl            # every core
+  %(p)s list thread_abc123 | %(p)s check --json
+  %(p)s check tests/data/*.json 2> invalid.txt
+
+Input: JSON Lines (one run per line; blank lines skipped), streamed with flat memory
+whatever the size; a line over %(limit)d MiB is reported as too large and skipped unread.
+Or a whole-file JSON document -- one run (pretty-printed or not), an array of runs, or
+several of these one after the other -- read whole (memory proportional to that file). A
+file is JSON Lines unless its first value spans several lines and parses to its end, is
+an array alone in the file, or starts with a '[' alone on the first line (a syntax error
+in a document is reported and ends that file): damaged lines never make a document.
+*.gz is decompressed.
+
+Summary: runs by status, model and assistant; token totals from 'usage'; run
+durations (completed_at - started_at, where both are set) p50, p95 and max, exact,
+by the nearest-rank method (the smallest observed duration that at least p%%%% of the
+runs do not exceed), kept as a histogram of whole seconds: memory grows with the
+number of distinct durations and of (status, model, assistant) triples, not runs.
+
+On a terminal, stderr shows a progress line (bytes and runs done, runs/s, invalid so
+far, ETA), cleared before the summary.
+
+exit status: 0 all runs valid, 1 some run invalid or a worker process died, 2 a file
+could not be read, 6 the output could not be written, 7 out of memory, 130 interrupted
+""" % {"limit": MAX_LINE_BYTES // (1024 * 1024), "p": "%(p)s"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1234,6 +833,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The progress display of the running command, to tidy up on Ctrl-C or an error.
 _ACTIVE: List[_Progress] = []
+# What the server has done once a request succeeded: said when the output then fails.
+_AFTER_ACTION: List[str] = []
 # Set by Ctrl-C. A KeyboardInterrupt raised while a finalizer runs is lost (CPython ignores
 # exceptions in __del__): http.client's HTTPResponse closes itself from __del__, in Python,
 # when the next request drops it, so a Ctrl-C landing there during ``wait`` would vanish.
@@ -1251,6 +852,15 @@ def _check_interrupted() -> None:
         raise KeyboardInterrupt
 
 
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def _tidy() -> None:
     while _ACTIVE:
         _ACTIVE.pop().clear()
@@ -1264,6 +874,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
     func: Callable[[argparse.Namespace], int] = args.func
+    # Started with stdout closed (``>&-``): nothing is done at all (cancel would act on the
+    # server and have nowhere to print the run).
+    if sys.stdout is None:
+        _error("stdout is closed: nothing done")
+        return EXIT_OUTPUT
     # Ctrl-C as usual, remembered too (see _INTERRUPTED); an ignored SIGINT (nohup, a
     # background job) or a caller's own handler is left alone.
     previous = None
@@ -1285,15 +900,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except (OSError, ValueError):
             pass
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (``| head``): stop quietly, and keep the interpreter from
-        # complaining when it flushes stdout at exit.
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
-        return EXIT_BROKEN_PIPE
     except _UsageError as exc:
         _tidy()
         _error(str(exc))
@@ -1306,8 +912,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _tidy()
         _error(str(exc))
         return EXIT_USAGE
+    except (OSError, OutputError) as exc:
+        # Writing stdout or stderr failed: reading a file and talking to the server have
+        # their own errors. Stdout goes to /dev/null so that the interpreter does not fail
+        # again when it flushes it at exit.
+        error = exc.error if isinstance(exc, OutputError) else exc
+        _silence_stdout()
+        _tidy()
+        acted = "; " + _AFTER_ACTION[-1] if _AFTER_ACTION else ""
+        if isinstance(error, BrokenPipeError):  # the reader went away (``| head``)
+            if acted:
+                _error("stdout was closed before the run was printed" + acted)
+            return EXIT_BROKEN_PIPE
+        _error("cannot write the output: %s%s" % (error.strerror or error, acted))
+        return EXIT_OUTPUT
+    except MemoryError:
+        _tidy()
+        _error("out of memory")
+        return EXIT_NO_MEMORY
+    except WorkerDied as exc:
+        _tidy()
+        _error(str(exc))
+        return EXIT_ERROR
     finally:
         del _ACTIVE[:]
+        del _AFTER_ACTION[:]
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
 
