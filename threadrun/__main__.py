@@ -699,7 +699,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description=textwrap.fill(
             "The Assistants Thread Runs API from the command line: get, wait for, list and "
-            "cancel runs; validate and summarise archives of run objects. Standard output "
+            "cancel runs, list a run's steps; validate and summarise archives of run objects. "
+            "Standard output "
             "carries JSON only; progress and errors go to standard error. The API key is "
             "read from the OPENAI_API_KEY environment variable.",
             88,
