@@ -394,7 +394,10 @@ class ErrorTest(CLITest):
         added = self.server.add_run(thread)
         self.server.invalid_next(b'{"id": "run_1", "object": "thread.run"}', method="GET")
         proc = run_cli(*self.url(), "get", thread, added["id"])
-        self.assertOneError(proc, 1, "invalid run", "request id req_")
+        self.assertOneError(
+            proc, 1, "the server sent run 'run_1'; it was not returned because: created_at: "
+            "required key is missing", "request id req_",
+        )  # fmt: skip
 
     def test_help_and_version(self) -> None:
         proc = run_cli("--help")
