@@ -277,16 +277,20 @@ def judge(
     row was not measured: a peer not installed), from the table's figures: measure ("wall",
     "cpu", ...) -> row key -> figure."""
     keys = {row.key for row in rows}
-    judged: List[Judged] = []
-    for target in TARGETS:
-        if target.table != table or not {target.numerator, target.denominator} <= keys:
-            continue
-        figures = measures.get(target.on, {})
-        value = None
-        if target.numerator in figures and figures.get(target.denominator):
-            value = figures[target.numerator] / figures[target.denominator]
-        judged.append((target, value))
-    return judged
+    return [
+        (target, ratio(target, measures))
+        for target in TARGETS
+        if target.table == table and {target.numerator, target.denominator} <= keys
+    ]
+
+
+def ratio(target: Target, measures: Dict[str, Dict[str, float]]) -> Optional[float]:
+    """``target``'s numerator over its denominator, from a table's figures (None when either
+    was not measured)."""
+    figures = measures.get(target.on, {})
+    if target.numerator in figures and figures.get(target.denominator):
+        return figures[target.numerator] / figures[target.denominator]
+    return None
 
 
 def print_targets(judged: List[Judged], title: str = "targets") -> None:

@@ -6,7 +6,7 @@ Generates, in a temporary directory, a JSON Lines archive of realistic run objec
 status; small runs as the API returns them, and larger ones with function tools, long
 instructions, metadata, usage, tool calls; a few invalid and blank lines), then measures:
 
-- throughput, in process: ``threadrun._check.check_files`` (the whole command: reading,
+- throughput, in process: ``threadrun.archive.check_files`` (the whole command: reading,
   validating every line with ``ThreadRun.from_json``, counting, reporting the invalid lines to
   a null sink) beside the floor, a loop that only calls ``json.loads`` on each line of the
   same file, read the same way. The loops are timed as every table is (``_common.measure``:
@@ -58,7 +58,8 @@ from _common import (
 
 import threadrun
 from threadrun import ThreadRun, ThreadRunError
-from threadrun._check import check_files
+from threadrun.archive import check_files
+from threadrun.testing import _run_object
 
 STATUSES = [  # (status, weight): an archive is mostly finished runs
     ("completed", 62),
@@ -110,36 +111,17 @@ def make_run(rng: random.Random, index: int) -> Dict[str, Any]:
     status = rng.choices([s for s, _ in STATUSES], [w for _, w in STATUSES])[0]
     created = 1_700_000_000 + index * 7 + rng.randrange(5)
     started = None if status in ("queued",) else created + rng.randrange(3)
-    run: Dict[str, Any] = {
-        "id": "run_%024x" % rng.getrandbits(96),
-        "object": "thread.run",
-        "created_at": created,
-        "assistant_id": "asst_%03d" % rng.randrange(40),
-        "thread_id": "thread_%024x" % rng.getrandbits(96),
-        "status": status,
-        "started_at": started,
-        "expires_at": None if status in ("completed", "failed", "cancelled") else created + 600,
-        "cancelled_at": None,
-        "failed_at": None,
-        "completed_at": None,
-        "required_action": None,
-        "last_error": None,
-        "model": rng.choice(MODELS),
-        "instructions": None,
-        "tools": [],
-        "tool_resources": {},
-        "metadata": {},
-        "incomplete_details": None,
-        "usage": None,
-        "temperature": 1.0,
-        "top_p": 1.0,
-        "max_prompt_tokens": None,
-        "max_completion_tokens": None,
-        "truncation_strategy": {"type": "auto", "last_messages": None},
-        "response_format": "auto",
-        "tool_choice": "auto",
-        "parallel_tool_calls": True,
-    }
+    run = _run_object(  # the fake server's run, every field as the API sends it
+        id="run_%024x" % rng.getrandbits(96),
+        created_at=created,
+        assistant_id="asst_%03d" % rng.randrange(40),
+        thread_id="thread_%024x" % rng.getrandbits(96),
+        status=status,
+        started_at=started,
+        expires_at=None if status in ("completed", "failed", "cancelled") else created + 600,
+        model=rng.choice(MODELS),
+        instructions=None,
+    )
     size = rng.random()
     if size < 0.35:
         run["instructions"] = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(20, 80)))
@@ -255,7 +237,8 @@ def check(path: str) -> int:
 MEMORY_SCRIPT = r"""
 import json, resource, sys, tracemalloc
 sys.path.insert(0, sys.argv[1])
-from threadrun._check import check_files
+from threadrun.archive import check_files
+from threadrun.testing import _run_object
 class Null:
     def write(self, text): return len(text)
     def flush(self): pass
@@ -293,7 +276,8 @@ def subprocess_wall(path: str) -> float:
 JOBS_MEMORY_SCRIPT = r"""
 import json, resource, sys
 sys.path.insert(0, sys.argv[1])
-from threadrun._check import check_files
+from threadrun.archive import check_files
+from threadrun.testing import _run_object
 class Null:
     def write(self, text): return len(text)
     def flush(self): pass

@@ -560,7 +560,7 @@ def bench_footprint(suite: Suite) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# versions: bench_parse on every CPython that tests.support.interpreters() finds
+# versions: bench_parse on every interpreter that tests.support.interpreters() finds
 # --------------------------------------------------------------------------------------------
 
 
@@ -573,7 +573,7 @@ def bench_versions(suite: Suite) -> None:
     ]
     rows = []
     results = {}
-    pythons = [(i.release, i.path) for i in interpreters() if i.implementation == "cpython"]
+    pythons = [(i.release, i.path) for i in interpreters()]  # CPython by version, then PyPy
     for version_name, path in pythons:
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
             out = handle.name
@@ -600,7 +600,7 @@ def bench_versions(suite: Suite) -> None:
         cells.append("ok" if verdicts == ["ok"] * len(verdicts) else "MISSED")
         rows.append(cells)
     if not pythons:
-        print("\nversions: no CPython found")
+        print("\nversions: no interpreter found")
         return
     headers = ["python"]
     for target in floor_targets:

@@ -5,6 +5,12 @@ benchmarks) need.
   command line: ``python -m tests.support interpreters``).
 - Loopback networking: ports, request-id shapes, base classes of the client tests (a fake
   clock, a FakeRunsServer per test), a scripted raw-socket server and a forward proxy.
+
+The client's specification (issue 3, section 8; issue 9) is split by concern across
+tests/test_client_*.py. Every request they make goes to a server on 127.0.0.1
+(threadrun.testing's FakeRunsServer, or the scripted raw server and forward proxy here);
+nothing is ever sent beyond loopback. Waits go through an injected ``sleep``/``clock``
+(``FakeClock``).
 """
 
 from __future__ import annotations
@@ -436,17 +442,12 @@ _HOP_BY_HOP = frozenset((
 ))  # fmt: skip
 
 
-class _ProxyServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+# A plain TCPServer, not http.server.HTTPServer: HTTPServer.server_bind calls
+# socket.getfqdn(), which may send a DNS query, and nothing may leave loopback. The handler
+# needs nothing HTTPServer adds.
+class _ProxyServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     proxy: LoopbackProxy
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind calls socket.getfqdn(), which may send a DNS query: bind
-        # without it, so that nothing leaves loopback.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
 
 
 class _ProxyHandler(http.server.BaseHTTPRequestHandler):
@@ -505,10 +506,8 @@ class LoopbackProxy:
         self.lines: List[str] = []
         self.proxy_auth: List[Optional[str]] = []
         self._lock = threading.Lock()
-        self._httpd = _ProxyServer(("127.0.0.1", 0), _ProxyHandler, bind_and_activate=False)
+        self._httpd = _ProxyServer(("127.0.0.1", 0), _ProxyHandler)
         self._httpd.proxy = self
-        self._httpd.server_bind()
-        self._httpd.server_activate()
         self.port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True

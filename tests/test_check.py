@@ -1,5 +1,5 @@
 """``threadrun check``: what it accepts and reports, its failures, ``--jobs``, the progress line,
-and the public :class:`threadrun._check.Summary`.
+and the public :class:`threadrun.archive.Summary`.
 
 Exit statuses, output failures and signals are tested on a real ``python -m threadrun check``
 child; input detection and the summary in process, which is faster.
@@ -25,17 +25,18 @@ import unittest
 from typing import Any, Dict, Iterator, List, Tuple
 
 from tests import load_testing
-from tests.test_cli import REPO, cli_env, run_cli, run_line
+from tests.support import REPO
+from tests.test_cli import cli_env, run_cli, run_line, run_on_terminal, start_cli
 
-check: Any = None  # threadrun._check, set by setUpModule (package-only)
+check: Any = None  # threadrun.archive, set by setUpModule (package-only)
 
 
 def setUpModule() -> None:
     global check
     load_testing()  # SkipTest in single-file mode: check is package-only
-    import threadrun._check
+    import threadrun.archive
 
-    check = threadrun._check
+    check = threadrun.archive
 
 
 def valid_line(index: int, **fields: Any) -> str:
@@ -220,30 +221,13 @@ def run_limited(args: List[str], address_space: int, stdin: Any = None) -> Any:
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
 
-    return subprocess.run(
-        [sys.executable, "-m", "threadrun", *args],
-        cwd=REPO,
-        env=cli_env(),
-        stdin=stdin,
-        capture_output=True,
-        encoding="utf-8",
-        timeout=120,
-        preexec_fn=limit,
-    )
+    return run_cli(*args, stdin=stdin, timeout=120, preexec_fn=limit)
 
 
 @unittest.skipUnless(os.path.exists("/dev/full"), "needs /dev/full")
 class OutputFailureTest(TempDir):
     def run_to(self, args: List[str], stdout: Any, stderr: Any = subprocess.PIPE) -> Any:
-        return subprocess.run(
-            [sys.executable, "-m", "threadrun", *args],
-            cwd=REPO,
-            env=cli_env(),
-            stdout=stdout,
-            stderr=stderr,
-            encoding="utf-8",
-            timeout=60,
-        )
+        return run_cli(*args, stdout=stdout, stderr=stderr, timeout=60)
 
     def test_check_to_a_full_disk(self) -> None:
         path = self.write("runs.jsonl", archive(200))
@@ -262,15 +246,8 @@ class OutputFailureTest(TempDir):
 
     def test_closed_stdout(self) -> None:
         path = self.write("runs.jsonl", archive(20))
-        proc = subprocess.run(
-            [sys.executable, "-m", "threadrun", "check", path],
-            cwd=REPO,
-            env=cli_env(),
-            stderr=subprocess.PIPE,
-            encoding="utf-8",
-            timeout=60,
-            preexec_fn=lambda: os.close(1),  # as a shell's >&-
-        )
+        # stdout closed, as a shell's >&-
+        proc = run_cli("check", path, stdout=None, timeout=60, preexec_fn=lambda: os.close(1))
         self.assertEqual(proc.returncode, 6, proc.stderr)
         self.assertEqual(proc.stderr, "threadrun: error: stdout is closed: nothing done\n")
 
@@ -387,15 +364,11 @@ class JobsTest(TempDir):
 
     @contextlib.contextmanager
     def running(self, *args: str) -> Iterator[Tuple[subprocess.Popen, List[int]]]:  # type: ignore[type-arg]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "threadrun", "check", *args],
-            cwd=REPO,
-            env=cli_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            encoding="utf-8",
+        proc = start_cli(
+            "check", *args,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
             start_new_session=True,  # its own process group, as a shell job
-        )
+        )  # fmt: skip
         try:
             deadline = time.monotonic() + 60
             children: List[int] = []
@@ -455,41 +428,13 @@ def alive(pid: int) -> bool:
 
 
 class ProgressTest(TempDir):
-    def run_on_a_terminal(self, *args: str) -> Tuple[int, str, str]:
-        import pty
-
-        primary, secondary = pty.openpty()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "threadrun", "check", *args],
-            cwd=REPO,
-            env=cli_env(),
-            stdout=subprocess.PIPE,
-            stderr=secondary,
-            encoding="utf-8",
-        )
-        os.close(secondary)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(primary, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(primary)
-        out = proc.stdout.read()  # type: ignore[union-attr]
-        proc.wait(60)
-        proc.stdout.close()  # type: ignore[union-attr]
-        return proc.returncode, out, b"".join(chunks).decode()
-
     def test_live_line_on_a_terminal(self) -> None:
         line = (valid_line(1) + "\n").encode()
         path = self.write("runs.jsonl", line * (40 * 1024 * 1024 // len(line)) + b"{oops\n")
         expected = run_cli("check", path)
         for jobs in ("1", "2"):
             with self.subTest(jobs=jobs):
-                code, out, err = self.run_on_a_terminal("--jobs", jobs, path)
+                code, out, err = run_on_terminal(["check", "--jobs", jobs, path])
                 self.assertEqual((code, out), (expected.returncode, expected.stdout))
                 self.assertIn(" runs/s, ", err)
                 self.assertRegex(err, r"\rthreadrun: [\d.]+ [kMG]?B of 4\d\.\d MB, \d+ runs")
@@ -497,7 +442,7 @@ class ProgressTest(TempDir):
                 self.assertIn("\r\x1b[K%s:" % path, err)
                 # nothing after the report line: the live line was cleared at the end
                 self.assertTrue(err.endswith(expected.stderr.replace("\n", "\r\n")), err[-300:])
-                code, out, err = self.run_on_a_terminal("--quiet", "--jobs", jobs, path)
+                code, out, err = run_on_terminal(["check", "--quiet", "--jobs", jobs, path])
                 self.assertEqual(err, expected.stderr.replace("\n", "\r\n"))
 
 
@@ -569,13 +514,13 @@ class SummaryTest(TempDir):
 
 class TwoFilesTest(TempDir):
     def test_summary_next_to_the_single_runtime_file(self) -> None:
-        # What a worker needs, shipped as two files: threadrun.py (the runtime) and _check.py.
-        for source, target in (("__init__.py", "threadrun.py"), ("_check.py", "_check.py")):
+        # What a worker needs, shipped as two files: threadrun.py (the runtime) and archive.py.
+        for source, target in (("__init__.py", "threadrun.py"), ("archive.py", "archive.py")):
             shutil.copy(os.path.join(REPO, "threadrun", source), os.path.join(self.tmp, target))
         code = (
             "import sys; sys.path.insert(0, sys.argv[1])\n"
-            "import json, _check, threadrun\n"
-            "summary = _check.Summary()\n"
+            "import json, archive, threadrun\n"
+            "summary = archive.Summary()\n"
             "summary.add(threadrun.ThreadRun.from_json(sys.argv[2]))\n"
             "print(json.dumps(summary.to_dict()))\n"
         )

@@ -3,7 +3,7 @@
 Every command is run the way a user runs it: a child ``python -m threadrun ...`` from the
 repository root, with an environment holding a test key and no proxy, against the fake server
 running in this process on loopback. A few checks of ``check``'s input detection call its
-function in process (``threadrun._check.check_files``), which is faster.
+function in process (``threadrun.archive.check_files``), which is faster.
 """
 
 from __future__ import annotations
@@ -22,23 +22,22 @@ import tempfile
 import threading
 import time
 import unittest
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from tests import DATA_DIR, load_testing
-from tests.support import closed_port
+from tests.support import REPO, closed_port
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "sk-test-cli-0123456789"
 testing: Any = None  # threadrun.testing, set by setUpModule (skipped in single-file mode)
-check: Any = None  # threadrun._check
+check: Any = None  # threadrun.archive
 
 
 def setUpModule() -> None:
     global testing, check
     testing = load_testing()  # SkipTest in single-file mode: the CLI is package-only
-    import threadrun._check
+    import threadrun.archive
 
-    check = threadrun._check
+    check = threadrun.archive
 
 
 def cli_env(**changes: Optional[str]) -> Dict[str, str]:
@@ -63,18 +62,34 @@ def cli_env(**changes: Optional[str]) -> Dict[str, str]:
 
 def run_cli(
     *args: str,
-    input: Optional[str] = None,
     env: Optional[Dict[str, str]] = None,
     timeout: float = 30,
+    stdout: Any = subprocess.PIPE,
+    stderr: Any = subprocess.PIPE,
+    **options: Any,
 ) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    """``python -m threadrun ARGS`` as a user runs it: from the repository root, in cli_env()
+    (or ``env``), its output captured as UTF-8 text unless ``stdout``/``stderr`` say where
+    else; ``options`` (input, stdin, preexec_fn...) go to subprocess.run."""
     return subprocess.run(
         [sys.executable, "-m", "threadrun", *args],
         cwd=REPO,
         env=cli_env() if env is None else env,
-        input=input,
-        capture_output=True,
+        stdout=stdout,
+        stderr=stderr,
         encoding="utf-8",
         timeout=timeout,
+        **options,
+    )
+
+
+def start_cli(*args: str, env: Optional[Dict[str, str]] = None, **options: Any) -> Any:
+    """The same child, started: a subprocess.Popen (``options`` go to it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "threadrun", *args],
+        cwd=REPO,
+        env=cli_env() if env is None else env,
+        **options,
     )
 
 
@@ -98,6 +113,63 @@ def interruptible_children() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
+def run_on_terminal(
+    args: List[str],
+    env: Optional[Dict[str, str]] = None,
+    interrupt_after: Optional[float] = None,
+    timeout: float = 60,
+) -> Tuple[int, str, str]:
+    """``python -m threadrun ARGS`` with its stderr on a pseudo-terminal: (exit status, stdout,
+    what the terminal received). ``interrupt_after``: Ctrl-C once the live line (a "\r") has
+    been up that many seconds. The child gets ``timeout`` seconds to finish."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    with interruptible_children():
+        child = start_cli(*args, env=env, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    output = b""
+    start = time.monotonic()
+    interrupted = False
+    drawn: Optional[float] = None
+    try:
+        while time.monotonic() - start < timeout:
+            # Ctrl-C once the live line has been up for interrupt_after seconds (not
+            # before: a child still importing would die with a traceback, rightly).
+            late = (
+                interrupt_after is not None
+                and drawn is not None
+                and time.monotonic() - drawn > interrupt_after
+            )
+            if late and not interrupted:
+                child.send_signal(signal.SIGINT)
+                interrupted = True
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the child closed its end
+                    break
+                if not data:
+                    break
+                output += data
+                if drawn is None and b"\r" in output:
+                    drawn = time.monotonic()
+            elif child.poll() is not None:
+                break
+        try:
+            child.wait(10)  # the pty closes a moment before the process ends
+        except subprocess.TimeoutExpired:
+            child.kill()  # it would block the read below; the return code tells
+        stdout = child.stdout.read()
+        child.wait(10)
+    finally:
+        os.close(master)
+        if child.poll() is None:
+            child.kill()
+        child.stdout.close()
+    return child.returncode, stdout.decode("utf-8"), output.decode("utf-8")
 
 
 def run_line(**fields: Any) -> Dict[str, Any]:
@@ -322,7 +394,10 @@ class ErrorTest(CLITest):
         added = self.server.add_run(thread)
         self.server.invalid_next(b'{"id": "run_1", "object": "thread.run"}', method="GET")
         proc = run_cli(*self.url(), "get", thread, added["id"])
-        self.assertOneError(proc, 1, "invalid run", "request id req_")
+        self.assertOneError(
+            proc, 1, "the server sent run 'run_1'; it was not returned because: created_at: "
+            "required key is missing", "request id req_",
+        )  # fmt: skip
 
     def test_help_and_version(self) -> None:
         proc = run_cli("--help")
@@ -434,14 +509,9 @@ class WaitTest(CLITest):
         thread = self.thread()
         added = self.server.add_run(thread, statuses=("in_progress",))
         with interruptible_children():
-            child = subprocess.Popen(
-                [sys.executable, "-m", "threadrun", *self.url(), "wait", thread, added["id"],
-                 "--interval", "0.05"],
-                cwd=REPO,
-                env=cli_env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
+            child = start_cli(
+                *self.url(), "wait", thread, added["id"], "--interval", "0.05",
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
             )  # fmt: skip
         watchdog = threading.Timer(30, child.kill)  # never hang the suite
         watchdog.start()
@@ -467,72 +537,12 @@ class WaitTest(CLITest):
 class TerminalTest(CLITest):
     """stderr on a pseudo-terminal: the live status line."""
 
-    def run_on_pty(
-        self, args: List[str], env: Dict[str, str], interrupt_after: Optional[float] = None
-    ) -> Any:
-        import pty
-        import select
-
-        master, slave = pty.openpty()
-        with interruptible_children():
-            child = subprocess.Popen(
-                [sys.executable, "-m", "threadrun", *args],
-                cwd=REPO,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=slave,
-            )
-        os.close(slave)
-        output = b""
-        start = time.monotonic()
-        interrupted = False
-        drawn: Optional[float] = None
-        try:
-            while time.monotonic() - start < 20:
-                # Ctrl-C once the live line has been up for interrupt_after seconds (not
-                # before: a child still importing would die with a traceback, rightly).
-                late = (
-                    interrupt_after is not None
-                    and drawn is not None
-                    and time.monotonic() - drawn > interrupt_after
-                )
-                if late and not interrupted:
-                    child.send_signal(signal.SIGINT)
-                    interrupted = True
-                ready, _, _ = select.select([master], [], [], 0.05)
-                if ready:
-                    try:
-                        data = os.read(master, 65536)
-                    except OSError:  # EIO: the child closed its end
-                        break
-                    if not data:
-                        break
-                    output += data
-                    if drawn is None and b"\r" in output:
-                        drawn = time.monotonic()
-                elif child.poll() is not None:
-                    break
-            try:
-                child.wait(10)  # the pty closes a moment before the process ends
-            except subprocess.TimeoutExpired:
-                child.kill()  # it would block the read below; the return code tells
-            assert child.stdout is not None
-            stdout = child.stdout.read()
-            child.wait(10)
-        finally:
-            os.close(master)
-            if child.poll() is None:
-                child.kill()
-            if child.stdout is not None:
-                child.stdout.close()
-        return child.returncode, stdout.decode("utf-8"), output.decode("utf-8", "replace")
-
     def test_live_line(self) -> None:
         thread = self.thread()
         added = self.server.add_run(
             thread, statuses=("queued", "in_progress", "in_progress", "completed")
         )
-        code, out, err = self.run_on_pty(
+        code, out, err = run_on_terminal(
             [*self.url(), "wait", thread, added["id"], "--interval", "0.2"], cli_env(TERM="xterm")
         )
         self.assertEqual(code, 0, err)
@@ -547,7 +557,7 @@ class TerminalTest(CLITest):
         thread = self.thread()
         added = self.server.add_run(thread, statuses=("queued", "completed"))
         env = cli_env(TERM="xterm", NO_COLOR="1")
-        code, _, err = self.run_on_pty([*self.url(), "wait", thread, added["id"]], env)
+        code, _, err = run_on_terminal([*self.url(), "wait", thread, added["id"]], env)
         self.assertEqual(code, 0, err)
         self.assertIn("\r", err)
         self.assertNotIn("\x1b[3", err)  # no colour, still the live line
@@ -555,7 +565,7 @@ class TerminalTest(CLITest):
     def test_ctrl_c_tidies_the_line(self) -> None:
         thread = self.thread()
         added = self.server.add_run(thread, statuses=("in_progress",))
-        code, out, err = self.run_on_pty(
+        code, out, err = run_on_terminal(
             [*self.url(), "wait", thread, added["id"], "--interval", "0.05"],
             cli_env(TERM="xterm"),
             interrupt_after=0.3,

@@ -97,8 +97,7 @@ class CreateTest(cli.CLITest):
     @unittest.skipIf(os.name == "nt", "needs a pseudo-terminal")
     def test_text_live_on_a_terminal(self) -> None:
         self.script("queued", "in_progress", "completed")
-        code, out, err = cli.TerminalTest.run_on_pty(
-            self,  # type: ignore[arg-type]
+        code, out, err = cli.run_on_terminal(
             [*self.url(), "create", self.thread(), "asst_1", "--stream"],
             cli.cli_env(TERM="xterm"),
         )

@@ -1,9 +1,6 @@
 """Client retries: which failures are retried, how long it waits, idempotency keys.
 
-Part of the client's specification (issue 3, section 8; issue 9), split by concern across
-tests/test_client_*.py. Every request goes to a server on 127.0.0.1 (threadrun.testing's
-FakeRunsServer, or tests.support's scripted raw server and forward proxy); nothing is ever
-sent beyond loopback. Waits go through an injected ``sleep``/``clock`` (``FakeClock``).
+Part of the client's specification, tests/test_client_*.py (their rules: tests/support.py).
 """
 
 from __future__ import annotations

@@ -144,6 +144,29 @@ class FullStreamTest(StreamTestCase):
         self.assertEqual(self.sent(), 0)
 
 
+class AdapterTest(StreamTestCase):
+    options = {"flavour": "fastapi"}  # ISO timestamps: readable only through the adapter
+
+    def test_run_events_go_through_the_run_adapter(self) -> None:
+        client = self.client(run_adapter=threadrun.iso_timestamps)
+        with client.stream(THREAD, "asst_1") as stream:
+            runs = [e.data for e in stream if isinstance(e.data, threadrun.ThreadRun)]
+        self.assertEqual([run.status for run in runs][-1], "completed")
+        self.assertIsInstance(runs[-1].created_at, int)
+        stream = client.create_thread_and_run_stream("asst_1")
+        self.assertEqual(stream.until_done().status, "completed")
+
+    def test_without_it_the_error_names_the_event_and_carries_the_run(self) -> None:
+        with self.raises(threadrun.APIResponseValidationError) as cm:
+            self.client().stream(THREAD, "asst_1").until_done()
+        error = cm.exception
+        self.assertTrue(error.message.startswith("in event 'thread.run.created': the server "
+                                                 "created run "), error.message)  # fmt: skip
+        self.assertEqual(error.body, self.server.streams[-1].events[0][1])
+        self.assertEqual(error.field, "created_at")
+        self.assertIsNotNone(error.request_id)
+
+
 class ThreadAndRunTest(StreamTestCase):
     THREAD_SPEC = {"messages": [{"role": "user", "content": "Weather?"}], "metadata": {"k": "v"}}
 

@@ -75,36 +75,42 @@ def chunkings(data: bytes) -> Iterator[Tuple[str, List[bytes]]]:
 
 
 def reference_events(stream: bytes) -> Tuple[List[Event], Optional[int]]:
-    """The standard's interpretation, line by line and obviously: the oracle of the decoder."""
+    """The standard's interpretation (WHATWG HTML, "Interpreting an event stream"), step by
+    step as it is written, with its buffers: the oracle of the decoder."""
     text = stream.decode("utf-8")
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = re.split("\r\n|\r|\n", text)[:-1]  # the last piece has no line end: dropped
     events: List[Event] = []
-    event_type, data, last_id, retry = "", [], "", None
+    event_type_buffer = data_buffer = last_event_id_buffer = ""
+    reconnection_time = None
     for line in lines:
         if line == "":
-            if data:
-                events.append((event_type or "message", "\n".join(data), last_id))
-            event_type, data = "", []
-            continue
-        if line.startswith(":"):
-            continue
-        if ":" in line:
-            name, value = line.split(":", 1)
+            # Dispatch the event: not if the data buffer is empty; its last LF removed.
+            if data_buffer != "":
+                if data_buffer.endswith("\n"):
+                    data_buffer = data_buffer[:-1]
+                events.append((event_type_buffer or "message", data_buffer, last_event_id_buffer))
+            event_type_buffer = data_buffer = ""
+        elif line.startswith(":"):
+            pass  # a comment: ignored
+        else:
+            # The field is the line up to its first colon (the whole line, without one), the
+            # value what follows, less one leading space.
+            field = line.split(":", 1)[0]
+            value = line[len(field) + 1 :]
             if value.startswith(" "):
                 value = value[1:]
-        else:
-            name, value = line, ""
-        if name == "event":
-            event_type = value
-        elif name == "data":
-            data.append(value)
-        elif name == "id" and "\0" not in value:
-            last_id = value
-        elif name == "retry" and re.fullmatch("[0-9]+", value):
-            retry = int(value)
-    return events, retry
+            if field == "event":
+                event_type_buffer = value
+            elif field == "data":
+                data_buffer += value + "\n"
+            elif field == "id" and "\0" not in value:
+                last_event_id_buffer = value
+            elif field == "retry" and re.fullmatch("[0-9]+", value):
+                reconnection_time = int(value)
+            # Any other field is ignored.
+    return events, reconnection_time
 
 
 class Source:

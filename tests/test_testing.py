@@ -106,6 +106,17 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(resp.headers["Content-Type"], "application/json")
         self.assertRegex(resp.headers["x-request-id"], REQUEST_ID)
 
+    def raw_exchange(self, data: bytes) -> bytes:
+        """Send raw bytes on a fresh socket; the raw answer, read until the server closes."""
+        with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as sock:
+            sock.sendall(data)
+            chunks = []
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+
     def wait_until(self, predicate: Any, timeout: float = 2.0) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
@@ -1028,16 +1039,6 @@ class ConnectionTest(ServerTest):
         self.assertEqual(self.server.open_connections, 1)
         self.conn.close()
         self.wait_until(lambda: self.server.open_connections == 0)
-
-    def raw_exchange(self, data: bytes) -> bytes:
-        with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as sock:
-            sock.sendall(data)
-            chunks = []
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return b"".join(chunks)
-                chunks.append(chunk)
 
     def test_malformed_request_gets_json_error(self) -> None:
         for data, status in ((b"GARBAGE\r\n\r\n", 400), (b"BREW /v1 HTTP/1.1\r\n\r\n", 501)):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import socket
 import threading
 import time
 import unittest
@@ -106,14 +105,7 @@ class StreamTest(ServerTest):
             "Content-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
             % (path, version, len(payload))
         ).encode() + payload
-        with socket.create_connection(("127.0.0.1", self.server.port), timeout=5) as sock:
-            sock.sendall(request)
-            data = []
-            while True:
-                piece = sock.recv(65536)
-                if not piece:
-                    return b"".join(data)
-                data.append(piece)
+        return self.raw_exchange(request)
 
     def read_events(self, resp: http.client.HTTPResponse, count: int) -> List[Tuple[str, Any]]:
         """Read exactly ``count`` events from an open stream (line by line, as they arrive)."""

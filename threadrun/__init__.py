@@ -14,6 +14,8 @@ Errors::
 
     Exception
      +-- ThreadRunError (ValueError)     invalid run data: .field .line .column .request_id
+     |    +-- APIResponseValidationError  (also an APIError) a 2xx answer the client could not
+     |                                    read: .body is what the server sent, never lost
      +-- OpenAIError                     configuration errors (missing key, insecure URL, ...)
           +-- InvalidIdError (ValueError)  a thread or run id that could change the request path
           +-- APIError                   .message .request_id .body .code .param .type
@@ -40,6 +42,7 @@ from __future__ import annotations
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
@@ -62,6 +65,7 @@ __all__ = [
     "ThreadRunError",
     "ToolCall",
     "UnprocessableEntityError",
+    "iso_timestamps",
 ]
 
 __version__ = "0.1.0"
@@ -313,6 +317,41 @@ class APITimeoutError(APIConnectionError):
 
 class ResponseTooLargeError(APIError):
     """The response body was larger than the client's ``max_response_bytes``."""
+
+
+class APIResponseValidationError(ThreadRunError, APIError):
+    """A successful (2xx) answer that the client could not read as what it asked for.
+
+    Nothing the server sent is lost: ``body`` is the decoded answer (its text if it is not
+    JSON) as the server sent it, before any ``run_adapter``, with the client's credentials
+    scrubbed; ``field`` locates the problem in ``body`` (``"created_at"``,
+    ``"data[3]['created_at']"`` for a list page), ``line`` and ``column`` a JSON syntax
+    error; ``request_id`` is the answer's. The message names the run's id when the body has
+    one, and says when the request created it ("the server created run ...; it was not
+    returned because: ..."), so that it can be found, polled or cancelled. Both a
+    :class:`ThreadRunError` and an :class:`APIError` (named as the SDK's error for the same
+    case, which is an APIError too).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        body: Any,
+        request_id: Optional[str],
+        field: Optional[str] = None,
+        line: Optional[int] = None,
+        column: Optional[int] = None,
+    ) -> None:
+        ThreadRunError.__init__(self, message, None, line, column)
+        self.field = field  # the message already says where, in its own words
+        self.message = message
+        self.request_id = request_id
+        self.body = body
+        self.code = self.param = self.type = None
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_error, (type(self), self.__dict__))
 
 
 class PollTimeoutError(APIError, TimeoutError):
@@ -921,9 +960,15 @@ def _get_typed(container: Dict[str, Any], key: str, expected: type, path: str) -
     value = container.get(key)
     if not isinstance(value, expected):
         what = _EXPECTED_NAMES[expected]
-        raise ThreadRunError(
-            "expected %s, got %s" % (what, _describe(value)), "%s[%r]" % (path, key)
-        )
+        if key in container:
+            problem = "expected %s, got %s" % (what, _describe(value))
+        else:
+            # Missing is not null: say which keys there are, so that another shape (a
+            # server's own layout of required_action) is recognised at once.
+            keys = ", ".join(_key_repr(name) for name in container if isinstance(name, str))
+            has = "the object has " + _shorten(keys, 120) if keys else "the object is empty"
+            problem = "is missing, expected %s (%s)" % (what, has)
+        raise ThreadRunError(problem, "%s[%r]" % (path, key))
     return value
 
 
@@ -1035,6 +1080,84 @@ def _decode(text: Any) -> Any:
     if not text or text.isspace():
         raise ThreadRunError("invalid JSON: the document is empty", line=1, column=1)
     return _DECODER.decode(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Adapters: run mappings from servers that differ from the reference, made reference-shaped
+# --------------------------------------------------------------------------------------------
+
+_TIMESTAMP_FIELDS = (
+    "created_at", "expires_at", "started_at", "cancelled_at", "failed_at", "completed_at",
+)  # fmt: skip
+_ISO_PATTERN: Any = None  # compiled on first use: most programs never need it
+_UNIX_EPOCH_ORDINAL = 719163  # datetime.date(1970, 1, 1).toordinal()
+
+
+def iso_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """A run adapter for servers that send RFC 3339 / ISO-8601 timestamps.
+
+    Returns a new dict, ``data`` with its six timestamp fields (``created_at``,
+    ``expires_at``, ``started_at``, ``cancelled_at``, ``failed_at``, ``completed_at``) as
+    integer Unix seconds: ``"2026-11-29T16:30:14.549940Z"`` becomes ``1795969814``. Any
+    offset is accepted (``Z``, ``+02:00``, ``-0530``), and a space for the ``T``; a time
+    without an offset is taken as UTC; fractions of a second are truncated; a leap second
+    (``:60``) is the second after ``:59``. Integers, ``null`` and missing keys are left as
+    they are; anything else raises :class:`ThreadRunError` naming the field. ``data`` is
+    not modified.
+
+    Use it as ``Client(run_adapter=threadrun.iso_timestamps)``, or call it before
+    :meth:`ThreadRun.from_dict`. The run built holds the integers, and its :meth:`ThreadRun.to_dict`
+    gives them: lossless is relative to what was parsed, after the adapter.
+    """
+    if not isinstance(data, Mapping):
+        raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
+    adapted = dict(data)
+    for field in _TIMESTAMP_FIELDS:
+        value = adapted.get(field)
+        if isinstance(value, str):
+            adapted[field] = _iso_to_unix(value, field)
+        elif value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ThreadRunError(
+                "expected an integer timestamp or an ISO-8601 date and time, got "
+                + _describe(value), field
+            )  # fmt: skip
+    return adapted
+
+
+def _iso_to_unix(text: str, field: str) -> int:
+    global _ISO_PATTERN
+    if _ISO_PATTERN is None:
+        import re  # already imported by json: costs nothing
+
+        _ISO_PATTERN = re.compile(
+            r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:[.,]\d+)?"
+            r"(?:[Zz]|([+-])(\d\d):?(\d\d))?",
+            re.ASCII,
+        )
+    match = _ISO_PATTERN.fullmatch(text)
+    if match is None:
+        raise ThreadRunError(
+            "expected an integer timestamp or an ISO-8601 date and time, got "
+            + _describe(text), field
+        )  # fmt: skip
+    year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
+    sign, offset_hours, offset_minutes = match.group(7, 8, 9)
+    offset = int(offset_hours or 0) * 3600 + int(offset_minutes or 0) * 60
+    # A leap second (:60) counts as the second after :59: POSIX time has no room for it.
+    if hour > 23 or minute > 59 or second > 60 or offset >= 86400 or int(offset_minutes or 0) > 59:
+        raise ThreadRunError("not a valid date and time: " + _describe(text), field)
+    if sign == "-":
+        offset = -offset
+    import datetime
+
+    try:
+        days = datetime.date(year, month, day).toordinal() - _UNIX_EPOCH_ORDINAL
+    except ValueError:
+        raise ThreadRunError("not a valid date and time: " + _describe(text), field) from None
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
+    if seconds < 0:
+        raise ThreadRunError("a date and time before 1970: " + _describe(text), field)
+    return seconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -2120,6 +2243,12 @@ class Client:
 
     Every endpoint method also takes the openai SDK's per-request keywords: ``timeout``
     (seconds), ``extra_headers``, ``extra_query`` and ``extra_body`` (merged into what is sent).
+
+    ``run_adapter`` is called with every run mapping a server returns (a response, each run
+    of a list page, a stream event's run) and returns the mapping to validate instead:
+    ``Client(run_adapter=threadrun.iso_timestamps)`` reads a server that writes ISO-8601
+    timestamps. Without it, the reference type's rules apply as they are. An answer that
+    still cannot be read raises :class:`APIResponseValidationError`, which carries it whole.
     """
 
     def __init__(
@@ -2139,6 +2268,7 @@ class Client:
         trust_env: bool = True,
         sleep: Optional[Callable[[float], Any]] = None,
         clock: Optional[Callable[[], float]] = None,
+        run_adapter: Optional[Callable[[Any], Mapping[str, Any]]] = None,
     ) -> None:
         # The network modules are imported here, not at module import, so that a program
         # that only parses runs never pays for them.
@@ -2177,6 +2307,8 @@ class Client:
             raise ValueError("max_retries must be an integer >= 0")
         if not isinstance(max_response_bytes, int) or max_response_bytes <= 0:
             raise ValueError("max_response_bytes must be a positive integer")
+        if run_adapter is not None and not callable(run_adapter):
+            raise TypeError("run_adapter must be callable, got %s" % type(run_adapter).__name__)
 
         origin, self._base_path = self._parse_base_url(base_url, allow_insecure_http)
         self.base_url = str(origin) + self._base_path
@@ -2194,6 +2326,7 @@ class Client:
         self._clock = clock or time.monotonic
         self._query = list((default_query or {}).items())
         self._retry = _RetryPolicy(max_retries)
+        self._run_adapter = run_adapter
 
         headers = {
             "Accept": "application/json",
@@ -2289,13 +2422,61 @@ class Client:
         """``GET /threads/{thread_id}/runs``: every run, lazily, page after page."""
         path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
         _check_options(options)
-        query = [
-            (name, str(value))
-            for name, value in (("limit", limit), ("order", order), ("after", after),
-                                ("before", before))
-            if value is not None
-        ]  # fmt: skip
-        return self._pages(path, query, options)
+        return self._pages(path, _list_query(limit, order, after, before), options, "run")
+
+    def list_steps(
+        self,
+        thread_id: str,
+        run_id: str,
+        *,
+        limit: Optional[int] = None,
+        order: Optional[str] = None,
+        after: Optional[str] = None,
+        before: Optional[str] = None,
+        **options: Any,
+    ) -> Iterator[Dict[str, Any]]:
+        """``GET /threads/{thread_id}/runs/{run_id}/steps``: the run's steps, lazily, page
+        after page.
+
+        Each step is the JSON object the server sent, decoded, as a dict: steps are not
+        modelled, and no ``run_adapter`` applies to them (a step's timestamps are as the
+        server wrote them). On a server whose ``required_action`` is null, the tool calls
+        are here: in ``step["step_details"]["tool_calls"]`` of a ``tool_calls`` step.
+        """
+        path = "/threads/%s/runs/%s/steps" % (
+            self._id(thread_id, "thread_id"), self._id(run_id, "run_id")
+        )  # fmt: skip
+        _check_options(options)
+        return self._pages(path, _list_query(limit, order, after, before), options, "step")
+
+    def retrieve_step(
+        self, thread_id: str, run_id: str, step_id: str, **options: Any
+    ) -> Dict[str, Any]:
+        """``GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}``: one step, as a dict
+        (see :meth:`list_steps`)."""
+        path = "/threads/%s/runs/%s/steps/%s" % (
+            self._id(thread_id, "thread_id"), self._id(run_id, "run_id"),
+            self._id(step_id, "step_id"),
+        )  # fmt: skip
+        headers, payload = self._request("GET", path, None, None, options)
+        request_id = headers.get("x-request-id")
+        decoded = self._decoded(payload, request_id, "step")
+        try:
+            step = _checked_step(decoded)
+        except ThreadRunError as exc:
+            raise self._invalid(exc, decoded, decoded, request_id, "step") from None
+        answered = self._scrub_value(step.get("id"))
+        if answered != step_id:
+            # As for a run: an answer meant for another request must never pass for this one.
+            raise APIError(
+                "asked for step %r, the server answered with %s" % (
+                    _shorten(step_id, 60),
+                    "step %r" % _shorten(answered, 60) if isinstance(answered, str)
+                    else "a step whose id is " + _describe(answered),
+                ),
+                request_id=request_id,
+            )  # fmt: skip
+        return step
 
     def poll(
         self,
@@ -2394,7 +2575,7 @@ class Client:
         query = [("include[]", item) for item in params.pop("include", None) or ()]
         body = dict(params, assistant_id=assistant_id, stream=True)
         path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
-        return self._stream_request(path, body, query, options, stream_timeout)
+        return self._stream_request(path, body, query, options, stream_timeout, "created")
 
     def submit_tool_outputs_stream(
         self,
@@ -2412,7 +2593,7 @@ class Client:
         path = "/threads/%s/runs/%s/submit_tool_outputs" % (
             self._id(thread_id, "thread_id"), self._id(run_id, "run_id")
         )  # fmt: skip
-        return self._stream_request(path, body, None, options, stream_timeout)
+        return self._stream_request(path, body, None, options, stream_timeout, "sent")
 
     def create_thread_and_run(
         self,
@@ -2428,7 +2609,7 @@ class Client:
         options = _pop_options(params)
         body = self._thread_and_run_body(assistant_id, thread, params, "create_thread_and_run")
         headers, payload = self._request("POST", "/threads/runs", body, None, options)
-        return self._parse_run(headers, payload)
+        return self._read_run(headers, payload, "created")
 
     def create_thread_and_run_stream(
         self,
@@ -2445,7 +2626,9 @@ class Client:
             assistant_id, thread, params, "create_thread_and_run_stream"
         )
         body["stream"] = True
-        return self._stream_request("/threads/runs", body, None, options, stream_timeout)
+        return self._stream_request(
+            "/threads/runs", body, None, options, stream_timeout, "created"
+        )
 
     def create_thread_and_run_poll(
         self,
@@ -2468,7 +2651,7 @@ class Client:
             )
         except _DeadlineReached as exc:
             raise self._poll_timeout(None, poll_timeout) from exc.__cause__
-        run = self._parse_run(headers, payload)
+        run = self._read_run(headers, payload, "created")
         poll_options = {k: v for k, v in options.items() if k != "extra_body"}
         return self._poll(run.thread_id, run.id, poll_interval, poll_timeout, on_run,
                           poll_options, (deadline, run))  # fmt: skip
@@ -2555,7 +2738,7 @@ class Client:
         body = dict(params, assistant_id=assistant_id)
         path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
         headers, payload = self._request("POST", path, body, query, options, deadline)
-        return self._parse_run(headers, payload)
+        return self._read_run(headers, payload, "created")
 
     def _thread_and_run_body(
         self,
@@ -2586,7 +2769,9 @@ class Client:
         query: Optional[List[Tuple[str, str]]],
         options: Dict[str, Any],
         stream_timeout: Optional[float],
+        verb: str,
     ) -> RunStream:
+        # verb: what the request did with the run, as _parse_run says it ("created", "sent").
         deadline = None
         if stream_timeout is not None:
             deadline = self._clock() + _checked_timeout(stream_timeout, "stream_timeout")
@@ -2616,11 +2801,17 @@ class Client:
             if connection.end_body(reusable):
                 self._give_back(connection)
 
+        def parse_run(data: Any) -> ThreadRun:
+            # The run_adapter applies; a run that cannot be read is an
+            # APIResponseValidationError carrying it (RunStream names the event).
+            return self._parse_run(data, request_id, verb)
+
         stream = RunStream(
             connection.read_body,
             release,
             max_event_bytes=self.max_response_bytes,
             request_id=request_id,
+            parse_run=parse_run,
             redact=self._scrub_value,
         )
         self._streams.add(stream)
@@ -2684,19 +2875,29 @@ class Client:
         return PollTimeoutError(message, run=run)
 
     def _pages(
-        self, path: str, query: List[Tuple[str, str]], options: Dict[str, Any]
-    ) -> Iterator[ThreadRun]:
+        self, path: str, query: List[Tuple[str, str]], options: Dict[str, Any], kind: str
+    ) -> Iterator[Any]:
+        """The items of a list, page after page: runs (``kind`` "run") or step dicts."""
         seen = set()
         while True:
-            headers, body = self._request("GET", path, None, query, options)
+            after = next((value for name, value in query if name == "after"), None)
+            where = "the page after %r" % _shorten(after, 60) if after else "the first page"
+            headers, payload = self._request("GET", path, None, query, options)
             request_id = headers.get("x-request-id")
-            try:
-                page = _loads(body)
-                runs = _page_runs(page)
-            except ThreadRunError as exc:
-                raise self._scrubbed_run_error(exc, body, request_id, _page_runs) from None
-            yield from runs
-            data = page["data"]
+            page = self._decoded(payload, request_id, "list page", " (%s)" % where)
+            data = page.get("data") if isinstance(page, dict) else None
+            if not isinstance(data, list):
+                error = ThreadRunError("expected a list page with a 'data' array", "data")
+                raise self._invalid(error, None, page, request_id, "list page", " (%s)" % where)
+            items = []
+            for index, item in enumerate(data):
+                try:
+                    items.append(self._read_item(kind, item))
+                except ThreadRunError as exc:
+                    place = " (data[%d] of %s)" % (index, where)
+                    raise self._invalid(exc, item, page, request_id, kind, place,
+                                        "data[%d]" % index) from None  # fmt: skip
+            yield from items
             if not page.get("has_more") or not data:
                 return
             last = data[-1]
@@ -2726,7 +2927,7 @@ class Client:
             self._id(thread_id, "thread_id"), self._id(run_id, "run_id"), action
         )
         headers, payload = self._request(method, path, body, None, options, deadline)
-        run = self._parse_run(headers, payload)
+        run = self._read_run(headers, payload, "sent")
         if run.id != run_id or run.thread_id != thread_id:
             # A response meant for another request (a connection shared by mistake, a
             # confused proxy) must never pass for this run.
@@ -2738,32 +2939,112 @@ class Client:
             )  # fmt: skip
         return run, headers
 
-    def _parse_run(self, headers: Dict[str, str], payload: bytes) -> ThreadRun:
-        try:
-            return ThreadRun.from_json(payload)
-        except ThreadRunError as exc:
-            request_id = headers.get("x-request-id")
-            raise self._scrubbed_run_error(exc, payload, request_id, ThreadRun.from_dict) from None
+    def _read_run(self, headers: Dict[str, str], payload: bytes, verb: str) -> ThreadRun:
+        # verb: what the server did with the run, "created" (a POST that makes one) or "sent".
+        request_id = headers.get("x-request-id")
+        data = self._decoded(payload, request_id, "run", "", verb)
+        return self._parse_run(data, request_id, verb)
 
-    def _scrubbed_run_error(
+    def _parse_run(
+        self, data: Any, request_id: Optional[str], verb: str = "sent", where: str = ""
+    ) -> ThreadRun:
+        """One run mapping a server sent (a response body, a stream event's data), through
+        the ``run_adapter``, then validated. ``verb`` is "created" when the request created
+        the run, which the error then says; ``where`` places it (" (event 'thread.run.
+        created')"). A failure is an APIResponseValidationError carrying ``data``
+        (scrubbed) and naming the run."""
+        try:
+            return self._build_run(data)
+        except ThreadRunError as exc:
+            raise self._invalid(exc, data, data, request_id, "run", where, "", verb) from None
+
+    def _build_run(self, data: Any) -> ThreadRun:
+        adapter = self._run_adapter
+        if adapter is not None:
+            try:
+                data = adapter(data)
+            except ThreadRunError:
+                raise
+            except Exception as exc:
+                # The caller's code failed on the server's data: the run must not be lost
+                # for it, so it becomes the same error, which carries the data.
+                raise ThreadRunError(
+                    "run_adapter raised %s: %s" % (type(exc).__name__, _shorten(str(exc), 200))
+                ) from None
+        return ThreadRun.from_dict(data)
+
+    def _decoded(
         self,
-        exc: ThreadRunError,
         payload: bytes,
         request_id: Optional[str],
-        rebuild: Callable[[Any], Any],
-    ) -> ThreadRunError:
-        # The message quotes a value of the body, which may echo a credential, whole or cut
-        # short, plainly or in \u escapes: build the error again from the scrubbed document.
+        kind: str,
+        where: str = "",
+        verb: str = "sent",
+    ) -> Any:
+        """The JSON value of a 2xx answer; invalid JSON raises an error carrying its text."""
+        try:
+            return _loads(payload)
+        except ThreadRunError as exc:
+            text = payload.decode("utf-8", "replace")
+            raise self._invalid(exc, None, text, request_id, kind, where, "", verb) from None
+
+    def _invalid(
+        self,
+        exc: ThreadRunError,
+        item: Any,
+        body: Any,
+        request_id: Optional[str],
+        kind: str,
+        where: str = "",
+        prefix: str = "",
+        verb: str = "sent",
+    ) -> APIResponseValidationError:
+        """The error for an ``item`` (a run, a step; None for the answer as a whole) of a
+        2xx answer ``body`` that could not be read as a ``kind``: ``where`` says where it is
+        in a list, ``prefix`` is its path in ``body`` ("" for the body itself)."""
+        reason = str(exc)
         if self._secrets:
-            try:
-                rebuild(self._scrub_value(json.loads(payload.decode("utf-8", "replace"))))
-            except ThreadRunError as again:
-                exc = again
-            except (ValueError, RecursionError, TypeError, KeyError):
-                pass  # not JSON, or not shaped as expected: the message quotes no value
-            exc.args = (self._scrub(str(exc.args[0])),)
-        exc.request_id = request_id
-        return exc
+            # The reason quotes a value of the item, which may echo a credential, whole or
+            # cut short, plainly or in \u escapes: read the scrubbed item again for a reason
+            # that quotes the scrubbed value.
+            body = self._scrub_value(body)
+            if item is not None:
+                item = self._scrub_value(item)
+                try:
+                    self._read_item(kind, item)
+                except ThreadRunError as again:
+                    reason = str(again)
+            reason = self._scrub(reason)
+            # The new error is raised while handling ``exc``, which it keeps as its context:
+            # no unscrubbed text may stay there, nor in what a run_adapter raised before it.
+            exc.args = (reason,)
+            exc.__context__ = None
+        item_id = item.get("id") if isinstance(item, dict) else None
+        thread_id = item.get("thread_id") if isinstance(item, dict) else None
+        if isinstance(item_id, str):
+            subject = "%s %r" % (kind, _shorten(item_id, 60))
+            if isinstance(thread_id, str):
+                subject += " of thread %r" % _shorten(thread_id, 60)
+            message = "the server %s %s%s; it was not returned because: %s" % (
+                verb, subject, where, reason
+            )
+        elif verb == "created":
+            message = "the server created a %s%s; it was not returned because: %s" % (
+                kind, where, reason
+            )
+        else:
+            message = "the server's answer%s is not a valid %s: %s" % (where, kind, reason)
+        field = exc.field
+        if prefix:
+            head, bracket, rest = (field or "").partition("[")
+            field = prefix + ("[%r]%s%s" % (head, bracket, rest) if head else "")
+        return APIResponseValidationError(
+            message, body=body, request_id=request_id, field=field, line=exc.line,
+            column=exc.column,
+        )  # fmt: skip
+
+    def _read_item(self, kind: str, item: Any) -> Any:
+        return self._build_run(item) if kind == "run" else _checked_step(item)
 
     def _request(
         self,
@@ -2955,9 +3236,8 @@ class Client:
         except (ValueError, RecursionError):
             body = None
         text = self._scrub(text)
-        error = body.get("error") if isinstance(body, dict) else None
-        message = error.get("message") if isinstance(error, dict) else None
-        if not isinstance(message, str) or not message:
+        message = _error_message(body)
+        if not message:
             # Not the API's error body (an HTML page from a proxy, say): show its start.
             snippet = " ".join(text.split())
             message = _shorten(snippet, 200) if snippet else "(empty body)"
@@ -2973,6 +3253,32 @@ class Client:
             body=body,
             request_id=headers.get("x-request-id"),
         )
+
+
+def _error_message(body: Any) -> Optional[str]:
+    """The message of an error body: the API's ``{"error": {"message": ...}}``, FastAPI's
+    ``{"detail": "..."}`` or ``{"detail": [{"loc": [...], "msg": "..."}, ...]}``, or a plain
+    ``{"message": "..."}``; None for any other body."""
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict):
+        message = error.get("message")
+        return message if isinstance(message, str) else None
+    detail = body.get("detail")
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        # FastAPI's validation errors: "body.assistant_id: Field required; query.limit: ..."
+        problems = []
+        for problem in detail:
+            if isinstance(problem, dict) and isinstance(problem.get("msg"), str):
+                loc = problem.get("loc")
+                where = ".".join(str(part) for part in loc) if isinstance(loc, list) else ""
+                problems.append("%s: %s" % (where, problem["msg"]) if where else problem["msg"])
+        return _shorten("; ".join(problems), 500) if problems else None
+    message = body.get("message")
+    return message if isinstance(message, str) else None
 
 
 def _track_for_fork(client: Client) -> None:
@@ -2996,11 +3302,21 @@ def _reset_locks() -> None:
 
 
 
-def _page_runs(page: Any) -> List[ThreadRun]:
-    data = page.get("data") if isinstance(page, dict) else None
-    if not isinstance(data, list):
-        raise ThreadRunError("expected a list page with a 'data' array", "data")
-    return [ThreadRun.from_dict(item) for item in data]
+def _list_query(
+    limit: Optional[int], order: Optional[str], after: Optional[str], before: Optional[str]
+) -> List[Tuple[str, str]]:
+    return [
+        (name, str(value))
+        for name, value in (("limit", limit), ("order", order), ("after", after),
+                            ("before", before))
+        if value is not None
+    ]  # fmt: skip
+
+
+def _checked_step(item: Any) -> Dict[str, Any]:
+    if type(item) is not dict:
+        raise ThreadRunError("expected a step object, got " + _describe(item))
+    return item
 
 
 def _pop_options(params: Dict[str, Any]) -> Dict[str, Any]:

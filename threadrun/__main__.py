@@ -4,13 +4,14 @@
     threadrun create THREAD_ID ASSISTANT_ID start a run (--stream: its events, as they come)
     threadrun wait THREAD_ID RUN_ID         poll until it stops moving; exit code tells how
     threadrun list THREAD_ID                the thread's runs, as JSON Lines
+    threadrun steps THREAD_ID RUN_ID        the run's steps, as JSON Lines
     threadrun cancel THREAD_ID RUN_ID       cancel it
     threadrun check [FILE ...]              validate and summarise JSON / JSON Lines archives
     threadrun demo [--stream]               one run end to end against an in-process fake server
 
 Standard output carries only JSON (``check`` prints a human summary unless ``--json``);
 progress and errors go to standard error. This module parses arguments and prints;
-``check``'s machinery is ``threadrun._check``. It is the only module that imports both
+``check``'s machinery is ``threadrun.archive``. It is the only module that imports both
 ``threadrun`` and ``threadrun.testing`` (lazily, for ``demo``); nothing imports it.
 """
 
@@ -20,6 +21,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import signal
 import sys
 import textwrap
@@ -29,6 +31,7 @@ import time
 import threadrun
 from threadrun import (
     APIError,
+    APIResponseValidationError,
     APITimeoutError,
     Client,
     OpenAIError,
@@ -38,7 +41,7 @@ from threadrun import (
     ThreadRun,
     ThreadRunError,
 )
-from threadrun._check import (
+from threadrun.archive import (
     MAX_LINE_BYTES,
     OutputError,
     WorkerDied,
@@ -100,6 +103,10 @@ exit status:
 
 # Seconds between spinner frames while waiting.
 _FRAME = 0.08
+# The field of an APIResponseValidationError that --timestamps iso may mend.
+_TIMESTAMP_FIELD = re.compile(
+    r"(^|\[')(created_at|expires_at|started_at|cancelled_at|failed_at|completed_at)('\])?$"
+)
 
 
 class _UsageError(Exception):
@@ -346,7 +353,11 @@ def _print_run(run: ThreadRun, args: argparse.Namespace) -> None:
 
 
 def _describe_error(exc: BaseException) -> str:
-    if isinstance(exc, ThreadRunError):
+    if isinstance(exc, APIResponseValidationError):
+        text = exc.message  # it says what the server sent, and which run
+        if _TIMESTAMP_FIELD.search(exc.field or "") and "got string" in text:
+            text += " (a server that writes ISO-8601 timestamps: add --timestamps iso)"
+    elif isinstance(exc, ThreadRunError):
         text = "the server sent an invalid run: %s" % exc
     elif isinstance(exc, APIError):
         text = exc.message
@@ -375,6 +386,8 @@ def _client(args: argparse.Namespace, sleep: Optional[Callable[[float], Any]] = 
         options["timeout"] = args.request_timeout
     if args.max_retries is not None:
         options["max_retries"] = args.max_retries
+    if getattr(args, "timestamps", None) == "iso":
+        options["run_adapter"] = threadrun.iso_timestamps
     try:
         return Client(key, base_url=args.base_url, sleep=sleep, **options)
     except (OpenAIError, ValueError, TypeError) as exc:
@@ -541,6 +554,23 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_steps(args: argparse.Namespace) -> int:
+    limit = args.limit
+    write = sys.stdout.write
+    flush = sys.stdout.flush
+    with _client(args) as client:
+        steps = client.list_steps(
+            args.thread_id, args.run_id, limit=None if limit is None else min(limit, 100),
+            order=args.order,
+        )  # fmt: skip
+        for step in itertools.islice(steps, limit):
+            # ASCII, compact: as list writes runs (a decoded step holds no NaN to refuse).
+            write(json.dumps(step, separators=(",", ":")) + "\n")
+            flush()
+            _check_interrupted()
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------------------------
 # demo
 # --------------------------------------------------------------------------------------------
@@ -678,7 +708,7 @@ def _demo_stream(client: Client, progress: _Progress) -> ThreadRun:
 
 
 # --------------------------------------------------------------------------------------------
-# check (its machinery: threadrun/_check.py)
+# check (its machinery: threadrun/archive.py)
 # --------------------------------------------------------------------------------------------
 
 
@@ -687,6 +717,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         args.files,
         as_json=args.json,
         jobs=args.jobs,
+        run_adapter=threadrun.iso_timestamps if args.timestamps == "iso" else None,
         progress=not args.quiet and _isatty(sys.stderr) and os.environ.get("TERM") != "dumb",
     )
 
@@ -788,6 +819,7 @@ def _command(
     ids: Sequence[str] = (),
     api: bool = True,
     prints_a_run: bool = False,
+    reads_runs: bool = False,
 ) -> argparse.ArgumentParser:
     """A command: its help, its positional ids, and the option groups it shares."""
     parser: argparse.ArgumentParser = commands.add_parser(
@@ -802,6 +834,15 @@ def _command(
         parser.add_argument(id_name, metavar=id_name.upper())
     if prints_a_run:
         _add_output_options(parser)
+    if reads_runs:
+        parser.add_argument(
+            "--timestamps",
+            choices=("unix", "iso"),
+            default="unix",
+            help="how the runs write their timestamps: 'unix' (integer seconds, the API "
+            "reference's; the default) or 'iso' (RFC 3339 / ISO-8601 strings, as some "
+            "self-hosted servers write them: read as integer seconds, and printed so)",
+        )
     if api:
         _add_connection_options(parser, top=False)
     parser.set_defaults(func=func)
@@ -813,9 +854,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description=textwrap.fill(
             "The Assistants Thread Runs API from the command line: get, create (streamed or "
-            "not), wait for, list and cancel runs; validate and summarise archives of run "
-            "objects. Standard output carries JSON only; progress and errors go to standard "
-            "error. The API key is read from the OPENAI_API_KEY environment variable.",
+            "not), wait for, list and cancel runs, list a run's steps; validate and summarise "
+            "archives of run objects. Standard output carries JSON only; progress and errors "
+            "go to standard error. The API key is read from the OPENAI_API_KEY environment "
+            "variable.",
             88,
         ),
         epilog="examples:\n"
@@ -825,6 +867,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  %(prog)s create thread_abc123 asst_abc123 --stream | jq -r .event\n"
         "  %(prog)s wait thread_abc123 run_abc123 --deadline 300 && echo done\n"
         "  %(prog)s list thread_abc123 --limit 50 > runs.jsonl\n"
+        "  %(prog)s list thread_abc123 --timestamps iso   # a server writing ISO-8601 times\n"
         "  %(prog)s check runs.jsonl\n\n"
         "'%(prog)s COMMAND --help' describes each command.\n\n" + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -843,7 +886,7 @@ def build_parser() -> argparse.ArgumentParser:
     _command(
         commands, "get", _cmd_one_run, "print a run as JSON",
         "example:\n  %(p)s get thread_abc123 run_abc123 | jq -r .status",
-        ids=run_ids, prints_a_run=True,
+        ids=run_ids, prints_a_run=True, reads_runs=True,
     )  # fmt: skip
 
     create = _command(
@@ -889,7 +932,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Poll a run until it is terminal or requires action, showing its "
         "status on stderr (a live line on a terminal, one line per status change "
         "otherwise), then print it as JSON on stdout. The exit status tells how it ended.",
-        ids=run_ids, prints_a_run=True,
+        ids=run_ids, prints_a_run=True, reads_runs=True,
     )  # fmt: skip
     wait.add_argument(
         "--deadline",
@@ -921,7 +964,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print a thread's runs as JSON Lines (one compact run per line), newest "
         "first unless --order asc, each line written as soon as its page arrives; pages "
         "are followed until the end or --limit.",
-        ids=("thread_id",),
+        ids=("thread_id",), reads_runs=True,
     )  # fmt: skip
     list_.add_argument(
         "--limit",
@@ -933,12 +976,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--order", choices=("asc", "desc"), help="by creation time (server default: desc)"
     )
 
+    steps = _command(
+        commands, "steps", _cmd_steps, "print a run's steps as JSON Lines",
+        "examples:\n"
+        "  %(p)s steps thread_abc123 run_abc123 > steps.jsonl\n"
+        "  %(p)s steps thread_abc123 run_abc123 | jq -c '.step_details.tool_calls // empty'",
+        description="Print a run's steps as JSON Lines (one compact step per line, as the "
+        "server sent it), newest first unless --order asc; pages are followed until the end "
+        "or --limit. On a server whose runs leave required_action null, the tool calls a run "
+        "waits for are in its tool_calls step.",
+        ids=run_ids,
+    )  # fmt: skip
+    steps.add_argument(
+        "--limit",
+        metavar="N",
+        type=_number(int, 1),
+        help="print at most N steps (each page asks for min(N, 100)); default: all",
+    )
+    steps.add_argument(
+        "--order", choices=("asc", "desc"), help="by creation time (server default: desc)"
+    )
+
     _command(
         commands, "cancel", _cmd_one_run, "cancel a run and print it",
         "example:\n  %(p)s cancel thread_abc123 run_abc123 && %(p)s wait thread_abc123 run_abc123",
         description="Ask the server to cancel a run and print the run (usually 'cancelling') "
         "as JSON; 'wait' then sees it to 'cancelled' (exit status 4).",
-        ids=run_ids, prints_a_run=True,
+        ids=run_ids, prints_a_run=True, reads_runs=True,
     )  # fmt: skip
 
     check = _command(
@@ -947,7 +1011,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate files of run objects (exports, archives) and summarise them. "
         "Each invalid run is reported on stderr as FILE:LINE: field: what is wrong; the "
         "summary goes to stdout.",
-        api=False,
+        api=False, reads_runs=True,
     )  # fmt: skip
     check.add_argument(
         "files", metavar="FILE", nargs="*", help="JSON or JSON Lines files ('-' or none: stdin)"

@@ -768,6 +768,46 @@ class _StreamReply:
         self.events = events
 
 
+def _run_object(**fields: Any) -> Dict[str, Any]:
+    """A run as the API sends it: every field, in the API's order, as a run is created (the
+    fields that name it are None until given); ``fields`` set on top. benchmarks/bench_check.py
+    builds its archive's runs with it too."""
+    run: Dict[str, Any] = {
+        "id": None,
+        "object": "thread.run",
+        "created_at": None,
+        "assistant_id": None,
+        "thread_id": None,
+        "status": None,
+        "started_at": None,
+        "expires_at": None,
+        "cancelled_at": None,
+        "failed_at": None,
+        "completed_at": None,
+        "required_action": None,
+        "last_error": None,
+        "model": "gpt-4o",
+        # The spec's instructions are a string (those the assistant used): the fake's
+        # assistant has none. The reference examples' null fails a strict client.
+        "instructions": "",
+        "tools": [],
+        "tool_resources": {},
+        "metadata": {},
+        "incomplete_details": None,
+        "usage": None,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "max_prompt_tokens": None,
+        "max_completion_tokens": None,
+        "truncation_strategy": {"type": "auto", "last_messages": None},
+        "response_format": "auto",
+        "tool_choice": "auto",
+        "parallel_tool_calls": True,
+    }
+    run.update(fields)
+    return run
+
+
 class _RunsAPI:
     """The Runs endpoints as the API behaves: routes, validation, the store of threads, runs,
     steps and messages, and the scripted status machine. Knows nothing of sockets or faults.
@@ -1181,38 +1221,14 @@ class _RunsAPI:
         ``fields`` set on top of the run as created; ``events``: collect its stream's events
         (starting with those given)."""
         now = self.clock()
-        data: Dict[str, Any] = {
-            "id": self._new_id("run"),
-            "object": "thread.run",
-            "created_at": self._stamp(now),
-            "assistant_id": assistant_id,
-            "thread_id": thread_id,
-            "status": script[0],
-            "started_at": None,
-            "expires_at": self._stamp(now + _EXPIRY_SECONDS),
-            "cancelled_at": None,
-            "failed_at": None,
-            "completed_at": None,
-            "required_action": None,
-            "last_error": None,
-            "model": "gpt-4o",
-            # The spec's instructions are a string (those the assistant used): the fake's
-            # assistant has none. The reference examples' null fails a strict client.
-            "instructions": "",
-            "tools": [],
-            "tool_resources": {},
-            "metadata": {},
-            "incomplete_details": None,
-            "usage": None,
-            "temperature": 1.0,
-            "top_p": 1.0,
-            "max_prompt_tokens": None,
-            "max_completion_tokens": None,
-            "truncation_strategy": {"type": "auto", "last_messages": None},
-            "response_format": "auto",
-            "tool_choice": "auto",
-            "parallel_tool_calls": True,
-        }
+        data = _run_object(
+            id=self._new_id("run"),
+            created_at=self._stamp(now),
+            assistant_id=assistant_id,
+            thread_id=thread_id,
+            status=script[0],
+            expires_at=self._stamp(now + _EXPIRY_SECONDS),
+        )
         fields = copy.deepcopy(dict(fields))
         data.update(fields)  # first so that the events of its creation show them
         with self.lock:

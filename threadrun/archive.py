@@ -19,7 +19,15 @@ import zlib
 
 # The runtime's decoder and its rules (NaN, Infinity and 1e400 refused; JSON whitespace):
 # package-internal names, shared so that a run gets the same verdict in every layout.
-from threadrun import _DECODER, _JSON_SPACE, ThreadRun, ThreadRunError
+from threadrun import (
+    _DECODER,
+    _JSON_SPACE,
+    ThreadRun,
+    ThreadRunError,
+    _describe,
+    _loads,
+    _shorten,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -512,22 +520,53 @@ def _open(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
-def _check_stream(stream: BinaryIO, name: str, summary: Summary, report: _Report) -> None:
+def _check_stream(
+    stream: BinaryIO,
+    name: str,
+    summary: Summary,
+    report: _Report,
+    run_adapter: Optional[Callable[[Any], Any]] = None,
+) -> None:
     """JSON Lines, streamed: one line in memory at a time. A whole-file JSON document is
     read whole."""
+    from_json, from_value = _parsers(run_adapter)
     document, read = _detect(stream)
     if document:
         data = b"".join(read) + stream.read()
         del read[:]
-        _tally(
-            _document_records(data, name, summary, report),
-            ThreadRun.from_dict,
-            name,
-            summary,
-            report,
-        )
+        _tally(_document_records(data, name, summary, report), from_value, name, summary, report)
     else:
-        _tally(_jsonl_records(_pieces(stream, read)), ThreadRun.from_json, name, summary, report)
+        _tally(_jsonl_records(_pieces(stream, read)), from_json, name, summary, report)
+
+
+def _parsers(
+    run_adapter: Optional[Callable[[Any], Any]],
+) -> Tuple[Callable[[Any], ThreadRun], Callable[[Any], ThreadRun]]:
+    """How to read a JSON Lines record and a decoded value: with ``run_adapter`` (as the
+    client's: e.g. threadrun.iso_timestamps) applied to each run before it is validated."""
+    if run_adapter is None:
+        return ThreadRun.from_json, ThreadRun.from_dict
+
+    def from_value(value: Any) -> ThreadRun:
+        try:
+            value = run_adapter(value)
+        except ThreadRunError:
+            raise
+        except Exception as exc:  # the caller's code, not a bug in threadrun: say whose
+            raise ThreadRunError(
+                "run_adapter raised %s: %s" % (type(exc).__name__, _shorten(str(exc), 200))
+            ) from None
+        return ThreadRun.from_dict(value)
+
+    def from_json(record: Any) -> ThreadRun:
+        value = _loads(record)
+        if type(value) is not dict:  # as ThreadRun.from_json says it
+            raise ThreadRunError(
+                "expected a JSON object at the top level, got " + _describe(value)
+            )
+        return from_value(value)
+
+    return from_json, from_value
 
 
 def _unreadable(exc: BaseException) -> str:
@@ -593,12 +632,16 @@ def check_files(
     progress: bool = False,
     start_method: Optional[str] = None,
     range_bytes: Optional[int] = None,
+    run_adapter: Optional[Callable[[Any], Any]] = None,
 ) -> int:
     """Validate the runs in ``paths`` (``-``: stdin; ``*.gz``: gzip), report each invalid one
     on ``err`` as ``FILE:LINE: field: what is wrong`` and the summary on ``out``.
 
     ``jobs`` worker processes (``0``: one per core) share the work; the output is the same
     whatever their number. ``progress``: a live progress line on ``err`` (a terminal).
+    ``run_adapter`` is applied to each run before it is validated, as the client's
+    (``threadrun.iso_timestamps`` for an archive of ISO timestamps); with ``jobs`` it must
+    pickle (a module-level function does).
     Returns 0 when every run is valid, 1 when one is not, 2 when a file could not be read.
     Raises OutputError when writing ``out`` or ``err`` fails, WorkerDied when a worker
     process ends without its result.
@@ -616,11 +659,11 @@ def check_files(
         if jobs > 1:
             _check_parallel(
                 list(paths or ["-"]), summary, output, stdin, jobs, meter, start_method,
-                range_bytes,
+                range_bytes, run_adapter,
             )  # fmt: skip
         else:
             for path in paths or ["-"]:
-                _check_one(path, summary, output, stdin, meter)
+                _check_one(path, summary, output, stdin, meter, run_adapter)
     finally:
         if meter is not None:
             meter.stop()
@@ -648,16 +691,17 @@ def _check_one(
     output: _Output,
     stdin: Optional[BinaryIO],
     meter: Optional[_Meter],
+    run_adapter: Optional[Callable[[Any], Any]],
 ) -> None:
     summary.files += 1
     if path == "-":
-        _check_stdin(summary, output, stdin)
+        _check_stdin(summary, output, stdin, run_adapter)
         return
     try:
         with _open(path) as stream:
             if meter is not None:
                 meter.follow(stream, summary)
-            _check_stream(stream, path, summary, output.report)
+            _check_stream(stream, path, summary, output.report, run_adapter)
     except _READ_ERRORS as exc:
         summary.unreadable_files += 1
         output.write_err("%s: error: cannot read %r: %s\n" % (PROG, path, _unreadable(exc)))
@@ -717,7 +761,7 @@ def _line_start_after(stream: BinaryIO, offset: int, size: int) -> int:
         position += len(block)
 
 
-def _run_task(task: Tuple[str, Any]) -> Dict[str, Any]:
+def _run_task(task: Tuple[str, Any], run_adapter: Optional[Callable[[Any], Any]]) -> Dict[str, Any]:
     """Check one task in a worker: its summary, its messages (line numbers from the task's
     first line) and its line count."""
     kind, what = task
@@ -735,11 +779,11 @@ def _run_task(task: Tuple[str, Any]) -> Dict[str, Any]:
                 raw.seek(start)
                 lines: List[int] = []
                 records = _jsonl_records(_pieces(raw), length, lines)
-                _tally(records, ThreadRun.from_json, path, summary, report)
+                _tally(records, _parsers(run_adapter)[0], path, summary, report)
                 result["lines"] = lines[0]
         else:
             with _open(what) as stream:
-                _check_stream(stream, what, summary, report)
+                _check_stream(stream, what, summary, report, run_adapter)
     except _READ_ERRORS as exc:
         result["error"] = _unreadable(exc)
     result["summary"] = summary
@@ -747,7 +791,7 @@ def _run_task(task: Tuple[str, Any]) -> Dict[str, Any]:
     return result
 
 
-def _worker(conn: Any) -> None:
+def _worker(conn: Any, run_adapter: Optional[Callable[[Any], Any]]) -> None:
     """A worker process: tasks in, results out, until told to stop (None) or the parent
     goes away. Ctrl-C is the parent's to handle: it stops the workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -758,7 +802,7 @@ def _worker(conn: Any) -> None:
             return
         if task is None:
             return
-        conn.send(_run_task(task))
+        conn.send(_run_task(task, run_adapter))
 
 
 def _check_parallel(
@@ -770,6 +814,7 @@ def _check_parallel(
     meter: Optional[_Meter],
     start_method: Optional[str],
     range_bytes: Optional[int],
+    run_adapter: Optional[Callable[[Any], Any]],
 ) -> None:
     import multiprocessing
     import multiprocessing.connection
@@ -789,7 +834,7 @@ def _check_parallel(
         for _ in range(min(jobs, len(queue))):
             parent, child = context.Pipe()
             process = context.Process(  # type: ignore[attr-defined]
-                target=_worker, args=(child,), daemon=True
+                target=_worker, args=(child, run_adapter), daemon=True
             )
             process.start()
             child.close()
@@ -810,7 +855,7 @@ def _check_parallel(
             while emitted < len(tasks):
                 kind, what = tasks[emitted]
                 if kind == "stdin":
-                    _check_stdin(summary, output, stdin)
+                    _check_stdin(summary, output, stdin, run_adapter)
                 elif kind == "unreadable":
                     summary.unreadable_files += 1
                     output.write_err("%s: error: cannot read %r: %s\n" % (PROG, what[0], what[1]))
@@ -884,14 +929,19 @@ def _file_size(path: str) -> int:
         return 0
 
 
-def _check_stdin(summary: Summary, output: _Output, stdin: Optional[BinaryIO]) -> None:
+def _check_stdin(
+    summary: Summary,
+    output: _Output,
+    stdin: Optional[BinaryIO],
+    run_adapter: Optional[Callable[[Any], Any]],
+) -> None:
     stream = stdin if stdin is not None else sys.stdin.buffer
     if _isatty(stream):
         output.write_err("%s: reading runs from standard input (end with Ctrl-D)\n" % PROG)
     if output.meter is not None:
         output.meter.follow(None, summary)
     try:
-        _check_stream(stream, "<stdin>", summary, output.report)
+        _check_stream(stream, "<stdin>", summary, output.report, run_adapter)
     except _READ_ERRORS as exc:
         summary.unreadable_files += 1
         output.write_err("%s: error: cannot read standard input: %s\n" % (PROG, _unreadable(exc)))
