@@ -94,6 +94,17 @@ class CreateTest(cli.CLITest):
         self.assertOneError(proc, 2, "--stream")
         self.assertEqual(proc.stdout, "")
 
+    def test_timestamps_iso_reads_a_server_that_writes_them(self) -> None:
+        server = cli.testing.FakeRunsServer(api_key=cli.KEY, flavour="fastapi").start()
+        self.addCleanup(server.stop)
+        url = ["--base-url", server.base_url]
+        proc = cli.run_cli(*url, "create", "thread_1", "asst_1", "--stream")
+        self.assertOneError(proc, 1, "in event 'thread.run.created'", "--timestamps iso")
+        proc = cli.run_cli(*url, "create", "thread_1", "asst_1", "--stream", "--timestamps",
+                           "iso")  # fmt: skip
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIsInstance(self.events(proc.stdout)[-1]["data"]["completed_at"], int)
+
     @unittest.skipIf(os.name == "nt", "needs a pseudo-terminal")
     def test_text_live_on_a_terminal(self) -> None:
         self.script("queued", "in_progress", "completed")

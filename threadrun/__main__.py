@@ -900,7 +900,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--stream, print each of its events as a JSON line, {\"event\": ..., \"data\": ...}, "
         "as it arrives, with the assistant's text live on stderr when stderr is a terminal; "
         "the exit status then tells how the run ended, as for 'wait'.",
-        ids=("thread_id", "assistant_id"), prints_a_run=True,
+        ids=("thread_id", "assistant_id"), prints_a_run=True, reads_runs=True,
     )  # fmt: skip
     create.add_argument(
         "--stream", action="store_true", help="stream the run's events (JSON Lines on stdout)"
