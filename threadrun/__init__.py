@@ -2562,8 +2562,10 @@ class Client:
         allowed between two reads of the stream (a stream may last minutes);
         ``stream_timeout`` (seconds, None: no limit) bounds the whole, retries and stream
         together, raising :class:`APITimeoutError` when it passes. ``max_response_bytes``
-        applies to each event. A server that answers with JSON rather than an event stream
-        (one that does not stream) raises :class:`APIError` saying so.
+        applies to each event; the ``run_adapter`` to each run event's data, and a run that
+        cannot be read raises :class:`APIResponseValidationError` naming its event. A server
+        that answers with JSON rather than an event stream (one that does not stream) raises
+        :class:`APIError` saying so.
 
         The stream reads over a connection of its own, so the client's other calls go on
         meanwhile; read to its end, it hands the connection back for the next request.
