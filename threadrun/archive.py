@@ -990,6 +990,7 @@ class _Meter:
         self.done_bytes = 0  # of finished files or tasks
         self.done = Summary()  # of finished tasks (--jobs)
         self.current: Any = None
+        self.current_offset = 0
         self.current_summary: Optional[Summary] = None
         self.drawn = False
         self.lock = threading.Lock()
@@ -1004,6 +1005,7 @@ class _Meter:
     def follow(self, stream: Any, summary: Summary) -> None:
         fileobj = getattr(stream, "fileobj", None)  # gzip: the compressed bytes read
         self.current = fileobj if fileobj is not None else stream
+        self.current_offset = 0
         self.current_summary = summary
 
     def file_done(self, path: str) -> None:
@@ -1042,13 +1044,13 @@ class _Meter:
                 return
 
     def _line(self) -> str:
-        done = self.done_bytes
         stream = self.current
         if stream is not None:
             try:
-                done += os.lseek(stream.fileno(), 0, os.SEEK_CUR)
+                self.current_offset = os.lseek(stream.fileno(), 0, os.SEEK_CUR)
             except (AttributeError, ValueError, OSError):
-                pass
+                pass  # closed between the file's end and file_done(): keep the last offset
+        done = self.done_bytes + (self.current_offset if stream is not None else 0)
         counted = self.current_summary or self.done
         valid = sum(list(counted.combos.values()))
         runs = valid + counted.invalid
