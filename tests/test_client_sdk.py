@@ -149,8 +149,30 @@ class ReadmeTableTest(ServerTest):
         self.assertIn("Rate limit", cm.exception.body["message"])
         self.assertEqual(cm.exception.code, "rate_limit_exceeded")
 
+    def check_stream(self) -> None:
+        with self.client().stream(THREAD, "asst_1") as stream:
+            text = "".join(stream.text_deltas())
+            run = stream.until_done()
+        self.assertEqual(run.status, "completed")
+        self.assertTrue(text)
+
+    def check_create_thread_and_run(self) -> None:
+        client = self.client()
+        thread = {"messages": [{"role": "user", "content": "Hello"}]}
+        run = client.create_thread_and_run("asst_1", thread=thread)
+        self.assertNotEqual(run.thread_id, THREAD)
+        with client.create_thread_and_run_stream("asst_1", thread=thread) as stream:
+            self.assertEqual(stream.until_done().status, "completed")
+        polled = client.create_thread_and_run_poll("asst_1", thread=thread)
+        self.assertEqual(polled.status, "completed")
+
     def test_every_row(self) -> None:
         checks: Dict[str, Callable[[], None]] = {
+            "`client.stream(thread_id, assistant_id)`: a `RunStream` (iterate it; "
+            "`text_deltas()`; `until_done()` returns the run)": self.check_stream,
+            "`create_thread_and_run(assistant_id, thread={…})`, `…_stream`, `…_poll`": (
+                self.check_create_thread_and_run
+            ),
             "`client.retrieve(thread_id, run_id)`": self.check_retrieve,
             '`run.extra["temperature"]`': self.check_extra,
             '`run.usage["total_tokens"]`': self.check_usage,
