@@ -259,18 +259,8 @@ class APIStatusError(APIError):
         body: Any = None,
         request_id: Optional[str] = None,
     ) -> None:
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict):
-            body = error
-        details = body if isinstance(error, dict) else {}
-        super().__init__(
-            message,
-            request_id=request_id,
-            body=body,
-            code=_str_or_none(details.get("code")),
-            param=_str_or_none(details.get("param")),
-            type=_str_or_none(details.get("type")),
-        )
+        body, details = _error_details(body, bare=False)
+        super().__init__(message, request_id=request_id, body=body, **details)
         self.status_code = status_code
         self.headers = headers or {}
 
@@ -317,6 +307,21 @@ class APITimeoutError(APIConnectionError):
 
 class ResponseTooLargeError(APIError):
     """The response body was larger than the client's ``max_response_bytes``."""
+
+
+class StreamError(APIError):
+    """The server sent an ``error`` event in the middle of a stream.
+
+    ``body`` is the event's error object (the inner ``error`` of ``{"error": {...}}``, as
+    the SDK gives it; the event's text if it is not JSON), and ``code``, ``param`` and
+    ``type`` its details.
+    """
+
+    def __init__(
+        self, message: str, *, body: Any = None, request_id: Optional[str] = None
+    ) -> None:
+        body, details = _error_details(body, bare=True)
+        super().__init__(message, request_id=request_id, body=body, **details)
 
 
 class APIResponseValidationError(ThreadRunError, APIError):
@@ -379,6 +384,19 @@ def _rebuild_error(cls: Any, state: Dict[str, Any]) -> BaseException:
     error.args = (state.get("message", ""),)
     error.__dict__.update(state)
     return error
+
+
+def _error_details(body: Any, bare: bool) -> Tuple[Any, Dict[str, Optional[str]]]:
+    """The SDK's ``body`` of an error (the inner object of ``{"error": {...}}``, else the body
+    as given) and its ``code``, ``param`` and ``type``, read from that inner object, or from
+    a bare object when ``bare`` (a stream's error event is the error object itself; an error
+    status's bare body is some other server's own shape, FastAPI's ``{"detail": ...}``)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        body = error
+    elif not (bare and isinstance(body, dict)):
+        return body, {"code": None, "param": None, "type": None}
+    return body, {name: _str_or_none(body.get(name)) for name in ("code", "param", "type")}
 
 
 def _str_or_none(value: Any) -> Optional[str]:
@@ -1173,28 +1191,6 @@ if TYPE_CHECKING:  # pragma: no cover
 # connection reusable); a server that sends more than this after done is not waited for.
 _DRAIN_AFTER_DONE = 65536
 
-
-class StreamError(APIError):
-    """The server sent an ``error`` event in the middle of a stream.
-
-    ``body`` is the event's error object (the inner ``error`` of ``{"error": {...}}``, as
-    the SDK gives it; the event's text if it is not JSON), and ``code``, ``param`` and
-    ``type`` its details.
-    """
-
-    def __init__(self, message: str, *, body: Any = None, request_id: Optional[str] = None):
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, dict):
-            body = error
-        details = body if isinstance(body, dict) else {}
-        super().__init__(
-            message,
-            request_id=request_id,
-            body=body,
-            code=_str_or_none(details.get("code")),
-            param=_str_or_none(details.get("param")),
-            type=_str_or_none(details.get("type")),
-        )
 
 
 if TYPE_CHECKING:  # pragma: no cover
