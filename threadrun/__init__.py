@@ -2439,9 +2439,7 @@ class Client:
         server wrote them). On a server whose ``required_action`` is null, the tool calls
         are here: in ``step["step_details"]["tool_calls"]`` of a ``tool_calls`` step.
         """
-        path = "/threads/%s/runs/%s/steps" % (
-            self._id(thread_id, "thread_id"), self._id(run_id, "run_id")
-        )  # fmt: skip
+        path = self._run_path(thread_id, run_id, "/steps")
         _check_options(options)
         return self._pages(path, _list_query(limit, order, after, before), options, "step")
 
@@ -2450,10 +2448,7 @@ class Client:
     ) -> Dict[str, Any]:
         """``GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}``: one step, as a dict
         (see :meth:`list_steps`)."""
-        path = "/threads/%s/runs/%s/steps/%s" % (
-            self._id(thread_id, "thread_id"), self._id(run_id, "run_id"),
-            self._id(step_id, "step_id"),
-        )  # fmt: skip
+        path = self._run_path(thread_id, run_id, "/steps/" + self._id(step_id, "step_id"))
         headers, payload = self._request("GET", path, None, None, options)
         request_id = headers.get("x-request-id")
         decoded = self._decoded(payload, request_id, "step")
@@ -2505,14 +2500,11 @@ class Client:
     ) -> ThreadRun:
         """:meth:`create`, then :meth:`poll` the new run, all within ``poll_timeout``."""
         options = _pop_options(params)
-        deadline = self._deadline(poll_timeout, poll_interval)
-        poll_options = {k: v for k, v in options.items() if k != "extra_body"}
-        try:
-            run = self._create(thread_id, assistant_id, params, options, self._open(deadline))
-        except _DeadlineReached as exc:
-            raise self._poll_timeout(None, poll_timeout) from exc.__cause__
-        return self._poll(thread_id, run.id, poll_interval, poll_timeout, on_run,
-                          poll_options, (deadline, run))  # fmt: skip
+
+        def create(deadline: Optional[float]) -> ThreadRun:
+            return self._create(thread_id, assistant_id, params, options, deadline)
+
+        return self._then_poll(create, thread_id, poll_interval, poll_timeout, on_run, options)
 
     def submit_tool_outputs_and_poll(
         self,
@@ -2527,18 +2519,13 @@ class Client:
     ) -> ThreadRun:
         """:meth:`submit_tool_outputs`, then :meth:`poll` the run, within ``poll_timeout``."""
         _check_options(options)
-        deadline = self._deadline(poll_timeout, poll_interval)
-        body = {"tool_outputs": _checked_outputs(tool_outputs)}
-        path = "/submit_tool_outputs"
-        try:
-            run = self._run_request(
-                "POST", thread_id, run_id, path, body, options, self._open(deadline)
-            )[0]
-        except _DeadlineReached as exc:
-            raise self._poll_timeout(None, poll_timeout) from exc.__cause__
-        poll_options = {k: v for k, v in options.items() if k != "extra_body"}
-        return self._poll(thread_id, run.id, poll_interval, poll_timeout, on_run,
-                          poll_options, (deadline, run))  # fmt: skip
+
+        def submit(deadline: Optional[float]) -> ThreadRun:
+            body = {"tool_outputs": _checked_outputs(tool_outputs)}
+            path = "/submit_tool_outputs"
+            return self._run_request("POST", thread_id, run_id, path, body, options, deadline)[0]
+
+        return self._then_poll(submit, thread_id, poll_interval, poll_timeout, on_run, options)
 
     def stream(
         self,
@@ -2570,7 +2557,7 @@ class Client:
         options = _pop_options(params)
         _check_id(assistant_id, "assistant_id")
         _pop_stream(params, "stream()", "create()")
-        query = [("include[]", item) for item in params.pop("include", None) or ()]
+        query = _include_query(params)
         body = dict(params, assistant_id=assistant_id, stream=True)
         path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
         return self._stream_request(path, body, query, options, stream_timeout, "created")
@@ -2588,9 +2575,7 @@ class Client:
         run, a :class:`RunStream` (as :meth:`stream` says)."""
         _check_options(options)
         body = {"tool_outputs": _checked_outputs(tool_outputs), "stream": True}
-        path = "/threads/%s/runs/%s/submit_tool_outputs" % (
-            self._id(thread_id, "thread_id"), self._id(run_id, "run_id")
-        )  # fmt: skip
+        path = self._run_path(thread_id, run_id, "/submit_tool_outputs")
         return self._stream_request(path, body, None, options, stream_timeout, "sent")
 
     def create_thread_and_run(
@@ -2641,18 +2626,14 @@ class Client:
         """:meth:`create_thread_and_run`, then :meth:`poll` the new run, all within
         ``poll_timeout``."""
         options = _pop_options(params)
-        deadline = self._deadline(poll_timeout, poll_interval)
-        body = self._thread_and_run_body(assistant_id, thread, params, "create_thread_and_run")
-        try:
-            headers, payload = self._request(
-                "POST", "/threads/runs", body, None, options, self._open(deadline)
-            )
-        except _DeadlineReached as exc:
-            raise self._poll_timeout(None, poll_timeout) from exc.__cause__
-        run = self._read_run(headers, payload, "created")
-        poll_options = {k: v for k, v in options.items() if k != "extra_body"}
-        return self._poll(run.thread_id, run.id, poll_interval, poll_timeout, on_run,
-                          poll_options, (deadline, run))  # fmt: skip
+
+        def create(deadline: Optional[float]) -> ThreadRun:
+            body = self._thread_and_run_body(assistant_id, thread, params, "create_thread_and_run")
+            headers, payload = self._request("POST", "/threads/runs", body, None, options, deadline)
+            return self._read_run(headers, payload, "created")
+
+        # The thread is the one the request creates: the run names it.
+        return self._then_poll(create, None, poll_interval, poll_timeout, on_run, options)
 
     def close(self) -> None:
         """Close the kept-alive connection (a later request opens a new one), and every
@@ -2705,6 +2686,11 @@ class Client:
     def _id(self, value: Any, name: str) -> str:
         return self._urls.quote(_check_id(value, name), safe="")
 
+    def _run_path(self, thread_id: str, run_id: str, tail: str) -> str:
+        return "/threads/%s/runs/%s%s" % (
+            self._id(thread_id, "thread_id"), self._id(run_id, "run_id"), tail
+        )  # fmt: skip
+
     def _deadline(self, timeout: Optional[float], interval: Optional[float]) -> float:
         if timeout is None:
             timeout = _DEFAULT_POLL_TIMEOUT
@@ -2732,7 +2718,7 @@ class Client:
                 "stream=True is not supported by create(): call stream() (the same "
                 "parameters) for a RunStream of the run's events"
             )
-        query = [("include[]", item) for item in params.pop("include", None) or ()]
+        query = _include_query(params)
         body = dict(params, assistant_id=assistant_id)
         path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
         headers, payload = self._request("POST", path, body, query, options, deadline)
@@ -2823,6 +2809,28 @@ class Client:
                 self._connection = connection
                 return
         connection.close()
+
+    def _then_poll(
+        self,
+        start: Callable[[Optional[float]], ThreadRun],
+        thread_id: Optional[str],
+        interval: Optional[float],
+        timeout: Optional[float],
+        on_run: Optional[Callable[[ThreadRun], Any]],
+        options: Dict[str, Any],
+    ) -> ThreadRun:
+        """The ``*_and_poll`` methods: ``start`` (the request that creates or moves the run,
+        given the deadline), then :meth:`poll` of the run it returns (in ``thread_id``, or
+        the run's own thread if None), all within ``timeout``."""
+        deadline = self._deadline(timeout, interval)
+        try:
+            run = start(self._open(deadline))
+        except _DeadlineReached as exc:
+            raise self._poll_timeout(None, timeout) from exc.__cause__
+        # The retrieves send no body: extra_body was for the request that started the run.
+        poll_options = {k: v for k, v in options.items() if k != "extra_body"}
+        return self._poll(thread_id or run.thread_id, run.id, interval, timeout, on_run,
+                          poll_options, (deadline, run))  # fmt: skip
 
     def _poll(
         self,
@@ -2921,9 +2929,7 @@ class Client:
         deadline: Optional[float] = None,
     ) -> Tuple[ThreadRun, Dict[str, str]]:
         """A request about one run; its answer must be that run."""
-        path = "/threads/%s/runs/%s%s" % (
-            self._id(thread_id, "thread_id"), self._id(run_id, "run_id"), action
-        )
+        path = self._run_path(thread_id, run_id, action)
         headers, payload = self._request(method, path, body, None, options, deadline)
         run = self._read_run(headers, payload, "sent")
         if run.id != run_id or run.thread_id != thread_id:
@@ -3299,7 +3305,6 @@ def _reset_locks() -> None:
         client._lock = threading.Lock()
 
 
-
 def _list_query(
     limit: Optional[int], order: Optional[str], after: Optional[str], before: Optional[str]
 ) -> List[Tuple[str, str]]:
@@ -3309,6 +3314,11 @@ def _list_query(
                             ("before", before))
         if value is not None
     ]  # fmt: skip
+
+
+def _include_query(params: Dict[str, Any]) -> List[Tuple[str, str]]:
+    # The SDK sends the create call's include list in the query, as include[]=...
+    return [("include[]", item) for item in params.pop("include", None) or ()]
 
 
 def _checked_step(item: Any) -> Dict[str, Any]:
