@@ -1777,6 +1777,26 @@ class _Proxy:
         return _Origin("http", self.host, self.port).netloc
 
 
+class _Request:
+    """What one call sends: method, target, body and headers (redirects rewrite them)."""
+
+    __slots__ = ("method", "target", "body", "headers", "timeout")
+
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        body: Optional[bytes],
+        headers: Dict[str, str],
+        timeout: float,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.body = body
+        self.headers = headers
+        self.timeout = timeout
+
+
 class _Connection:
     """One kept-alive HTTP/1.1 connection to an origin (through a proxy, maybe).
 
@@ -1820,24 +1840,20 @@ class _Connection:
         return _Connection(self.origin, self.proxy, self.ssl_context, self.max_response_bytes)
 
     def exchange(
-        self,
-        method: str,
-        target: str,
-        body: Optional[bytes],
-        headers: Dict[str, str],
-        timeout: float,
-        stream_until: Optional[float] = None,
+        self, request: _Request, stream_until: Optional[float] = None
     ) -> Tuple[int, Dict[str, str], bytes]:
         """Send one request; return the status, lower-cased headers and body of the answer.
 
         With ``stream_until`` (a time.monotonic() deadline, or infinity), a 2xx answer's body
         is left unread (b"" is returned) for read_body(): each read then waits at most
-        ``timeout`` seconds, and none goes past ``stream_until``.
+        ``request.timeout`` seconds, and none goes past ``stream_until``.
         """
+        timeout = request.timeout
         self._deadline = time.monotonic() + timeout
         self._silence = _FOREVER
         self._received = False
         reused = self._connection is not None and self._still_open()
+        target = request.target
         if self.proxy is not None and self.origin.scheme == "http":
             target = "http://%s%s" % (self.origin.netloc, target)  # absolute form, for the proxy
         try:
@@ -1845,7 +1861,7 @@ class _Connection:
             assert connection is not None and connection.sock is not None
             connection.sock.settimeout(self._remaining())
             sock = connection.sock
-            connection.request(method, target, body, headers)
+            connection.request(request.method, target, request.body, request.headers)
             response = connection.getresponse()
             if response.status < 200:
                 # http.client hands back a 1xx as if it were final; its real answer would
@@ -2161,26 +2177,6 @@ class _Stale(Exception):
 
 class _DeadlineReached(Exception):
     """A poll's deadline left no time for the next request or wait."""
-
-
-class _Request:
-    """What one call sends: method, target, body and headers (redirects rewrite them)."""
-
-    __slots__ = ("method", "target", "body", "headers", "timeout")
-
-    def __init__(
-        self,
-        method: str,
-        target: str,
-        body: Optional[bytes],
-        headers: Dict[str, str],
-        timeout: float,
-    ) -> None:
-        self.method = method
-        self.target = target
-        self.body = body
-        self.headers = headers
-        self.timeout = timeout
 
 
 def _redirect(
@@ -3193,10 +3189,7 @@ class Client:
         for _ in range(_MAX_REDIRECTS + 1):
             with self._lock:
                 connection = self._connection
-                status, headers, payload = connection.exchange(
-                    request.method, request.target, request.body, request.headers,
-                    request.timeout, stream_until,
-                )  # fmt: skip
+                status, headers, payload = connection.exchange(request, stream_until)
                 if stream_until is not None and 200 <= status < 300:
                     self._connection = connection.sibling()
                     return status, headers, payload, connection
