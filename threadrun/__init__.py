@@ -17,7 +17,8 @@ Errors::
      |    +-- APIResponseValidationError  (also an APIError) a 2xx answer the client could not
      |                                    read: .body is what the server sent, never lost
      +-- OpenAIError                     configuration errors (missing key, insecure URL, ...)
-          +-- InvalidIdError (ValueError)  a thread or run id that could change the request path
+          +-- InvalidIdError (ValueError)  an id (thread, run, step, assistant) that is empty or
+          |                               could change the request's path or query
           +-- APIError                   .message .request_id .body .code .param .type
                +-- APIStatusError        .status_code .headers; .body is the inner "error"
                |    +-- BadRequestError            400
@@ -32,7 +33,7 @@ Errors::
                |    +-- APITimeoutError
                +-- ResponseTooLargeError  the body is larger than max_response_bytes
                +-- StreamError           an error event in a stream
-               +-- PollTimeoutError      a poll's deadline passed: .run is the last run seen
+               +-- PollTimeoutError (TimeoutError)  a poll's deadline passed: .run, last run seen
 
 The client errors carry the official SDK's names, so ``except`` clauses port unchanged.
 """
@@ -97,17 +98,19 @@ if TYPE_CHECKING:  # pragma: no cover
         Any,
         Callable,
         Dict,
+        Generator,
         Iterator,
         List,
         NamedTuple,
         NoReturn,
         Optional,
         Tuple,
+        TypeVar,
         Union,
     )  # fmt: skip
 _TYPING_NAMES = (
-    "Any", "Callable", "Dict", "Iterator", "List", "NamedTuple", "NoReturn", "Optional", "Tuple",
-    "Union",
+    "Any", "Callable", "Dict", "Generator", "Iterator", "List", "NamedTuple", "NoReturn",
+    "Optional", "Tuple", "TypeVar", "Union",
 )  # fmt: skip
 
 
@@ -211,7 +214,8 @@ class OpenAIError(Exception):
 
 
 class InvalidIdError(OpenAIError, ValueError):
-    """A thread or run id that is empty or could change the request's path or query."""
+    """An id (of a thread, run, step or assistant) that is empty or could change the
+    request's path or query."""
 
 
 class APIError(OpenAIError):
@@ -1183,8 +1187,7 @@ def _iso_to_unix(text: str, field: str) -> int:
 # --------------------------------------------------------------------------------------------
 
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Generator, TypeVar
-
+    # What RunStream._tagged gives back: the very error it was given.
     _Tagged = TypeVar("_Tagged", bound=Union[APIError, ThreadRunError])
 
 # Bytes read after the done event while looking for the end of the body (which makes the
@@ -3389,8 +3392,9 @@ def _checked_outputs(tool_outputs: Any) -> List[Dict[str, Any]]:
 
 
 def _check_id(value: Any, name: str) -> str:
-    # Ids go into the path: refuse anything that could change which resource is addressed
-    # (separators, dot segments, percent escapes) or that no real id contains.
+    # Ids go into the path (an assistant's into the body, held to the same rules): refuse
+    # anything that could change which resource is addressed (separators, dot segments,
+    # percent escapes) or that no real id contains.
     if not isinstance(value, str):
         raise InvalidIdError("%s must be a string, got %s" % (name, type(value).__name__))
     if not value or value in (".", "..") or len(value) > 256:
