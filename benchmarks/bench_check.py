@@ -59,7 +59,7 @@ from _common import (
 import threadrun
 from threadrun import ThreadRun, ThreadRunError
 from threadrun.archive import check_files
-from threadrun.testing import _run_object
+from threadrun.testing import _WEATHER_TOOL, _run_object
 
 STATUSES = [  # (status, weight): an archive is mostly finished runs
     ("completed", 62),
@@ -78,22 +78,6 @@ WORDS = [
     "provided", "be", "concise", "cite", "documents", "never", "invent", "facts", "when",
     "unsure", "ask", "user", "for", "clarification",
 ]  # fmt: skip
-
-TOOL_FUNCTION = {
-    "type": "function",
-    "function": {
-        "name": "get_current_weather",
-        "description": "Get the current weather in a given location",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "location": {"type": "string", "description": "The city and state, e.g. Paris"},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["location"],
-        },
-    },
-}
 
 INVALID_LINES = [
     b'{"id": "run_bad", "object": "thread.run", "created_at": 1699075072',  # truncated
@@ -127,12 +111,12 @@ def make_run(rng: random.Random, index: int) -> Dict[str, Any]:
         run["instructions"] = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(20, 80)))
     if size < 0.10:  # the big ones: long instructions, several tools, full metadata
         run["instructions"] = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(300, 900)))
-        run["tools"] = [TOOL_FUNCTION, {"type": "code_interpreter"}, {"type": "file_search"}]
+        run["tools"] = [_WEATHER_TOOL, {"type": "code_interpreter"}, {"type": "file_search"}]
         files = ["file-%08x" % i for i in range(6)]
         run["tool_resources"] = {"code_interpreter": {"file_ids": files}}
         run["metadata"] = {"key_%d" % i: "value %d" % rng.randrange(10**6) for i in range(16)}
     elif rng.random() < 0.5:
-        run["tools"] = [TOOL_FUNCTION]
+        run["tools"] = [_WEATHER_TOOL]
         run["metadata"] = {"user": "user_%d" % rng.randrange(1000), "session": "s%d" % index}
     end = None if started is None else started + int(rng.expovariate(1 / 12)) + 1
     if status in ("completed", "failed", "incomplete"):
@@ -153,7 +137,7 @@ def make_run(rng: random.Random, index: int) -> Dict[str, Any]:
     elif status == "incomplete":
         run["incomplete_details"] = {"reason": "max_completion_tokens"}
     elif status == "requires_action":
-        run["tools"] = [TOOL_FUNCTION]
+        run["tools"] = [_WEATHER_TOOL]
         run["required_action"] = {
             "type": "submit_tool_outputs",
             "submit_tool_outputs": {

@@ -575,23 +575,6 @@ def _cmd_steps(args: argparse.Namespace) -> int:
 # demo
 # --------------------------------------------------------------------------------------------
 
-_DEMO_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_current_weather",
-        "description": "Get the current weather in a given location",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "location": {"type": "string", "description": "The city and state"},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["location"],
-        },
-    },
-}
-
-
 def _made_up_weather(arguments: str) -> str:
     try:
         given = json.loads(arguments)
@@ -612,7 +595,7 @@ def _made_up_weather(arguments: str) -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from threadrun.testing import FakeRunsServer
+    from threadrun.testing import _WEATHER_TOOL, FakeRunsServer
 
     err = sys.stderr
     progress = _Progress(err, "run")
@@ -636,24 +619,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             client = Client(
                 "sk-demo-not-a-real-key", base_url=server.base_url, sleep=progress.sleep
             )
+            # What both ways create: a run that calls the fake's weather function.
+            params = {
+                "model": "gpt-4o",
+                "instructions": "You are a weather bot. Use the provided functions to answer.",
+                "tools": [_WEATHER_TOOL],
+                "metadata": {"source": "threadrun demo" + (" --stream" if args.stream else "")},
+            }
             with client:
-                run = (_demo_stream if args.stream else _demo_poll)(client, progress)
+                run = (_demo_stream if args.stream else _demo_poll)(client, progress, params)
     finally:
         os.environ.update(saved)
     _print_run(run, args)
     return _exit_for(run)
 
 
-def _demo_poll(client: Client, progress: _Progress) -> ThreadRun:
+def _demo_poll(client: Client, progress: _Progress, params: Dict[str, Any]) -> ThreadRun:
     """The demo's run, polled."""
-    run = client.create(
-        "thread_demo",
-        "asst_demo",
-        model="gpt-4o",
-        instructions="You are a weather bot. Use the provided functions to answer.",
-        tools=[_DEMO_TOOL],
-        metadata={"source": "threadrun demo"},
-    )
+    run = client.create("thread_demo", "asst_demo", **params)
     progress.on_run(run)
     run = client.poll("thread_demo", run.id, timeout=60, on_run=progress.on_run)
     progress.finish(run)
@@ -677,17 +660,10 @@ def _demo_outputs(run: ThreadRun, progress: _Progress) -> List[Mapping[str, str]
     return outputs
 
 
-def _demo_stream(client: Client, progress: _Progress) -> ThreadRun:
+def _demo_stream(client: Client, progress: _Progress, params: Dict[str, Any]) -> ThreadRun:
     """The demo's run, streamed: statuses as they come, the answer word by word."""
     text = _Text(sys.stderr, always=True)
-    stream = client.stream(
-        "thread_demo",
-        "asst_demo",
-        model="gpt-4o",
-        instructions="You are a weather bot. Use the provided functions to answer.",
-        tools=[_DEMO_TOOL],
-        metadata={"source": "threadrun demo --stream"},
-    )
+    stream = client.stream("thread_demo", "asst_demo", **params)
     while True:
         with stream:
             for event, data in stream:

@@ -113,6 +113,23 @@ _STARTED = frozenset({"in_progress", "requires_action", "completed", "failed", "
 _DEFAULT_TOOL_CALLS = (
     ("get_current_weather", '{"location":"San Francisco, CA","unit":"fahrenheit"}'),
 )
+# The function those calls call, as a run's "tools" lists it (the API reference's example):
+# what the demo and the benchmarks give the runs they create.
+_WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_current_weather",
+        "description": "Get the current weather in a given location",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "location": {"type": "string", "description": "The city and state"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["location"],
+        },
+    },
+}
 _EXPIRY_SECONDS = 600  # the API gives a run ten minutes before it expires
 _USAGE = {"prompt_tokens": 345, "completion_tokens": 11, "total_tokens": 356}
 _STEP_USAGE = {"prompt_tokens": 291, "completion_tokens": 24, "total_tokens": 315}
