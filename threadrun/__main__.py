@@ -784,6 +784,19 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_page_options(parser: argparse.ArgumentParser, items: str) -> None:
+    # The commands that print a list, page after page: how much of it, in which order.
+    parser.add_argument(
+        "--limit",
+        metavar="N",
+        type=_number(int, 1),
+        help="print at most N %s (each page asks for min(N, 100)); default: all" % items,
+    )
+    parser.add_argument(
+        "--order", choices=("asc", "desc"), help="by creation time (server default: desc)"
+    )
+
+
 def _command(
     commands: Any,
     name: str,
@@ -942,15 +955,7 @@ def build_parser() -> argparse.ArgumentParser:
         "are followed until the end or --limit.",
         ids=("thread_id",), reads_runs=True,
     )  # fmt: skip
-    list_.add_argument(
-        "--limit",
-        metavar="N",
-        type=_number(int, 1),
-        help="print at most N runs (each page asks for min(N, 100)); default: all",
-    )
-    list_.add_argument(
-        "--order", choices=("asc", "desc"), help="by creation time (server default: desc)"
-    )
+    _add_page_options(list_, "runs")
 
     steps = _command(
         commands, "steps", _cmd_steps, "print a run's steps as JSON Lines",
@@ -963,15 +968,7 @@ def build_parser() -> argparse.ArgumentParser:
         "waits for are in its tool_calls step.",
         ids=run_ids,
     )  # fmt: skip
-    steps.add_argument(
-        "--limit",
-        metavar="N",
-        type=_number(int, 1),
-        help="print at most N steps (each page asks for min(N, 100)); default: all",
-    )
-    steps.add_argument(
-        "--order", choices=("asc", "desc"), help="by creation time (server default: desc)"
-    )
+    _add_page_options(steps, "steps")
 
     _command(
         commands, "cancel", _cmd_one_run, "cancel a run and print it",
