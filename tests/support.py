@@ -30,6 +30,7 @@ import subprocess
 import sys
 import threading
 import unittest
+import warnings
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -181,6 +182,22 @@ HOSTILE_IDS = (
     "x\n", "a\\b", "a%2Fb", "x ", "\t", "a\x00b", "a\rb", "..%2f", "run\u2028",
 )  # fmt: skip
 THREAD = "thread_1"
+
+
+def wait_status_of_child(check: Callable[[], bool]) -> int:
+    """Fork, call ``check`` in the child, and return the child's wait status: 0 only when
+    ``check`` returned True (exit status 1 if False, 3 if it raised). The child reports
+    through its exit status alone: it never returns into the test runner."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
+        pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            code = 0 if check() else 1
+        finally:
+            os._exit(code)
+    return os.waitpid(pid, 0)[1]
 
 
 def backoff_range(retries: int) -> Tuple[float, float]:

@@ -27,7 +27,6 @@ import tempfile
 import threading
 import time
 import unittest
-import warnings
 from typing import Any
 
 from tests import threadrun
@@ -44,6 +43,7 @@ from tests.support import (
     http_response,
     read_request,
     run_json,
+    wait_status_of_child,
 )
 
 
@@ -91,18 +91,8 @@ class ForkTest(ServerTest):
         parent_run, child_run = self.add_run()["id"], self.add_run()["id"]
         client = self.client()
         client.retrieve(THREAD, parent_run)  # the parent's kept-alive connection is open
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
-            pid = os.fork()
-        if pid == 0:  # the child: report through the exit status only
-            code = 3
-            try:
-                code = 0 if client.retrieve(THREAD, child_run).id == child_run else 1
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        self.assertEqual(os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode")
-                         else status >> 8, 0)  # fmt: skip
+        status = wait_status_of_child(lambda: client.retrieve(THREAD, child_run).id == child_run)
+        self.assertEqual(status, 0)
         self.assertEqual(client.retrieve(THREAD, parent_run).id, parent_run)
         first, in_child, again = self.server.requests
         self.assertEqual(in_child.path, "/v1/threads/%s/runs/%s" % (THREAD, child_run))
@@ -131,17 +121,12 @@ class ForkMidRequestTest(EnvTest):
         in_flight = threading.Thread(target=client.retrieve, args=(THREAD, "run_raw"))
         in_flight.start()
         self.assertTrue(received.wait(10))  # the thread holds the client mid-request
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
-            pid = os.fork()
-        if pid == 0:
-            code = 3
-            try:
-                signal.alarm(10)  # a child stuck on the parent's lock dies of SIGALRM
-                code = 0 if client.retrieve(THREAD, "run_raw").id == "run_raw" else 1
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
+
+        def in_child() -> bool:
+            signal.alarm(10)  # a child stuck on the parent's lock dies of SIGALRM
+            return client.retrieve(THREAD, "run_raw").id == "run_raw"
+
+        status = wait_status_of_child(in_child)
         release.set()
         in_flight.join(10)
         self.assertEqual(status, 0, "the child failed or hung (wait status %d)" % status)

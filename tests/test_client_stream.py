@@ -14,7 +14,6 @@ import signal
 import threading
 import time
 import unittest
-import warnings
 from typing import Any, List
 
 from tests import threadrun
@@ -26,6 +25,7 @@ from tests.support import (
     chunked,
     http_response,
     run_json,
+    wait_status_of_child,
 )
 
 MESSAGE = "The weather in San Francisco is 70 \u00b0F and sunny \u2600\ufe0f."
@@ -480,19 +480,15 @@ class ConnectionTest(StreamTestCase):
         client = self.client(timeout=10)
         stream = client.stream(THREAD, "asst_1")
         next(stream)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads, 3.12+
-            pid = os.fork()
-        if pid == 0:  # the child: report through the exit status only
-            code = 3
+
+        def in_child() -> bool:
             try:
                 next(stream)
             except threadrun.APIConnectionError as exc:
-                code = 0 if "forked child" in str(exc) else 1
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        self.assertEqual(status >> 8, 0)
+                return "forked child" in str(exc)
+            return False
+
+        self.assertEqual(wait_status_of_child(in_child), 0)
         resume.set()
         self.assertEqual(stream.until_done().status, "completed")  # the parent's still works
 
