@@ -398,30 +398,24 @@ class ConnectionTest(StreamTestCase):
         streamed, retrieved = self.server.requests
         self.assertNotEqual(streamed.connection_id, retrieved.connection_id)
 
-    def test_client_close_closes_its_open_streams(self) -> None:
-        self.server.inject(self.testing.Fault(after_events=1, stall=self.stall()))
-        client = self.client(timeout=10)
-        stream = client.stream(THREAD, "asst_1")
-        next(stream)
-        outcome: List[Any] = []
-        reader = threading.Thread(target=lambda: outcome.append(list(stream)))
-        reader.start()
-        client.close()
-        reader.join(10)
-        self.assertEqual(outcome, [[]])
-        self.assertIn("closed", repr(stream))
-
     def test_close_from_another_thread_ends_a_blocked_read(self) -> None:
-        self.server.inject(self.testing.Fault(after_events=1, stall=self.stall()))
-        stream = self.client(timeout=10).stream(THREAD, "asst_1")
-        next(stream)
-        outcome: List[Any] = []
-        reader = threading.Thread(target=lambda: outcome.append(list(stream)))
-        reader.start()
-        stream.close()
-        reader.join(10)
-        self.assertFalse(reader.is_alive())
-        self.assertEqual(outcome, [[]])
+        # The stream's own close(), and the client's, which closes every stream still open.
+        for closing in ("stream", "client"):
+            with self.subTest(closing=closing):
+                self.server.inject(self.testing.Fault(after_events=1, stall=self.stall()))
+                client = self.client(timeout=10)
+                stream = client.stream(THREAD, "asst_1")
+                next(stream)
+                outcome: List[Any] = []
+                reader = threading.Thread(
+                    target=lambda it, out: out.append(list(it)), args=(stream, outcome)
+                )
+                reader.start()
+                (stream if closing == "stream" else client).close()
+                reader.join(10)
+                self.assertFalse(reader.is_alive())
+                self.assertEqual(outcome, [[]])
+                self.assertIn("closed", repr(stream))
 
     @unittest.skipUnless(hasattr(signal, "pthread_kill"), "needs signal.pthread_kill")
     def test_ctrl_c_mid_stream_discards_the_connection(self) -> None:
