@@ -359,8 +359,8 @@ class APIResponseValidationError(ThreadRunError, APIError):
         self.body = body
         self.code = self.param = self.type = None
 
-    def __reduce__(self) -> Any:
-        return (_rebuild_error, (type(self), self.__dict__))
+    # ThreadRunError's comes first in the MRO; the keyword-only constructor needs APIError's.
+    __reduce__ = APIError.__reduce__
 
 
 class PollTimeoutError(APIError, TimeoutError):
