@@ -65,9 +65,6 @@ if TYPE_CHECKING:  # pragma: no cover
         Tuple,
     )
 
-    _Record = Tuple[int, Any]
-    _Report = Callable[[str, int, str], None]
-
 __all__ = ["main"]
 
 PROG = "threadrun"
