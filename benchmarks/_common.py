@@ -252,12 +252,15 @@ TARGETS = (
     Target("client: threadrun cpu / floor cpu", "client", "threadrun", "floor", "<=", 1.2, "cpu"),
     Target("memory: threadrun bytes/run / dict bytes/run", "memory", "threadrun", "floor", "<=", 1.0, "bytes"),  # noqa: E501
     # bench_stream.py: "stream" reads 64 KiB at a time, "stream live" one event per read;
-    # at least 0.8x the floor's speed is at most 1.25x its CPU.
+    # at least 0.8x the floor's speed is at most 1.25x its CPU. The SDK's stream parsing is
+    # what iterating its stream does (SSE decoding, json, typed event models): the target.
+    # Its SSE decoder plus json.loads alone, without the models, is shown for reference: 3x
+    # less than that would be less than json.loads of the same events costs.
     Target("stream: threadrun cpu / floor cpu", "stream", "threadrun", "floor", "<=", 1.25, "cpu"),
-    Target("stream: SDK SSEDecoder+json cpu / threadrun cpu", "stream", "openai", "threadrun", ">=", 3.0, "cpu"),  # noqa: E501
+    Target("stream: SDK SSEDecoder+json cpu / threadrun cpu", "stream", "openai", "threadrun", "ref", 3.0, "cpu"),  # noqa: E501
     Target("stream: SDK typed events cpu / threadrun cpu", "stream", "openai typed", "threadrun", ">=", 3.0, "cpu"),  # noqa: E501
     Target("stream live: threadrun cpu / floor cpu", "stream live", "threadrun", "floor", "<=", 1.25, "cpu"),  # noqa: E501
-    Target("stream live: SDK SSEDecoder+json cpu / threadrun cpu", "stream live", "openai", "threadrun", ">=", 3.0, "cpu"),  # noqa: E501
+    Target("stream live: SDK SSEDecoder+json cpu / threadrun cpu", "stream live", "openai", "threadrun", "ref", 3.0, "cpu"),  # noqa: E501
     Target("stream live: SDK typed events cpu / threadrun cpu", "stream live", "openai typed", "threadrun", ">=", 3.0, "cpu"),  # noqa: E501
     Target("stream memory: traced peak at N MB / at 10 MB", "stream memory", "long", "short", "<=", 1.1, "bytes"),  # noqa: E501
     Target("stream latency: threadrun p95 / 5 ms", "stream latency", "threadrun p95", "limit", "<=", 1.0, "seconds"),  # noqa: E501
