@@ -8,6 +8,7 @@ file ``threadrun.py``), so it ships to workers as one more file.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -761,6 +762,34 @@ def _worker(conn: Any) -> None:
         conn.send(_run_task(task))
 
 
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Starts processes with Ctrl-C held back. A terminal's Ctrl-C goes to the whole process
+    group: a process born meanwhile (a spawned interpreter still importing, a forked worker
+    before it ignores SIGINT, the forkserver and resource tracker of Python 3.14's default
+    start method) would die with a KeyboardInterrupt traceback, and this process, interrupted
+    inside Process.start(), would leave a worker it does not know of running (a forked one
+    holds both ends of its pipe: it waits forever). So SIGINT is blocked and ignored while
+    they start, which they inherit (a blocked signal stays pending here), then delivered here
+    once every worker is known, where it stops them all."""
+    if (
+        threading.current_thread() is not threading.main_thread()  # signals are its own
+        or signal.getsignal(signal.SIGINT) is None  # a handler not set from Python
+    ):
+        yield
+        return
+    block = hasattr(signal, "pthread_sigmask")  # POSIX
+    if block:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if block:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _check_parallel(
     paths: List[str],
     summary: Summary,
@@ -786,15 +815,16 @@ def _check_parallel(
     queue = [index for index, (kind, _) in enumerate(tasks) if kind in ("range", "file")]
     queue.reverse()
     try:
-        for _ in range(min(jobs, len(queue))):
-            parent, child = context.Pipe()
-            process = context.Process(  # type: ignore[attr-defined]
-                target=_worker, args=(child,), daemon=True
-            )
-            process.start()
-            child.close()
-            workers.append(process)
-            pipes.append(parent)
+        with _sigint_held():
+            for _ in range(min(jobs, len(queue))):
+                parent, child = context.Pipe()
+                process = context.Process(  # type: ignore[attr-defined]
+                    target=_worker, args=(child,), daemon=True
+                )
+                process.start()
+                child.close()
+                workers.append(process)
+                pipes.append(parent)
         if meter is not None:
             meter.start()
         emitted = 0
@@ -804,7 +834,10 @@ def _check_parallel(
             for number, pipe in enumerate(pipes):
                 if number not in busy and queue:
                     index = queue.pop()
-                    pipe.send(tasks[index])
+                    try:
+                        pipe.send(tasks[index])
+                    except OSError:  # EPIPE: the worker died before it took a task
+                        raise _died(workers[number], tasks[index]) from None
                     busy[number] = index
             # What can be printed now, in order.
             while emitted < len(tasks):
@@ -838,13 +871,7 @@ def _check_parallel(
                         del busy[number]
                         continue
                 if workers[number].sentinel in ready:
-                    workers[number].join(1)
-                    code = workers[number].exitcode
-                    how = "killed by signal %d" % -code if code and code < 0 else "exit %s" % code
-                    raise WorkerDied(
-                        "a worker process died (%s) while checking %r: its counts are lost, "
-                        "so no summary is printed" % (how, _task_path(tasks[busy[number]]))
-                    )
+                    raise _died(workers[number], tasks[busy[number]])
     finally:
         for pipe in pipes:
             try:
@@ -865,6 +892,16 @@ def _check_parallel(
 
 class WorkerDied(Exception):
     """A --jobs worker process ended without its result (killed, out of memory)."""
+
+
+def _died(process: Any, task: Tuple[str, Any]) -> WorkerDied:
+    process.join(1)
+    code = process.exitcode
+    how = "killed by signal %d" % -code if code and code < 0 else "exit %s" % code
+    return WorkerDied(
+        "a worker process died (%s) while checking %r: its counts are lost, "
+        "so no summary is printed" % (how, _task_path(task))
+    )
 
 
 def _task_path(task: Tuple[str, Any]) -> str:
