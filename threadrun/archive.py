@@ -763,31 +763,32 @@ def _worker(conn: Any) -> None:
 
 
 @contextlib.contextmanager
-def _sigint_held() -> Iterator[None]:
+def _sigint_held(context: Any) -> Iterator[None]:
     """Starts processes with Ctrl-C held back. A terminal's Ctrl-C goes to the whole process
     group: a process born meanwhile (a spawned interpreter still importing, a forked worker
-    before it ignores SIGINT, the forkserver and resource tracker of Python 3.14's default
-    start method) would die with a KeyboardInterrupt traceback, and this process, interrupted
-    inside Process.start(), would leave a worker it does not know of running (a forked one
-    holds both ends of its pipe: it waits forever). So SIGINT is blocked and ignored while
-    they start, which they inherit (a blocked signal stays pending here), then delivered here
-    once every worker is known, where it stops them all."""
-    if (
-        threading.current_thread() is not threading.main_thread()  # signals are its own
-        or signal.getsignal(signal.SIGINT) is None  # a handler not set from Python
-    ):
+    before it ignores SIGINT, the forkserver of Python 3.14's default start method) would die
+    with a KeyboardInterrupt traceback, and this process, interrupted inside Process.start(),
+    would leave a worker it does not know of running (a forked one holds both ends of its
+    pipe: it waits for ever). So SIGINT is blocked while they start: they inherit the mask
+    (and ignore SIGINT), and here it stays pending until every worker is known. Not ignored
+    meanwhile: a pending signal set to SIG_IGN is lost."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
         yield
         return
-    block = hasattr(signal, "pthread_sigmask")  # POSIX
-    if block:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if context.get_start_method() != "fork":
+        # Before 3.14 the resource tracker unblocks SIGINT after starting itself (from the
+        # first spawn or forkserver start): it starts first.
+        try:
+            from multiprocessing import resource_tracker
+        except ImportError:  # 3.7: a semaphore tracker, which leaves the mask alone
+            pass
+        else:
+            resource_tracker.ensure_running()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-        if block:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _check_parallel(
@@ -815,7 +816,7 @@ def _check_parallel(
     queue = [index for index, (kind, _) in enumerate(tasks) if kind in ("range", "file")]
     queue.reverse()
     try:
-        with _sigint_held():
+        with _sigint_held(context):
             for _ in range(min(jobs, len(queue))):
                 parent, child = context.Pipe()
                 process = context.Process(  # type: ignore[attr-defined]
