@@ -11,6 +11,7 @@ import contextlib
 import functools
 import io
 import json
+import multiprocessing
 import os
 import pickle
 import random
@@ -22,11 +23,11 @@ import sys
 import tempfile
 import time
 import unittest
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from tests import load_testing
 from tests.support import REPO
-from tests.test_cli import cli_env, run_cli, run_line, run_on_terminal, start_cli
+from tests.test_cli import cli_env, run_cli, run_line, run_on_terminal
 
 check: Any = None  # threadrun.archive, set by setUpModule (package-only)
 
@@ -363,47 +364,101 @@ class JobsTest(TempDir):
         return path
 
     @contextlib.contextmanager
-    def running(self, *args: str) -> Iterator[Tuple[subprocess.Popen, List[int]]]:  # type: ignore[type-arg]
-        proc = start_cli(
-            "check", *args,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
+    def running(
+        self, method: Optional[str], *args: str, started: int = 2
+    ) -> Iterator[Tuple[subprocess.Popen, List[int]]]:  # type: ignore[type-arg]
+        """``check ARGS`` in its own process group once ``started`` workers run (0: as soon
+        as it has a child process): the process and its workers' ids. ``method``: the start
+        method (None: the interpreter's default, with ``python -m threadrun``)."""
+        if method is None:
+            command = [sys.executable, "-m", "threadrun", "check", *args]
+        else:
+            command = [sys.executable, "-c", WITH_START_METHOD, method, "check", *args]
+        proc = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            encoding="utf-8",
             start_new_session=True,  # its own process group, as a shell job
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 60
-            children: List[int] = []
-            while len(children) < 2 and time.monotonic() < deadline:
-                children = child_pids(proc.pid)
-                time.sleep(0.02)  # polling for processes to appear: there is no event
-            self.assertEqual(len(children), 2, "the workers never started")
-            yield proc, children
+            workers: List[int] = []
+            while time.monotonic() < deadline:
+                if started == 0 and child_pids(proc.pid):
+                    break
+                workers = worker_pids(proc.pid, method or DEFAULT_START_METHOD)
+                if started and len(workers) >= started:
+                    break
+                time.sleep(0.005)  # polling for processes to appear: there is no event
+            else:
+                self.fail("the workers never started")
+            yield proc, workers
         finally:
-            if proc.poll() is None:
-                proc.kill()
+            with contextlib.suppress(ProcessLookupError):  # nothing left in the group
+                os.killpg(proc.pid, signal.SIGKILL)  # it and any worker it left running
             proc.communicate()
 
     def test_ctrl_c_stops_every_worker(self) -> None:
         path = self.big_archive(150)
-        with self.running("--jobs", "2", path) as (proc, children):
-            os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
-            _, err = proc.communicate(timeout=60)
-            self.assertEqual(proc.returncode, 130, err)
-            self.assertEqual(err, "threadrun: interrupted\n")
-            for pid in children:
-                self.assertFalse(alive(pid), "worker %d left running" % pid)
+        for method in START_METHODS:
+            with self.subTest(start_method=method), self.running(
+                method, "--jobs", "2", path
+            ) as (proc, workers):
+                os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+                _, err = proc.communicate(timeout=60)
+                self.assertEqual(proc.returncode, 130, err)
+                self.assertEqual(err, "threadrun: interrupted\n")
+                for pid in workers:
+                    self.assertFalse(alive(pid), "worker %d left running" % pid)
+
+    def test_ctrl_c_while_the_workers_start(self) -> None:
+        # At the birth of the first child process (a forked worker, a spawned interpreter,
+        # the forkserver): nothing may print a traceback, and no worker may be left running
+        # (each holds the output pipes: communicate() would time out).
+        path = self.big_archive(150)
+        for method in START_METHODS:
+            with self.subTest(start_method=method), self.running(
+                method, "--jobs", "2", path, started=0
+            ) as (proc, _):
+                os.killpg(proc.pid, signal.SIGINT)
+                _, err = proc.communicate(timeout=60)
+                self.assertEqual(proc.returncode, 130, err)
+                self.assertEqual(err, "threadrun: interrupted\n")
 
     def test_a_worker_that_dies_is_an_error_naming_the_file(self) -> None:
         path = self.big_archive(150)
-        with self.running("--jobs", "2", path) as (proc, children):
-            os.kill(children[0], signal.SIGKILL)
-            out, err = proc.communicate(timeout=60)
-            self.assertEqual(proc.returncode, 1, err)
-            self.assertEqual(out, "")
-            self.assertNotIn("Traceback", err)
-            self.assertRegex(err, r"threadrun: error: a worker process died \(killed by signal 9\) "
-                             r"while checking %r" % path)  # fmt: skip
-            for pid in children:
-                self.assertFalse(alive(pid), "worker %d left running" % pid)
+        for method in START_METHODS:
+            with self.subTest(start_method=method), self.running(
+                method, "--jobs", "2", path
+            ) as (proc, workers):
+                os.kill(workers[0], signal.SIGKILL)
+                out, err = proc.communicate(timeout=60)
+                self.assertEqual(proc.returncode, 1, err)
+                self.assertEqual(out, "")
+                self.assertNotIn("Traceback", err)
+                self.assertRegex(
+                    err,
+                    r"threadrun: error: a worker process died \(killed by signal 9\) "
+                    r"while checking %r" % path,
+                )
+                for pid in workers:
+                    self.assertFalse(alive(pid), "worker %d left running" % pid)
+
+
+# ``python -c WITH_START_METHOD METHOD ARGS...``: ``python -m threadrun ARGS...`` with the
+# --jobs workers started by METHOD.
+WITH_START_METHOD = (
+    "import multiprocessing, sys; multiprocessing.set_start_method(sys.argv[1]); "
+    "from threadrun.__main__ import main; sys.exit(main(sys.argv[2:]))"
+)
+DEFAULT_START_METHOD = multiprocessing.get_context().get_start_method()
+# The default (as ``python -m threadrun`` runs), then each other one.
+START_METHODS: List[Optional[str]] = [None] + [
+    method for method in multiprocessing.get_all_start_methods() if method != DEFAULT_START_METHOD
+]
 
 
 def child_pids(pid: int) -> List[int]:
@@ -412,6 +467,26 @@ def child_pids(pid: int) -> List[int]:
             return [int(word) for word in fh.read().split()]
     except OSError:
         return []
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
+def worker_pids(pid: int, method: str) -> List[int]:
+    """The --jobs workers of process ``pid``: its forked children, its spawned children once
+    they run (not the resource tracker), or the children of its forkserver."""
+    children = child_pids(pid)
+    if method == "fork":
+        return children
+    if method == "spawn":
+        return [child for child in children if b"spawn_main" in command_line(child)]
+    servers = [child for child in children if b"forkserver" in command_line(child)]
+    return [worker for server in servers for worker in child_pids(server)]
 
 
 def alive(pid: int) -> bool:

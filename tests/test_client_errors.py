@@ -8,12 +8,19 @@ from __future__ import annotations
 import os
 import pickle
 import time
-import tracemalloc
 import unittest
 from typing import Any, Dict
 
 from tests import threadrun
-from tests.support import AZURE_KEY, KEY, REQUEST_ID, THREAD, ServerTest
+from tests.support import (
+    AZURE_KEY,
+    KEY,
+    REQUEST_ID,
+    THREAD,
+    ServerTest,
+    requires_tracemalloc,
+    tracemalloc,
+)
 
 
 class ErrorsTest(ServerTest):
@@ -225,6 +232,7 @@ class SizeTest(ServerTest):
         with self.raises(threadrun.ResponseTooLargeError):
             self.client(max_response_bytes=4096).retrieve(THREAD, "run_1")
 
+    @requires_tracemalloc
     def test_reading_a_small_body_does_not_allocate_the_limit(self) -> None:
         # The cap bounds what is read; it must not be the size of a buffer allocated for every
         # response (http.client's read(amt) on 3.7-3.9 allocates bytearray(amt) up front).

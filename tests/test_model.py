@@ -393,6 +393,20 @@ class TestBadJson(Base):
                         self.assertGreaterEqual(err.line, 1)
                         self.assertGreaterEqual(err.column, 1)
 
+    def test_nested_too_deeply_while_an_exception_is_handled(self) -> None:
+        # THREADRUN_FUZZ_SEED=1710351818 on PyPy: a pure-Python json recursing too deep in an
+        # except clause raises "TypeError: couldn't record exception context" (there it was
+        # the fuzz test's reference parser); from_json says what is wrong, in a handler too.
+        deep = "[" * 100000 + "1" + "]" * 100000
+        text = '{"id":"run_abc123","object":' + deep + ',"thread.run","created_at":1}'
+        for payload in (text, text.encode(), bytearray(text.encode()), valid_json_with(deep)):
+            with self.subTest(kind=type(payload).__name__, length=len(payload)):
+                try:
+                    raise ValueError("being handled")
+                except ValueError:
+                    err = self.assertRunError(ThreadRun.from_json, None, payload)
+                self.assertEqual(str(err), "invalid JSON: nested too deeply")
+
     def test_position_values(self) -> None:
         err = self.assertRunError(ThreadRun.from_json, None, '{\n  "id": "x",\n  "a": }')
         self.assertEqual(err.line, 3)

@@ -19,13 +19,12 @@ import os
 import pickle
 import random
 import re
-import sys
 import threading
-import tracemalloc
 import unittest
 from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 from tests import DATA_DIR, threadrun
+from tests.support import requires_tracemalloc, tracemalloc
 
 RunEvent = threadrun.RunEvent
 RunStream = threadrun.RunStream
@@ -784,7 +783,7 @@ class ReleaseTest(unittest.TestCase):
 
 
 class MemoryTest(unittest.TestCase):
-    @unittest.skipIf(sys.implementation.name != "cpython", "tracemalloc is CPython's")
+    @requires_tracemalloc
     def test_memory_is_flat_over_a_long_stream(self) -> None:
         event = sse("thread.run.in_progress", run_json("in_progress", usage=None))
         chunk = event * 40  # about 16 kB

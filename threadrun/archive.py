@@ -8,6 +8,7 @@ file ``threadrun.py``), so it ships to workers as one more file.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -805,6 +806,35 @@ def _worker(conn: Any, run_adapter: Optional[Callable[[Any], Any]]) -> None:
         conn.send(_run_task(task, run_adapter))
 
 
+@contextlib.contextmanager
+def _sigint_held(context: Any) -> Iterator[None]:
+    """Starts processes with Ctrl-C held back. A terminal's Ctrl-C goes to the whole process
+    group: a process born meanwhile (a spawned interpreter still importing, a forked worker
+    before it ignores SIGINT, the forkserver of Python 3.14's default start method) would die
+    with a KeyboardInterrupt traceback, and this process, interrupted inside Process.start(),
+    would leave a worker it does not know of running (a forked one holds both ends of its
+    pipe: it waits for ever). So SIGINT is blocked while they start: they inherit the mask
+    (and ignore SIGINT), and here it stays pending until every worker is known. Not ignored
+    meanwhile: a pending signal set to SIG_IGN is lost."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    if context.get_start_method() != "fork":
+        # Before 3.14 the resource tracker unblocks SIGINT after starting itself (from the
+        # first spawn or forkserver start): it starts first.
+        try:
+            from multiprocessing import resource_tracker
+        except ImportError:  # 3.7: a semaphore tracker, which leaves the mask alone
+            pass
+        else:
+            resource_tracker.ensure_running()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _check_parallel(
     paths: List[str],
     summary: Summary,
@@ -831,15 +861,16 @@ def _check_parallel(
     queue = [index for index, (kind, _) in enumerate(tasks) if kind in ("range", "file")]
     queue.reverse()
     try:
-        for _ in range(min(jobs, len(queue))):
-            parent, child = context.Pipe()
-            process = context.Process(  # type: ignore[attr-defined]
-                target=_worker, args=(child, run_adapter), daemon=True
-            )
-            process.start()
-            child.close()
-            workers.append(process)
-            pipes.append(parent)
+        with _sigint_held(context):
+            for _ in range(min(jobs, len(queue))):
+                parent, child = context.Pipe()
+                process = context.Process(  # type: ignore[attr-defined]
+                    target=_worker, args=(child, run_adapter), daemon=True
+                )
+                process.start()
+                child.close()
+                workers.append(process)
+                pipes.append(parent)
         if meter is not None:
             meter.start()
         emitted = 0
@@ -849,7 +880,10 @@ def _check_parallel(
             for number, pipe in enumerate(pipes):
                 if number not in busy and queue:
                     index = queue.pop()
-                    pipe.send(tasks[index])
+                    try:
+                        pipe.send(tasks[index])
+                    except OSError:  # EPIPE: the worker died before it took a task
+                        raise _died(workers[number], tasks[index]) from None
                     busy[number] = index
             # What can be printed now, in order.
             while emitted < len(tasks):
@@ -883,13 +917,7 @@ def _check_parallel(
                         del busy[number]
                         continue
                 if workers[number].sentinel in ready:
-                    workers[number].join(1)
-                    code = workers[number].exitcode
-                    how = "killed by signal %d" % -code if code and code < 0 else "exit %s" % code
-                    raise WorkerDied(
-                        "a worker process died (%s) while checking %r: its counts are lost, "
-                        "so no summary is printed" % (how, _task_path(tasks[busy[number]]))
-                    )
+                    raise _died(workers[number], tasks[busy[number]])
     finally:
         for pipe in pipes:
             try:
@@ -910,6 +938,16 @@ def _check_parallel(
 
 class WorkerDied(Exception):
     """A --jobs worker process ended without its result (killed, out of memory)."""
+
+
+def _died(process: Any, task: Tuple[str, Any]) -> WorkerDied:
+    process.join(1)
+    code = process.exitcode
+    how = "killed by signal %d" % -code if code and code < 0 else "exit %s" % code
+    return WorkerDied(
+        "a worker process died (%s) while checking %r: its counts are lost, "
+        "so no summary is printed" % (how, _task_path(task))
+    )
 
 
 def _task_path(task: Tuple[str, Any]) -> str:
