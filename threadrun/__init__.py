@@ -503,16 +503,17 @@ class ThreadRun:
 
         Raises :class:`ThreadRunError` naming the field for any invalid input.
         """
-        # The hot path, unrolled: one read per known field, None when absent. On CPython
-        # the reads are pops from one C-level copy of the dict, which leave exactly the
-        # unknown keys behind, in their original order; on PyPy, where popping from a copy
-        # costs more than all the rest, they are gets (source.pop is data.get there), and a
-        # comprehension picks the unknown keys.
+        # The hot path, unrolled: one read per known field. On CPython the reads are pops
+        # from one C-level copy of the dict, which leave exactly the unknown keys behind, in
+        # their original order; on PyPy, where popping from a copy costs more than all the
+        # rest, they are plain reads (source.pop is data.__getitem__ there), and a
+        # comprehension picks the unknown keys. A known key absent raises KeyError: such
+        # data (not what servers send) takes _from_dict_lacking, so that the hot path pays
+        # nothing for remembering absence.
         # Checks take the exact types json.loads produces (str.join also lets a str
         # subclass through, which the slow path accepts too); anything else (another
-        # subclass, a missing required key, absent or null tools or metadata, a wrong type)
-        # goes to the slow path, which is the reference implementation and says precisely
-        # what is wrong.
+        # subclass, null tools or metadata, a wrong type) goes to the slow path, which is
+        # the reference implementation and says precisely what is wrong.
         if type(data) is not dict:
             return _from_mapping_slow(cls, data)
         source: Any
@@ -520,24 +521,30 @@ class ThreadRun:
             extra = source = data.copy()
         else:  # pragma: no cover - PyPy
             extra = {key: data[key] for key in data if key not in _KNOWN_KEYS}
-            source = _Reads(pop=data.get)
-        run_id = source.pop("id", None)
-        object_ = source.pop("object", None)
-        created_at = source.pop("created_at", None)
-        thread_id = source.pop("thread_id", None)
-        assistant_id = source.pop("assistant_id", None)
-        status = source.pop("status", None)
-        model = source.pop("model", None)
-        expires_at = source.pop("expires_at", None)
-        started_at = source.pop("started_at", None)
-        cancelled_at = source.pop("cancelled_at", None)
-        failed_at = source.pop("failed_at", None)
-        completed_at = source.pop("completed_at", None)
-        instructions = source.pop("instructions", None)
-        tools = source.pop("tools", None)
-        metadata = source.pop("metadata", None)
-        # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode. A missing
-        # required key reads None, refused here or by _check_strings below.
+            source = _Reads(pop=data.__getitem__)
+        try:
+            run_id = source.pop("id")
+            object_ = source.pop("object")
+            created_at = source.pop("created_at")
+            thread_id = source.pop("thread_id")
+            assistant_id = source.pop("assistant_id")
+            status = source.pop("status")
+            required_action = source.pop("required_action")
+            last_error = source.pop("last_error")
+            expires_at = source.pop("expires_at")
+            started_at = source.pop("started_at")
+            cancelled_at = source.pop("cancelled_at")
+            failed_at = source.pop("failed_at")
+            completed_at = source.pop("completed_at")
+            incomplete_details = source.pop("incomplete_details")
+            model = source.pop("model")
+            instructions = source.pop("instructions")
+            tools = source.pop("tools")
+            metadata = source.pop("metadata")
+            usage = source.pop("usage")
+        except KeyError:
+            return _from_dict_lacking(cls, data)
+        # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode.
         if not (
             type(created_at) is int
             and not created_at >> 64
@@ -570,22 +577,21 @@ class ThreadRun:
         run.thread_id = thread_id
         run.assistant_id = assistant_id
         run.status = status
-        run.required_action = source.pop("required_action", None)
-        run.last_error = source.pop("last_error", None)
+        run.required_action = required_action
+        run.last_error = last_error
         run.expires_at = expires_at
         run.started_at = started_at
         run.cancelled_at = cancelled_at
         run.failed_at = failed_at
         run.completed_at = completed_at
-        run.incomplete_details = source.pop("incomplete_details", None)
+        run.incomplete_details = incomplete_details
         run.model = model
         run.instructions = instructions
         run.tools = tools
         run.metadata = metadata
-        run.usage = source.pop("usage", None)
+        run.usage = usage
         run.extra = extra
-        # Every known key given, what servers send: nothing for to_dict to undo.
-        run._wire = None if len(extra) + _KNOWN_COUNT == len(data) else _wire_of(data)
+        run._wire = None  # every known key given, tools and metadata not null
         run.__class__ = ThreadRun
         if cls is not ThreadRun:
             return _as_subclass(cls, run)
@@ -867,6 +873,27 @@ def _from_mapping_slow(cls: Any, data: Any) -> ThreadRun:
 
 # The fields whose absent or null value reads as an empty container, and its type.
 _EMPTY_DEFAULTS: Dict[str, Callable[[], Any]] = {"tools": list, "metadata": dict}
+_NO_KEYS: frozenset[str] = frozenset()
+
+
+def _from_dict_lacking(cls: Any, data: Dict[str, Any]) -> ThreadRun:
+    """from_dict of a dict lacking known keys: the hot path on a copy given the optional
+    ones as their attributes read them (None, [], {}), which ends in the same run or the
+    same error as the reference path, then the record of what the data lacked."""
+    absent = _KNOWN_KEYS.difference(data)
+    if not absent.isdisjoint(_REQUIRED_KEYS):
+        return _from_mapping_slow(cls, data)
+    full = data.copy()  # the unknown keys keep their order
+    for name in absent:
+        empty = _EMPTY_DEFAULTS.get(name)
+        full[name] = empty() if empty else None
+    run = ThreadRun.from_dict(full)
+    # full lacks nothing, so the run's record holds at most the keys given as null
+    given = _get_wire(run)
+    _set_wire(run, (absent, given[1] if given else _NO_KEYS))
+    if cls is not ThreadRun:
+        return _as_subclass(cls, run)
+    return run
 
 
 def _as_subclass(cls: Any, run: ThreadRun) -> ThreadRun:
