@@ -84,7 +84,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BufferedReader, RawIOBase
 from operator import attrgetter
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 
 # ``typing`` costs milliseconds to import (10% of the time to start Python and import this
 # module) and the model needs it only for annotations, which ``from __future__ import
@@ -506,42 +506,46 @@ class ThreadRun:
         # The hot path, unrolled: one read per known field. On CPython the reads are pops
         # from one C-level copy of the dict, which leave exactly the unknown keys behind, in
         # their original order; on PyPy, where popping from a copy costs more than all the
-        # rest, they are plain reads (source.pop is data.__getitem__ there), and a
-        # comprehension picks the unknown keys. A known key absent raises KeyError: such
-        # data (not what servers send) takes _from_dict_lacking, so that the hot path pays
-        # nothing for remembering absence.
+        # rest, they are plain reads of data (take is dict.__getitem__), and a comprehension
+        # picks the unknown keys. take(source, key), not source.pop(key): no method lookup
+        # per key, 4 to 7% less time per run on 3.7-3.10, the same on 3.11, 3.12 and 3.14,
+        # 2 to 4% more on 3.13 and 3.15 (still under 0.96x the floor).
+        # A known key absent raises KeyError: such data (not what servers send) takes
+        # _from_dict_lacking, so that the hot path pays nothing for remembering absence.
         # Checks take the exact types json.loads produces (str.join also lets a str
         # subclass through, which the slow path accepts too); anything else (another
         # subclass, null tools or metadata, a wrong type) goes to the slow path, which is
         # the reference implementation and says precisely what is wrong.
         if type(data) is not dict:
             return _from_mapping_slow(cls, data)
-        source: Any
+        take: Callable[[Dict[str, Any], str], Any]  # (mypy: dict.pop has overloads)
         if _SPLIT_BY_POPS:
             extra = source = data.copy()
+            take = _dict_pop
         else:  # pragma: no cover - PyPy
             extra = {key: data[key] for key in data if key not in _KNOWN_KEYS}
-            source = _Reads(pop=data.__getitem__)
+            source = data
+            take = _dict_item
         try:
-            run_id = source.pop("id")
-            object_ = source.pop("object")
-            created_at = source.pop("created_at")
-            thread_id = source.pop("thread_id")
-            assistant_id = source.pop("assistant_id")
-            status = source.pop("status")
-            required_action = source.pop("required_action")
-            last_error = source.pop("last_error")
-            expires_at = source.pop("expires_at")
-            started_at = source.pop("started_at")
-            cancelled_at = source.pop("cancelled_at")
-            failed_at = source.pop("failed_at")
-            completed_at = source.pop("completed_at")
-            incomplete_details = source.pop("incomplete_details")
-            model = source.pop("model")
-            instructions = source.pop("instructions")
-            tools = source.pop("tools")
-            metadata = source.pop("metadata")
-            usage = source.pop("usage")
+            run_id = take(source, "id")
+            object_ = take(source, "object")
+            created_at = take(source, "created_at")
+            thread_id = take(source, "thread_id")
+            assistant_id = take(source, "assistant_id")
+            status = take(source, "status")
+            required_action = take(source, "required_action")
+            last_error = take(source, "last_error")
+            expires_at = take(source, "expires_at")
+            started_at = take(source, "started_at")
+            cancelled_at = take(source, "cancelled_at")
+            failed_at = take(source, "failed_at")
+            completed_at = take(source, "completed_at")
+            incomplete_details = take(source, "incomplete_details")
+            model = take(source, "model")
+            instructions = take(source, "instructions")
+            tools = take(source, "tools")
+            metadata = take(source, "metadata")
+            usage = take(source, "usage")
         except KeyError:
             return _from_dict_lacking(cls, data)
         # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode.
@@ -716,6 +720,8 @@ class _RunBuilder(ThreadRun):
 
 
 _new_object = object.__new__
+_dict_pop = dict.pop
+_dict_item = dict.__getitem__
 _field_values = attrgetter(*_FIELDS)
 # The _wire slot, read and written past the frozen __setattr__ (and typed for mypy).
 _get_wire: Callable[[ThreadRun], Any] = ThreadRun._wire.__get__  # type: ignore[attr-defined]
@@ -1057,7 +1063,6 @@ def _scan_document(text: str, start: int) -> Tuple[Any, int]:
 # cheaper than a type() test each; PyPy's join also takes a bytearray); _scan_value,
 # JSONDecoder.scan_once, json's C scanner called directly (see _decode).
 _SPLIT_BY_POPS = sys.implementation.name == "cpython"
-_Reads = SimpleNamespace
 if sys.implementation.name == "cpython":
     _check_strings: Callable[[List[Any]], Any] = "".join
     # (typeshed does not declare scan_once; JSONDecoder has had it since Python 2.6)
