@@ -175,6 +175,26 @@ class TestCorpus(Base):
                 self.assertEqual(ThreadRun.from_json(raw.decode("utf-8")), want)
                 self.assertEqual(ThreadRun.from_json(bytearray(raw)), want)
 
+    def test_from_json_bytes_beyond_ascii(self) -> None:
+        # Bytes are UTF-8: a document with characters beyond ASCII reads as its text does,
+        # and invalid UTF-8 is named by its byte, as bytes.decode names it.
+        for value in ('"caf\u00e9"', '"\U0001f600 \u00e9"', '["\u4e2d", "\u00e9"]'):
+            text = valid_json_with(value)
+            raw = text.encode("utf-8")
+            self.assertNotEqual(len(raw), len(text))
+            for payload in (raw, bytearray(raw)):
+                with self.subTest(value=value, kind=type(payload).__name__):
+                    self.assertEqual(ThreadRun.from_json(payload), ThreadRun.from_json(text))
+        for bad in (b"\xff", b"\xc3", b"\xed\xa0\x80", "\u00e9".encode("utf-8") + b"\xff"):
+            raw = valid_json_with('"x"').encode("utf-8").replace(b'"x"}', b'"' + bad + b'"}')
+            with self.assertRaises(UnicodeDecodeError) as cm:
+                raw.decode("utf-8")
+            expected = "invalid UTF-8: byte %d (%s)" % (cm.exception.start, cm.exception.reason)
+            for payload in (raw, bytearray(raw)):
+                with self.subTest(bad=bad, kind=type(payload).__name__):
+                    error = self.assertRunError(ThreadRun.from_json, None, payload)
+                    self.assertEqual(str(error), expected)
+
     def test_to_json_round_trip(self) -> None:
         for name, raw, _data in CORPUS:
             with self.subTest(name):
