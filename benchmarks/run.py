@@ -608,7 +608,7 @@ def bench_versions(suite: Suite) -> None:
     headers.append("targets (%s)" % "/".join("%g" % target.limit for target in floor_targets))
     print_table(
         "versions: benchmarks/bench_parse.py (threadrun vs its floor, wall time) on each "
-        "CPython; ratio = threadrun / floor",
+        "interpreter (CPython, then PyPy); ratio = threadrun / floor",
         headers,
         rows,
         first_width=8,
