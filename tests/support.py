@@ -43,8 +43,8 @@ from tests import load_testing, threadrun
 # One rule, used by tests/test_copyin.py, .ci/run (``python -m tests.support interpreters``)
 # and benchmarks/run.py. The candidates are
 #   - CPython 3.7+ installed by pyenv: $(pyenv root)/versions/3.X.Y/bin/python;
-#   - CPython that .ci/run provides (Debian's builds, extracted; see .ci/debian-python):
-#     .ci/.cache/python/3.X/usr/bin/python3.X;
+#   - what .ci/run provides (Debian's builds, extracted; see .ci/debian-python): CPython at
+#     .ci/.cache/python/3.X/usr/bin/python3.X, PyPy at .ci/.cache/python/pypy3/usr/bin/pypy3;
 #   - PyPy: pypy3 on PATH, and pyenv's pypy3.X-* versions.
 # Each candidate is run once to say what it is (a candidate that does not run is not an
 # interpreter); of each implementation and minor version the newest release is kept.
@@ -105,6 +105,7 @@ def _candidates() -> List[str]:
     for path in sorted(glob.glob(os.path.join(CI_PYTHONS, "*", "usr", "bin", "python3.*"))):
         if re.match(r"python3\.\d+$", os.path.basename(path)):
             paths.append(path)
+    paths += glob.glob(os.path.join(CI_PYTHONS, "pypy3", "usr", "bin", "pypy3"))
     pypy = shutil.which("pypy3")
     if pypy:
         paths.append(pypy)
