@@ -201,6 +201,13 @@ def measure(samplers: Sequence[Tuple[str, Sample]], rounds: int) -> Dict[str, Ti
     }
 
 
+def measure_calls(candidates: Sequence[Candidate], number: int, rounds: int) -> Dict[str, Timing]:
+    """``measure`` of candidates that are whole programs (a client call, a stream, a check
+    of a file): ``number`` calls a sample, the collector on as it would be for real."""
+    samplers = [(c.key, calls(c.func, number, gc_off=False)) for c in candidates if c.func]
+    return measure(samplers, rounds)
+
+
 # --------------------------------------------------------------------------------------------
 # The targets
 # --------------------------------------------------------------------------------------------
