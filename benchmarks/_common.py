@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -200,6 +201,13 @@ def measure(samplers: Sequence[Tuple[str, Sample]], rounds: int) -> Dict[str, Ti
     }
 
 
+def measure_calls(candidates: Sequence[Candidate], number: int, rounds: int) -> Dict[str, Timing]:
+    """``measure`` of candidates that are whole programs (a client call, a stream, a check
+    of a file): ``number`` calls a sample, the collector on as it would be for real."""
+    samplers = [(c.key, calls(c.func, number, gc_off=False)) for c in candidates if c.func]
+    return measure(samplers, rounds)
+
+
 # --------------------------------------------------------------------------------------------
 # The targets
 # --------------------------------------------------------------------------------------------
@@ -227,7 +235,7 @@ class Target(NamedTuple):
         return "ok" if met else "MISSED"
 
 
-# Every speed and memory target, stated once. Measures ("on"):
+# The measures a target is judged on ("on"):
 #   wall   median wall time per call, in process (perf_counter)
 #   cpu    median CPU time per call of this process (process_time): the client's, whose wall
 #          time also holds the server's answer and the scheduler's whims
@@ -236,39 +244,77 @@ class Target(NamedTuple):
 #   bytes  bytes kept alive per parsed run (tracemalloc, after gc); for a stream, its peak
 #   seconds  a figure in seconds (a latency), here against a fixed limit row
 #   (check --jobs: cpu is the CPU time of the parent and its worker processes)
-# Floors: threadrun's figure over the floor's is the ratio; see the floors above.
-TARGETS = (
-    Target("from_dict: Run.model_validate / threadrun", "from_dict", "openai", "threadrun", ">=", 4.0, "wall"),  # noqa: E501
-    Target("from_dict: mashumaro / threadrun", "from_dict", "mashumaro", "threadrun", ">=", 2.0, "wall"),  # noqa: E501
-    Target("from_dict: mashumaro (frozen) / threadrun", "from_dict", "mashumaro frozen", "threadrun", "ref", 2.0, "wall"),  # noqa: E501
-    Target("from_dict: threadrun / floor", "from_dict", "threadrun", "floor", "<=", 1.3, "wall"),
-    Target("from_json: Run.model_validate_json / threadrun", "from_json", "openai", "threadrun", ">=", 1.1, "wall"),  # noqa: E501
-    Target("from_json: threadrun / json.loads", "from_json", "threadrun", "floor", "<=", 1.4, "wall"),  # noqa: E501
-    Target("to_dict: threadrun / floor", "to_dict", "threadrun", "floor", "<=", 1.2, "wall"),
-    Target("to_dict: Run.model_dump / threadrun", "to_dict", "openai", "threadrun", ">=", 3.0, "wall"),  # noqa: E501
-    Target("import: cost of openai / cost of threadrun", "import", "openai", "threadrun", ">=", 20.0, "cost"),  # noqa: E501
-    Target("import: threadrun process / dataclasses+json process", "import", "threadrun", "floor", "<=", 1.15, "wall"),  # noqa: E501
-    Target("client: SDK cpu / threadrun cpu", "client", "openai", "threadrun", ">=", 4.0, "cpu"),
-    Target("client: threadrun cpu / floor cpu", "client", "threadrun", "floor", "<=", 1.2, "cpu"),
-    Target("memory: threadrun bytes/run / dict bytes/run", "memory", "threadrun", "floor", "<=", 1.0, "bytes"),  # noqa: E501
-    # bench_stream.py: "stream" reads 64 KiB at a time, "stream live" one event per read;
-    # at least 0.8x the floor's speed is at most 1.25x its CPU. The SDK's stream parsing is
-    # what iterating its stream does (SSE decoding, json, typed event models): the target.
-    # Its SSE decoder plus json.loads alone, without the models, is shown for reference: 3x
-    # less than that would be less than json.loads of the same events costs.
-    Target("stream: threadrun cpu / floor cpu", "stream", "threadrun", "floor", "<=", 1.25, "cpu"),
-    Target("stream: SDK SSEDecoder+json cpu / threadrun cpu", "stream", "openai", "threadrun", "ref", 3.0, "cpu"),  # noqa: E501
-    Target("stream: SDK typed events cpu / threadrun cpu", "stream", "openai typed", "threadrun", ">=", 3.0, "cpu"),  # noqa: E501
-    Target("stream live: threadrun cpu / floor cpu", "stream live", "threadrun", "floor", "<=", 1.25, "cpu"),  # noqa: E501
-    Target("stream live: SDK SSEDecoder+json cpu / threadrun cpu", "stream live", "openai", "threadrun", "ref", 3.0, "cpu"),  # noqa: E501
-    Target("stream live: SDK typed events cpu / threadrun cpu", "stream live", "openai typed", "threadrun", ">=", 3.0, "cpu"),  # noqa: E501
-    Target("stream memory: traced peak at N MB / at 10 MB", "stream memory", "long", "short", "<=", 1.1, "bytes"),  # noqa: E501
-    Target("stream latency: threadrun p95 / 5 ms", "stream latency", "threadrun p95", "limit", "<=", 1.0, "seconds"),  # noqa: E501
-    Target("stream latency: floor p95 / 5 ms", "stream latency", "floor p95", "limit", "ref", 1.0, "seconds"),  # noqa: E501
-    Target("check: check rate / json.loads rate", "check", "check", "floor", ">=", 0.75, "rate"),
-    Target("check: --jobs 2 rate / --jobs 1 rate", "check --jobs", "jobs 2", "jobs 1", ">=", 1.6, "rate"),  # noqa: E501
-    Target("check: CPU with the progress line / without", "check --jobs", "progress", "jobs 1", "<=", 1.03, "cpu"),  # noqa: E501
-)  # fmt: skip
+MEASURES = ("wall", "cpu", "cost", "rate", "bytes", "seconds")
+
+
+def _targets(text: str) -> Tuple[Target, ...]:
+    """The targets written as a table (``TARGETS`` below): a table's name alone on a line,
+    then a line per target, indented, its cells two spaces apart or more. A target's name
+    is its table's, less any option ("check --jobs": "check"), a colon and the last cell."""
+    targets = []
+    table = ""
+    for line in text.strip("\n").splitlines():
+        if not line.startswith(" "):
+            table = line
+            continue
+        cells = re.split(r" {2,}", line.strip())
+        if len(cells) != 6 or cells[2] not in ("<=", ">=", "ref") or cells[4] not in MEASURES:
+            raise ValueError("not a target of %s: %r" % (table, line))
+        numerator, denominator, wanted, limit, on, name = cells
+        name = "%s: %s" % (table.split(" --")[0], name)
+        targets.append(Target(name, table, numerator, denominator, wanted, float(limit), on))
+    return tuple(targets)
+
+
+# Every speed and memory target, stated once. Floors: threadrun's figure over the floor's is
+# the ratio; see the floors above.
+# bench_stream.py: "stream" reads 64 KiB at a time, "stream live" one event per read; at
+# least 0.8x the floor's speed is at most 1.25x its CPU. The SDK's stream parsing is what
+# iterating its stream does (SSE decoding, json, typed event models): the target. Its SSE
+# decoder plus json.loads alone, without the models, is shown for reference: 3x less than
+# that would be less than json.loads of the same events costs.
+#
+# Under the name of each table, a line per target: the numerator and the denominator (row
+# keys of the table), wanted, limit, the measure it is on, and the rest of its name.
+TARGETS = _targets("""
+from_dict
+    openai            threadrun  >=   4.0   wall     Run.model_validate / threadrun
+    mashumaro         threadrun  >=   2.0   wall     mashumaro / threadrun
+    mashumaro frozen  threadrun  ref  2.0   wall     mashumaro (frozen) / threadrun
+    threadrun         floor      <=   1.3   wall     threadrun / floor
+from_json
+    openai            threadrun  >=   1.1   wall     Run.model_validate_json / threadrun
+    threadrun         floor      <=   1.4   wall     threadrun / json.loads
+to_dict
+    threadrun         floor      <=   1.2   wall     threadrun / floor
+    openai            threadrun  >=   3.0   wall     Run.model_dump / threadrun
+import
+    openai            threadrun  >=   20.0  cost     cost of openai / cost of threadrun
+    threadrun         floor      <=   1.15  wall     threadrun process / dataclasses+json process
+client
+    openai            threadrun  >=   4.0   cpu      SDK cpu / threadrun cpu
+    threadrun         floor      <=   1.2   cpu      threadrun cpu / floor cpu
+memory
+    threadrun         floor      <=   1.0   bytes    threadrun bytes/run / dict bytes/run
+stream
+    threadrun         floor      <=   1.25  cpu      threadrun cpu / floor cpu
+    openai            threadrun  ref  3.0   cpu      SDK SSEDecoder+json cpu / threadrun cpu
+    openai typed      threadrun  >=   3.0   cpu      SDK typed events cpu / threadrun cpu
+stream live
+    threadrun         floor      <=   1.25  cpu      threadrun cpu / floor cpu
+    openai            threadrun  ref  3.0   cpu      SDK SSEDecoder+json cpu / threadrun cpu
+    openai typed      threadrun  >=   3.0   cpu      SDK typed events cpu / threadrun cpu
+stream memory
+    long              short      <=   1.1   bytes    traced peak at N MB / at 10 MB
+stream latency
+    threadrun p95     limit      <=   1.0   seconds  threadrun p95 / 5 ms
+    floor p95         limit      ref  1.0   seconds  floor p95 / 5 ms
+check
+    check             floor      >=   0.75  rate     check rate / json.loads rate
+check --jobs
+    jobs 2            jobs 1     >=   1.6   rate     --jobs 2 rate / --jobs 1 rate
+    progress          jobs 1     <=   1.03  cpu      CPU with the progress line / without
+""")
 
 Judged = Tuple[Target, Optional[float]]
 

@@ -48,10 +48,10 @@ from typing import Any, Callable, Dict, List, Tuple, Type
 from _common import (
     ROOT,
     Candidate,
-    calls,
     fmt_count,
     judge,
     measure,
+    measure_calls,
     print_table,
     print_targets,
 )
@@ -386,9 +386,7 @@ def main() -> int:
                       lambda: parse_only(archive)),
             Candidate("check", "check (in process)", lambda: check(archive)),
         ]  # fmt: skip
-        timings = measure(
-            [(c.key, calls(c.func, 1, gc_off=False)) for c in candidates if c.func], rounds
-        )
+        timings = measure_calls(candidates, 1, rounds)
         rate = {key: lines / timing.wall for key, timing in timings.items()}
         wall = subprocess_wall(archive)
         rows = [

@@ -31,22 +31,8 @@ import subprocess
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from _common import (
-    CORPUS,
-    ROOT,
-    Candidate,
-    Timing,
-    calls,
-    fmt_count,
-    fmt_time,
-    judge,
-    measure,
-    measures,
-    print_table,
-    print_targets,
-    runnable,
-    table_rows,
-)
+import _common
+from _common import CORPUS, ROOT, Candidate, Timing, fmt_count, fmt_time
 
 import threadrun
 from threadrun import ThreadRun
@@ -180,7 +166,7 @@ def measure_client(
             extra, close = more(server.info)
             candidates += extra
             closers.append(close)
-        live, errors = runnable(candidates)
+        live, errors = _common.runnable(candidates)
         results = {}
         for candidate in live:  # warm up: connections open, caches filled
             for _ in range(max(50, number // 5)):
@@ -189,10 +175,7 @@ def measure_client(
                 raise RuntimeError("%s returned %r" % (candidate.label, results[candidate.key]))
         if results["threadrun"] != results["floor"]:
             raise RuntimeError("threadrun and the floor disagree: %r" % (results,))
-        timings = measure(
-            [(c.key, calls(c.func, number, gc_off=False)) for c in live if c.func is not None],
-            rounds,
-        )
+        timings = _common.measure_calls(live, number, rounds)
     finally:
         for close in closers:
             close()
@@ -215,7 +198,8 @@ def print_client_table(
                 "%.2fx" % (cpu / base.cpu), "%.2fx" % (wall / base.wall)]  # fmt: skip
 
     headers = ["candidate", "wall/call", "cpu/call", "calls/s", "cpu vs " + versus]
-    print_table(title, [*headers, "wall vs " + versus], table_rows(candidates, cells, errors))
+    rows = _common.table_rows(candidates, cells, errors)
+    _common.print_table(title, [*headers, "wall vs " + versus], rows)
 
 
 def main(argv: Any = None) -> int:
@@ -245,8 +229,8 @@ def main(argv: Any = None) -> int:
         "server: %s requests on %s connection(s), %s internal errors"
         % (stats.get("requests"), stats.get("connections_opened"), stats.get("errors"))
     )
-    judged = judge("client", candidates, measures(timings))
-    print_targets(judged)
+    judged = _common.judge("client", candidates, _common.measures(timings))
+    _common.print_targets(judged)
     if args.json:
         report = {
             "python": platform.python_version(),

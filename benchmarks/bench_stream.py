@@ -52,21 +52,8 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
-from _common import (
-    ROOT,
-    Candidate,
-    Judged,
-    Timing,
-    calls,
-    fmt_count,
-    fmt_time,
-    judge,
-    measure,
-    print_table,
-    print_targets,
-    runnable,
-    table_rows,
-)
+import _common
+from _common import ROOT, Candidate, Judged, fmt_count, fmt_time
 
 import threadrun
 
@@ -395,25 +382,23 @@ def stream_table(
         Candidate("threadrun", "threadrun RunStream", on(threadrun_stream)),
         Candidate("floor", "floor: split lines, json.loads each data", on(floor)),
     ] + [Candidate(key, label, None if func is None else on(func)) for key, label, func in sdk]
-    ok, errors = runnable(candidates)
+    ok, errors = _common.runnable(candidates)
     for candidate in ok:  # every candidate sees every event
         assert candidate.func is not None and candidate.func() == count, candidate.key
-    timings: Dict[str, Timing] = measure(
-        [(c.key, calls(c.func, 1, gc_off=False)) for c in ok if c.func is not None], rounds
-    )
+    timings = _common.measure_calls(ok, 1, rounds)
     mine = timings["threadrun"].cpu
 
     def cells(key: str) -> List[str]:
         cpu = timings[key].cpu
         return [fmt_time(cpu), fmt_count(count / cpu), "%.2fx" % (cpu / mine)]
 
-    print_table(
+    _common.print_table(
         "%s: %d events in %d reads (%s; median of %d rounds, CPU time per stream)"
         % (table, count, len(reads), how, rounds),
         ["candidate", "cpu/stream", "events/s", "vs threadrun"],
-        table_rows(candidates, cells, errors),
+        _common.table_rows(candidates, cells, errors),
     )
-    return judge(table, candidates, {"cpu": {key: t.cpu for key, t in timings.items()}})
+    return _common.judge(table, candidates, {"cpu": {key: t.cpu for key, t in timings.items()}})
 
 
 def rows_of(*keys: str) -> List[Candidate]:
@@ -423,7 +408,7 @@ def rows_of(*keys: str) -> List[Candidate]:
 
 def memory_table(megabytes: int) -> List[Judged]:
     rows = memory(megabytes)
-    print_table(
+    _common.print_table(
         "stream memory: RunStream over a stream made on the fly (child processes)",
         ["stream", "events", "peak RSS", "RSS growth", "tracemalloc peak"],
         [["%d MB" % size, fmt_count(row["events"]), "%d kB" % row["rss_kb"],
@@ -431,19 +416,19 @@ def memory_table(megabytes: int) -> List[Judged]:
          for size, row in rows],
     )  # fmt: skip
     peaks = {"short": rows[0][1]["traced_peak"], "long": rows[1][1]["traced_peak"]}
-    return judge("stream memory", rows_of("short", "long"), {"bytes": peaks})
+    return _common.judge("stream memory", rows_of("short", "long"), {"bytes": peaks})
 
 
 def latency_table(samples: int) -> List[Judged]:
     rows, figures = latency(samples)
-    print_table(
+    _common.print_table(
         "stream latency: first event, server's write to the caller's hands (loopback; server "
         "in a child process; %d samples, %.0f ms of silence around the event)"
         % (samples, GAP * 1e3),
         ["candidate", "median", "p95", "max"],
         rows,
     )
-    return judge("stream latency", rows_of(*figures), {"seconds": figures})
+    return _common.judge("stream latency", rows_of(*figures), {"seconds": figures})
 
 
 def run_all(rounds: int, megabytes: int, samples: int) -> List[Judged]:
@@ -482,7 +467,7 @@ def main(argv: Any = None) -> int:
         return 0
     rounds = args.rounds or (3 if args.quick else 11)
     megabytes = 20 if args.quick else args.memory_mb
-    print_targets(run_all(rounds, megabytes, samples))
+    _common.print_targets(run_all(rounds, megabytes, samples))
     return 0
 
 

@@ -22,7 +22,8 @@ Adding a table: a function of the Suite that makes its rows (_common.Candidate: 
 label, a function to time or None when a peer is missing), times them (_common.timed_table,
 or _common.measure with samplers of its own and _common.print_table), and hands its figures
 to suite.judge(table, rows, {measure: {row key: figure}}); then a line in BENCHMARKS below,
-and a line in _common.TARGETS per target, naming the table, the two rows and the measure.
+and a line per target in _common.TARGETS, under the table's name: the two rows, the limit
+and the measure.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ function in process (``threadrun.archive.check_files``), which is faster.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import gzip
 import io
@@ -22,7 +21,7 @@ import tempfile
 import threading
 import time
 import unittest
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from tests import DATA_DIR, load_testing
 from tests.support import REPO, closed_port
@@ -93,9 +92,8 @@ def start_cli(*args: str, env: Optional[Dict[str, str]] = None, **options: Any) 
     )
 
 
-@contextlib.contextmanager
-def interruptible_children() -> Iterator[None]:
-    """Children started inside get SIGINT's default action, as from an interactive shell.
+def start_interruptible_cli(*args: str, **options: Any) -> Any:
+    """start_cli(), the child getting SIGINT's default action as from an interactive shell.
 
     A disposition of SIG_IGN is inherited through exec, and Python leaves an ignored SIGINT
     ignored (rightly: that is how ``nohup`` and a shell's background jobs work). So when this
@@ -104,13 +102,12 @@ def interruptible_children() -> Iterator[None]:
     while the child starts.
     """
     if threading.current_thread() is not threading.main_thread():
-        yield  # signal.signal works in the main thread only
-        return
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+        return start_cli(*args, **options)  # signal.signal works in the main thread only
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        yield
+        return start_cli(*args, **options)
     finally:
-        signal.signal(signal.SIGINT, old)
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_on_terminal(
@@ -126,8 +123,7 @@ def run_on_terminal(
     import select
 
     master, slave = pty.openpty()
-    with interruptible_children():
-        child = start_cli(*args, env=env, stdout=subprocess.PIPE, stderr=slave)
+    child = start_interruptible_cli(*args, env=env, stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
     output = b""
     start = time.monotonic()
@@ -508,11 +504,10 @@ class WaitTest(CLITest):
     def test_ctrl_c_exit_130(self) -> None:
         thread = self.thread()
         added = self.server.add_run(thread, statuses=("in_progress",))
-        with interruptible_children():
-            child = start_cli(
-                *self.url(), "wait", thread, added["id"], "--interval", "0.05",
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
-            )  # fmt: skip
+        child = start_interruptible_cli(
+            *self.url(), "wait", thread, added["id"], "--interval", "0.05",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
+        )  # fmt: skip
         watchdog = threading.Timer(30, child.kill)  # never hang the suite
         watchdog.start()
         try:

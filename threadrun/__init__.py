@@ -2429,26 +2429,15 @@ class Client:
         return self._run_request("POST", thread_id, run_id, "/cancel", None, options)[0]
 
     def submit_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        tool_outputs: List[Mapping[str, str]],
-        **options: Any,
+        self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]], **options: Any
     ) -> ThreadRun:
         """``POST .../submit_tool_outputs`` with ``[{"tool_call_id": ..., "output": ...}]``."""
-        body = {"tool_outputs": _checked_outputs(tool_outputs)}
-        path = "/submit_tool_outputs"
-        return self._run_request("POST", thread_id, run_id, path, body, options)[0]
+        return self._submit_tool_outputs(thread_id, run_id, tool_outputs, options, None)
 
     def list(
-        self,
-        thread_id: str,
-        *,
-        limit: Optional[int] = None,
-        order: Optional[str] = None,
-        after: Optional[str] = None,
-        before: Optional[str] = None,
-        **options: Any,
+        self, thread_id: str, *,
+        limit: Optional[int] = None, order: Optional[str] = None,
+        after: Optional[str] = None, before: Optional[str] = None, **options: Any,
     ) -> Iterator[ThreadRun]:
         """``GET /threads/{thread_id}/runs``: every run, lazily, page after page."""
         path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
@@ -2456,15 +2445,9 @@ class Client:
         return self._pages(path, _list_query(limit, order, after, before), options, "run")
 
     def list_steps(
-        self,
-        thread_id: str,
-        run_id: str,
-        *,
-        limit: Optional[int] = None,
-        order: Optional[str] = None,
-        after: Optional[str] = None,
-        before: Optional[str] = None,
-        **options: Any,
+        self, thread_id: str, run_id: str, *,
+        limit: Optional[int] = None, order: Optional[str] = None,
+        after: Optional[str] = None, before: Optional[str] = None, **options: Any,
     ) -> Iterator[Dict[str, Any]]:
         """``GET /threads/{thread_id}/runs/{run_id}/steps``: the run's steps, lazily, page
         after page.
@@ -2484,7 +2467,7 @@ class Client:
         """``GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}``: one step, as a dict
         (see :meth:`list_steps`)."""
         path = self._run_path(thread_id, run_id, "/steps/" + self._id(step_id, "step_id"))
-        headers, payload = self._request("GET", path, None, None, options)
+        headers, payload, _ = self._request("GET", path, None, None, options)
         request_id = headers.get("x-request-id")
         decoded = self._decoded(payload, request_id, "step")
         try:
@@ -2505,12 +2488,8 @@ class Client:
         return step
 
     def poll(
-        self,
-        thread_id: str,
-        run_id: str,
-        *,
-        interval: Optional[float] = None,
-        timeout: Optional[float] = None,
+        self, thread_id: str, run_id: str, *,
+        interval: Optional[float] = None, timeout: Optional[float] = None,
         on_run: Optional[Callable[[ThreadRun], Any]] = None,
     ) -> ThreadRun:
         """Retrieve the run until it is terminal or ``requires_action``, and return it.
@@ -2524,14 +2503,9 @@ class Client:
         return self._poll(thread_id, run_id, interval, timeout, on_run, {}, None)
 
     def create_and_poll(
-        self,
-        thread_id: str,
-        assistant_id: str,
-        *,
-        poll_interval: Optional[float] = None,
-        poll_timeout: Optional[float] = None,
-        on_run: Optional[Callable[[ThreadRun], Any]] = None,
-        **params: Any,
+        self, thread_id: str, assistant_id: str, *,
+        poll_interval: Optional[float] = None, poll_timeout: Optional[float] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None, **params: Any,
     ) -> ThreadRun:
         """:meth:`create`, then :meth:`poll` the new run, all within ``poll_timeout``."""
         options = _pop_options(params)
@@ -2542,33 +2516,21 @@ class Client:
         return self._then_poll(create, thread_id, poll_interval, poll_timeout, on_run, options)
 
     def submit_tool_outputs_and_poll(
-        self,
-        thread_id: str,
-        run_id: str,
-        tool_outputs: List[Mapping[str, str]],
-        *,
-        poll_interval: Optional[float] = None,
-        poll_timeout: Optional[float] = None,
-        on_run: Optional[Callable[[ThreadRun], Any]] = None,
-        **options: Any,
+        self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]], *,
+        poll_interval: Optional[float] = None, poll_timeout: Optional[float] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None, **options: Any,
     ) -> ThreadRun:
         """:meth:`submit_tool_outputs`, then :meth:`poll` the run, within ``poll_timeout``."""
         _check_options(options)
 
         def submit(deadline: Optional[float]) -> ThreadRun:
-            body = {"tool_outputs": _checked_outputs(tool_outputs)}
-            path = "/submit_tool_outputs"
-            return self._run_request("POST", thread_id, run_id, path, body, options, deadline)[0]
+            return self._submit_tool_outputs(thread_id, run_id, tool_outputs, options, deadline)
 
         return self._then_poll(submit, thread_id, poll_interval, poll_timeout, on_run, options)
 
     def stream(
-        self,
-        thread_id: str,
-        assistant_id: str,
-        *,
-        stream_timeout: Optional[float] = None,
-        **params: Any,
+        self, thread_id: str, assistant_id: str, *,
+        stream_timeout: Optional[float] = None, **params: Any,
     ) -> RunStream:
         """``POST /threads/{thread_id}/runs`` with ``"stream": true``: start a run of
         ``assistant_id`` and return its events as they come, a :class:`RunStream`.
@@ -2598,13 +2560,8 @@ class Client:
         return self._stream_request(path, body, query, options, stream_timeout, "created")
 
     def submit_tool_outputs_stream(
-        self,
-        thread_id: str,
-        run_id: str,
-        tool_outputs: List[Mapping[str, str]],
-        *,
-        stream_timeout: Optional[float] = None,
-        **options: Any,
+        self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]], *,
+        stream_timeout: Optional[float] = None, **options: Any,
     ) -> RunStream:
         """:meth:`submit_tool_outputs` with ``"stream": true``: the events of the rest of the
         run, a :class:`RunStream` (as :meth:`stream` says)."""
@@ -2614,28 +2571,20 @@ class Client:
         return self._stream_request(path, body, None, options, stream_timeout, "sent")
 
     def create_thread_and_run(
-        self,
-        assistant_id: str,
-        *,
-        thread: Optional[Mapping[str, Any]] = None,
-        **params: Any,
+        self, assistant_id: str, *,
+        thread: Optional[Mapping[str, Any]] = None, **params: Any,
     ) -> ThreadRun:
         """``POST /threads/runs``: create a thread (``thread``: its ``messages``,
         ``metadata``, ``tool_resources``; empty if None) and start a run of ``assistant_id``
         in it. The run's ``thread_id`` is the new thread's. Other body parameters as for
         :meth:`create`."""
         options = _pop_options(params)
-        body = self._thread_and_run_body(assistant_id, thread, params, "create_thread_and_run")
-        headers, payload = self._request("POST", "/threads/runs", body, None, options)
-        return self._read_run(headers, payload, "created")
+        return self._create_thread_and_run(assistant_id, thread, params, options, None)
 
     def create_thread_and_run_stream(
-        self,
-        assistant_id: str,
-        *,
+        self, assistant_id: str, *,
         thread: Optional[Mapping[str, Any]] = None,
-        stream_timeout: Optional[float] = None,
-        **params: Any,
+        stream_timeout: Optional[float] = None, **params: Any,
     ) -> RunStream:
         """:meth:`create_thread_and_run` with ``"stream": true``: a :class:`RunStream` whose
         first event is ``thread.created`` (as :meth:`stream` says)."""
@@ -2649,23 +2598,17 @@ class Client:
         )
 
     def create_thread_and_run_poll(
-        self,
-        assistant_id: str,
-        *,
+        self, assistant_id: str, *,
         thread: Optional[Mapping[str, Any]] = None,
-        poll_interval: Optional[float] = None,
-        poll_timeout: Optional[float] = None,
-        on_run: Optional[Callable[[ThreadRun], Any]] = None,
-        **params: Any,
+        poll_interval: Optional[float] = None, poll_timeout: Optional[float] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None, **params: Any,
     ) -> ThreadRun:
         """:meth:`create_thread_and_run`, then :meth:`poll` the new run, all within
         ``poll_timeout``."""
         options = _pop_options(params)
 
         def create(deadline: Optional[float]) -> ThreadRun:
-            body = self._thread_and_run_body(assistant_id, thread, params, "create_thread_and_run")
-            headers, payload = self._request("POST", "/threads/runs", body, None, options, deadline)
-            return self._read_run(headers, payload, "created")
+            return self._create_thread_and_run(assistant_id, thread, params, options, deadline)
 
         # The thread is the one the request creates: the run names it.
         return self._then_poll(create, None, poll_interval, poll_timeout, on_run, options)
@@ -2756,7 +2699,31 @@ class Client:
         query = _include_query(params)
         body = dict(params, assistant_id=assistant_id)
         path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
-        headers, payload = self._request("POST", path, body, query, options, deadline)
+        headers, payload, _ = self._request("POST", path, body, query, options, deadline)
+        return self._read_run(headers, payload, "created")
+
+    def _submit_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        tool_outputs: List[Mapping[str, str]],
+        options: Dict[str, Any],
+        deadline: Optional[float],
+    ) -> ThreadRun:
+        body = {"tool_outputs": _checked_outputs(tool_outputs)}
+        path = "/submit_tool_outputs"
+        return self._run_request("POST", thread_id, run_id, path, body, options, deadline)[0]
+
+    def _create_thread_and_run(
+        self,
+        assistant_id: str,
+        thread: Optional[Mapping[str, Any]],
+        params: Dict[str, Any],
+        options: Dict[str, Any],
+        deadline: Optional[float],
+    ) -> ThreadRun:
+        body = self._thread_and_run_body(assistant_id, thread, params, "create_thread_and_run")
+        headers, payload, _ = self._request("POST", "/threads/runs", body, None, options, deadline)
         return self._read_run(headers, payload, "created")
 
     def _thread_and_run_body(
@@ -2794,10 +2761,10 @@ class Client:
         deadline = None
         if stream_timeout is not None:
             deadline = self._clock() + _checked_timeout(stream_timeout, "stream_timeout")
-        headers = dict(self._headers, Accept="text/event-stream")
-        request = self._prepare("POST", path, body, query, options, headers)
         try:
-            response_headers, _, connection = self._attempts(request, deadline, True)
+            response_headers, _, connection = self._request(
+                "POST", path, body, query, options, deadline, stream=True
+            )
         except _DeadlineReached as exc:
             raise APITimeoutError(
                 "the stream did not begin within stream_timeout (%s s)" % stream_timeout
@@ -2923,7 +2890,7 @@ class Client:
         while True:
             after = next((value for name, value in query if name == "after"), None)
             where = "the page after %r" % _shorten(after, 60) if after else "the first page"
-            headers, payload = self._request("GET", path, None, query, options)
+            headers, payload, _ = self._request("GET", path, None, query, options)
             request_id = headers.get("x-request-id")
             page = self._decoded(payload, request_id, "list page", " (%s)" % where)
             data = page.get("data") if isinstance(page, dict) else None
@@ -2965,7 +2932,7 @@ class Client:
     ) -> Tuple[ThreadRun, Dict[str, str]]:
         """A request about one run; its answer must be that run."""
         path = self._run_path(thread_id, run_id, action)
-        headers, payload = self._request(method, path, body, None, options, deadline)
+        headers, payload, _ = self._request(method, path, body, None, options, deadline)
         run = self._read_run(headers, payload, "sent")
         if run.id != run_id or run.thread_id != thread_id:
             # A response meant for another request (a connection shared by mistake, a
@@ -3093,21 +3060,11 @@ class Client:
         query: Optional[List[Tuple[str, str]]],
         options: Dict[str, Any],
         deadline: Optional[float] = None,
-    ) -> Tuple[Dict[str, str], bytes]:
-        """Send with retries; return the lower-cased headers and the body of a 2xx answer."""
-        request = self._prepare(method, path, body, query, options, self._headers)
-        headers, payload, _ = self._attempts(request, deadline, False)
-        return headers, payload
-
-    def _prepare(
-        self,
-        method: str,
-        path: str,
-        body: Optional[Dict[str, Any]],
-        query: Optional[List[Tuple[str, str]]],
-        options: Dict[str, Any],
-        headers: Dict[str, str],
-    ) -> _Request:
+        stream: bool = False,
+    ) -> Tuple[Dict[str, str], bytes, Optional[_Connection]]:
+        """Send with retries; return the lower-cased headers and the body of a 2xx answer,
+        or with ``stream``, its headers and the connection its body is to be read from."""
+        headers = dict(self._headers, Accept="text/event-stream") if stream else self._headers
         timeout = self.timeout
         pairs = self._query + query if query else self._query
         if options:
@@ -3128,7 +3085,7 @@ class Client:
                 data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
             else:
                 headers["Content-Length"] = "0"
-        return _Request(method, target, data, headers, timeout)
+        return self._attempts(_Request(method, target, data, headers, timeout), deadline, stream)
 
     def _attempts(
         self, request: _Request, deadline: Optional[float], stream: bool

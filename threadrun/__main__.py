@@ -65,6 +65,9 @@ if TYPE_CHECKING:  # pragma: no cover
         Tuple,
     )
 
+    # An option of a command, declared before its parser exists: see _option.
+    _Option = Tuple[Tuple[str, ...], Dict[str, Any]]
+
 __all__ = ["main"]
 
 PROG = "threadrun"
@@ -730,68 +733,65 @@ _seconds = _number(float, 0)
 _positive_seconds = _number(float, 0, above=True)
 
 
+def _option(*names: str, **settings: Any) -> _Option:
+    """An option as ``add_argument(*names, **settings)`` declares it, for a list of them."""
+    return names, settings
+
+
+def _add_options(parser: Any, *options: _Option, **shared: Any) -> None:
+    """Add the ``options`` to a parser or group, with the ``shared`` settings where an option
+    has none of its own."""
+    for names, settings in options:
+        parser.add_argument(*names, **dict(shared, **settings))
+
+
 def _add_connection_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """The options every API command takes, before the command (``top``) or after it."""
     group = parser.add_argument_group("connection options (before or after the command)")
-    default: Any = None if top else argparse.SUPPRESS
-    group.add_argument(
-        "--base-url",
-        metavar="URL",
-        default=default,
-        help="API base URL (default: $OPENAI_BASE_URL, else https://api.openai.com/v1)",
-    )
-    group.add_argument(
-        "--api-key",
-        metavar="KEY",
-        default=default,
-        help="API key; discouraged: it stays in shell history and the process list. "
-        "Prefer the OPENAI_API_KEY environment variable (the default)",
-    )
-    group.add_argument(
-        "--request-timeout",
-        *(["--timeout"] if top else []),
-        dest="request_timeout",
-        metavar="S",
-        type=_positive_seconds,
-        default=default,
-        help="timeout of each HTTP request in seconds (default 60)"
-        + ("; '--timeout S' before the command is the same" if top else ""),
-    )
-    group.add_argument(
-        "--max-retries",
-        metavar="N",
-        type=_number(int, 0),
-        default=default,
-        help="retries of a failed request (429, 5xx, connection errors; default 2)",
-    )
+    _add_options(
+        group,
+        _option("--base-url", metavar="URL",
+                help="API base URL (default: $OPENAI_BASE_URL, else https://api.openai.com/v1)"),
+        _option("--api-key", metavar="KEY",
+                help="API key; discouraged: it stays in shell history and the process list. "
+                "Prefer the OPENAI_API_KEY environment variable (the default)"),
+        _option("--request-timeout", *(["--timeout"] if top else []), dest="request_timeout",
+                metavar="S", type=_positive_seconds,
+                help="timeout of each HTTP request in seconds (default 60)"
+                + ("; '--timeout S' before the command is the same" if top else "")),
+        _option("--max-retries", metavar="N", type=_number(int, 0),
+                help="retries of a failed request (429, 5xx, connection errors; default 2)"),
+        default=None if top else argparse.SUPPRESS,
+    )  # fmt: skip
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("output options")
-    exclusive = group.add_mutually_exclusive_group()
-    exclusive.add_argument(
-        "--compact", action="store_true", help="one compact line of JSON even on a terminal"
-    )
-    exclusive.add_argument(
-        "--indent",
-        metavar="N",
-        type=_number(int, 0),
-        help="indent the JSON by N spaces even when piped (default: 2 on a terminal, "
-        "compact otherwise)",
-    )
+    _add_options(
+        group.add_mutually_exclusive_group(),
+        _option("--compact", action="store_true",
+                help="one compact line of JSON even on a terminal"),
+        _option("--indent", metavar="N", type=_number(int, 0),
+                help="indent the JSON by N spaces even when piped (default: 2 on a terminal, "
+                "compact otherwise)"),
+    )  # fmt: skip
 
 
-def _add_page_options(parser: argparse.ArgumentParser, items: str) -> None:
+def _page_options(items: str) -> List[_Option]:
     # The commands that print a list, page after page: how much of it, in which order.
-    parser.add_argument(
-        "--limit",
-        metavar="N",
-        type=_number(int, 1),
-        help="print at most N %s (each page asks for min(N, 100)); default: all" % items,
-    )
-    parser.add_argument(
-        "--order", choices=("asc", "desc"), help="by creation time (server default: desc)"
-    )
+    return [
+        _option("--limit", metavar="N", type=_number(int, 1),
+                help="print at most N %s (each page asks for min(N, 100)); default: all" % items),
+        _option("--order", choices=("asc", "desc"), help="by creation time (server default: desc)"),
+    ]  # fmt: skip
+
+
+_TIMESTAMPS = _option(
+    "--timestamps", choices=("unix", "iso"), default="unix",
+    help="how the runs write their timestamps: 'unix' (integer seconds, the API reference's; "
+    "the default) or 'iso' (RFC 3339 / ISO-8601 strings, as some self-hosted servers write "
+    "them: read as integer seconds, and printed so)",
+)  # fmt: skip
 
 
 def _command(
@@ -799,15 +799,18 @@ def _command(
     name: str,
     func: Callable[[argparse.Namespace], int],
     summary: str,
-    epilog: str,
     *,
-    description: str = "",
     ids: Sequence[str] = (),
     api: bool = True,
     prints_a_run: bool = False,
     reads_runs: bool = False,
-) -> argparse.ArgumentParser:
-    """A command: its help, its positional ids, and the option groups it shares."""
+    options: Sequence[_Option] = (),
+    description: str = "",
+    epilog: str,
+) -> None:
+    """A command: its positional ids, the option groups it shares (``api``: the connection
+    options; ``prints_a_run``: the output options; ``reads_runs``: --timestamps), its own
+    ``options``, and its help."""
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
         help=summary,
@@ -821,18 +824,11 @@ def _command(
     if prints_a_run:
         _add_output_options(parser)
     if reads_runs:
-        parser.add_argument(
-            "--timestamps",
-            choices=("unix", "iso"),
-            default="unix",
-            help="how the runs write their timestamps: 'unix' (integer seconds, the API "
-            "reference's; the default) or 'iso' (RFC 3339 / ISO-8601 strings, as some "
-            "self-hosted servers write them: read as integer seconds, and printed so)",
-        )
+        _add_options(parser, _TIMESTAMPS)
     if api:
         _add_connection_options(parser, top=False)
+    _add_options(parser, *options)
     parser.set_defaults(func=func)
-    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -871,157 +867,126 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(
         commands, "get", _cmd_one_run, "print a run as JSON",
-        "example:\n  %(p)s get thread_abc123 run_abc123 | jq -r .status",
         ids=run_ids, prints_a_run=True, reads_runs=True,
+        epilog="example:\n  %(p)s get thread_abc123 run_abc123 | jq -r .status",
     )  # fmt: skip
 
-    create = _command(
+    _command(
         commands, "create", _cmd_create, "start a run; with --stream, print its events",
-        "examples:\n"
-        "  %(p)s create thread_abc123 asst_abc123 --model gpt-4o --metadata user=u1\n"
-        "  %(p)s create thread_abc123 asst_abc123 --stream > events.jsonl\n"
-        "  %(p)s create thread_abc123 asst_abc123 --stream | jq -r .event\n"
-        "\n%(codes)s",
+        ids=("thread_id", "assistant_id"), prints_a_run=True, reads_runs=True,
+        options=[
+            _option("--stream", action="store_true",
+                    help="stream the run's events (JSON Lines on stdout)"),
+            _option("--instructions", metavar="TEXT", help="the run's instructions"),
+            _option("--model", metavar="MODEL", help="the model (default: the assistant's)"),
+            _option("--metadata", metavar="KEY=VALUE", type=_pair, action="append",
+                    help="a metadata pair (repeatable)"),
+            _option("--deadline", metavar="S", type=_positive_seconds,
+                    help="with --stream: give up after S seconds with exit status 5 (default: "
+                    "none; --request-timeout is the longest silence allowed)"),
+        ],
         description="Start a run of ASSISTANT_ID in THREAD_ID and print it as JSON. With "
         "--stream, print each of its events as a JSON line, {\"event\": ..., \"data\": ...}, "
         "as it arrives, with the assistant's text live on stderr when stderr is a terminal; "
         "the exit status then tells how the run ended, as for 'wait'.",
-        ids=("thread_id", "assistant_id"), prints_a_run=True, reads_runs=True,
+        epilog="examples:\n"
+        "  %(p)s create thread_abc123 asst_abc123 --model gpt-4o --metadata user=u1\n"
+        "  %(p)s create thread_abc123 asst_abc123 --stream > events.jsonl\n"
+        "  %(p)s create thread_abc123 asst_abc123 --stream | jq -r .event\n"
+        "\n%(codes)s",
     )  # fmt: skip
-    create.add_argument(
-        "--stream", action="store_true", help="stream the run's events (JSON Lines on stdout)"
-    )
-    create.add_argument("--instructions", metavar="TEXT", help="the run's instructions")
-    create.add_argument("--model", metavar="MODEL", help="the model (default: the assistant's)")
-    create.add_argument(
-        "--metadata",
-        metavar="KEY=VALUE",
-        type=_pair,
-        action="append",
-        help="a metadata pair (repeatable)",
-    )
-    create.add_argument(
-        "--deadline",
-        metavar="S",
-        type=_positive_seconds,
-        help="with --stream: give up after S seconds with exit status 5 (default: none; "
-        "--request-timeout is the longest silence allowed)",
-    )
 
-    wait = _command(
+    _command(
         commands, "wait", _cmd_wait, "poll a run until it completes, fails or requires action",
-        "examples:\n"
+        ids=run_ids, prints_a_run=True, reads_runs=True,
+        options=[
+            _option("--deadline", metavar="S", type=_seconds,
+                    help="give up after S seconds with exit status 5 (default 900)"),
+            _option("--timeout", dest="old_deadline", metavar="S", type=_seconds,
+                    help="deprecated spelling of --deadline, kept working (everywhere else "
+                    "--timeout is the per-request timeout, as --request-timeout)"),
+            _option("--interval", metavar="S", type=_seconds,
+                    help="seconds between polls (default: as the server's "
+                    "openai-poll-after-ms header says, else 1)"),
+        ],
+        description="Poll a run until it is terminal or requires action, showing its "
+        "status on stderr (a live line on a terminal, one line per status change "
+        "otherwise), then print it as JSON on stdout. The exit status tells how it ended.",
+        epilog="examples:\n"
         "  %(p)s wait thread_abc123 run_abc123\n"
         "  %(p)s wait thread_abc123 run_abc123 --deadline 600 --interval 2 > run.json\n"
         "  case $? in 0) echo completed;; 3) echo 'tool calls to answer';; *) echo failed;; esac\n"
         "\n%(codes)s",
-        description="Poll a run until it is terminal or requires action, showing its "
-        "status on stderr (a live line on a terminal, one line per status change "
-        "otherwise), then print it as JSON on stdout. The exit status tells how it ended.",
-        ids=run_ids, prints_a_run=True, reads_runs=True,
     )  # fmt: skip
-    wait.add_argument(
-        "--deadline",
-        metavar="S",
-        type=_seconds,
-        help="give up after S seconds with exit status 5 (default 900)",
-    )
-    wait.add_argument(
-        "--timeout",
-        dest="old_deadline",
-        metavar="S",
-        type=_seconds,
-        help="deprecated spelling of --deadline, kept working (everywhere else --timeout "
-        "is the per-request timeout, as --request-timeout)",
-    )
-    wait.add_argument(
-        "--interval",
-        metavar="S",
-        type=_seconds,
-        help="seconds between polls (default: as the server's openai-poll-after-ms "
-        "header says, else 1)",
-    )
 
-    list_ = _command(
+    _command(
         commands, "list", _cmd_list, "print a thread's runs as JSON Lines",
-        "examples:\n"
-        "  %(p)s list thread_abc123 > runs.jsonl\n"
-        "  %(p)s list thread_abc123 --limit 5 --order asc | jq -r .status",
+        ids=("thread_id",), reads_runs=True, options=_page_options("runs"),
         description="Print a thread's runs as JSON Lines (one compact run per line), newest "
         "first unless --order asc, each line written as soon as its page arrives; pages "
         "are followed until the end or --limit.",
-        ids=("thread_id",), reads_runs=True,
+        epilog="examples:\n"
+        "  %(p)s list thread_abc123 > runs.jsonl\n"
+        "  %(p)s list thread_abc123 --limit 5 --order asc | jq -r .status",
     )  # fmt: skip
-    _add_page_options(list_, "runs")
 
-    steps = _command(
+    _command(
         commands, "steps", _cmd_steps, "print a run's steps as JSON Lines",
-        "examples:\n"
-        "  %(p)s steps thread_abc123 run_abc123 > steps.jsonl\n"
-        "  %(p)s steps thread_abc123 run_abc123 | jq -c '.step_details.tool_calls // empty'",
+        ids=run_ids, options=_page_options("steps"),
         description="Print a run's steps as JSON Lines (one compact step per line, as the "
         "server sent it), newest first unless --order asc; pages are followed until the end "
         "or --limit. On a server whose runs leave required_action null, the tool calls a run "
         "waits for are in its tool_calls step.",
-        ids=run_ids,
+        epilog="examples:\n"
+        "  %(p)s steps thread_abc123 run_abc123 > steps.jsonl\n"
+        "  %(p)s steps thread_abc123 run_abc123 | jq -c '.step_details.tool_calls // empty'",
     )  # fmt: skip
-    _add_page_options(steps, "steps")
 
     _command(
         commands, "cancel", _cmd_one_run, "cancel a run and print it",
-        "example:\n  %(p)s cancel thread_abc123 run_abc123 && %(p)s wait thread_abc123 run_abc123",
+        ids=run_ids, prints_a_run=True, reads_runs=True,
         description="Ask the server to cancel a run and print the run (usually 'cancelling') "
         "as JSON; 'wait' then sees it to 'cancelled' (exit status 4).",
-        ids=run_ids, prints_a_run=True, reads_runs=True,
+        epilog="example:\n"
+        "  %(p)s cancel thread_abc123 run_abc123 && %(p)s wait thread_abc123 run_abc123",
     )  # fmt: skip
 
-    check = _command(
+    _command(
         commands, "check", _cmd_check, "validate and summarise files of run objects",
-        _CHECK_HELP,
+        api=False, reads_runs=True,
+        options=[
+            _option("files", metavar="FILE", nargs="*",
+                    help="JSON or JSON Lines files ('-' or none: stdin)"),
+            _option("--json", action="store_true", help="print the summary as JSON"),
+            _option("--jobs", "-j", metavar="N", type=_number(int, 0), default=1,
+                    help="worker processes (default 1; 0: one per core). A JSON Lines file is "
+                    "split into byte ranges at line starts; a .gz file cannot be split (a gzip "
+                    "stream is read from its start), so each .gz file, like each whole-file "
+                    "JSON document, goes to one worker. The output is the same whatever N"),
+            _option("--quiet", "-q", action="store_true",
+                    help="no progress line (shown on stderr only when it is a terminal)"),
+        ],
         description="Validate files of run objects (exports, archives) and summarise them. "
         "Each invalid run is reported on stderr as FILE:LINE: field: what is wrong; the "
         "summary goes to stdout.",
-        api=False, reads_runs=True,
+        epilog=_CHECK_HELP,
     )  # fmt: skip
-    check.add_argument(
-        "files", metavar="FILE", nargs="*", help="JSON or JSON Lines files ('-' or none: stdin)"
-    )
-    check.add_argument("--json", action="store_true", help="print the summary as JSON")
-    check.add_argument(
-        "--jobs",
-        "-j",
-        metavar="N",
-        type=_number(int, 0),
-        default=1,
-        help="worker processes (default 1; 0: one per core). A JSON Lines file is split into "
-        "byte ranges at line starts; a .gz file cannot be split (a gzip stream is read from "
-        "its start), so each .gz file, like each whole-file JSON document, goes to one "
-        "worker. The output is the same whatever N",
-    )
-    check.add_argument(
-        "--quiet",
-        "-q",
-        action="store_true",
-        help="no progress line (shown on stderr only when it is a terminal)",
-    )
 
-    demo = _command(
+    _command(
         commands, "demo", _cmd_demo,
         "drive one run end to end against an in-process fake server (no key, no network)",
-        "example:\n  %(p)s demo",
+        api=False, prints_a_run=True,
+        options=[
+            _option("--stream", action="store_true",
+                    help="stream the run: statuses as they come, the answer word by word"),
+        ],
         description="Start threadrun.testing.FakeRunsServer on loopback in this process and "
         "drive one run through the real client: created, queued, in progress, requires "
         "action (its tool call answered with a made-up weather report), completed; the "
         "progress shows on stderr as with 'wait', the final run on stdout. Needs no API "
         "key and sends nothing beyond loopback.",
-        api=False,
+        epilog="example:\n  %(p)s demo",
     )  # fmt: skip
-    _add_output_options(demo)
-    demo.add_argument(
-        "--stream",
-        action="store_true",
-        help="stream the run: statuses as they come, the answer word by word",
-    )
     return parser
 
 
