@@ -805,16 +805,17 @@ def _command(
     prints_a_run: bool = False,
     reads_runs: bool = False,
     options: Sequence[_Option] = (),
-    description: str = "",
-    epilog: str,
+    help: str,
 ) -> None:
     """A command: its positional ids, the option groups it shares (``api``: the connection
     options; ``prints_a_run``: the output options; ``reads_runs``: --timestamps), its own
-    ``options``, and its help."""
+    ``options``, and its ``help``: a paragraph that describes it (refilled), a blank line,
+    then the rest as written (examples, exit statuses)."""
+    description, epilog = help.split("\n\n", 1)
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
         help=summary,
-        description=textwrap.fill(description or summary[:1].upper() + summary[1:] + ".", 88),
+        description=textwrap.fill(" ".join(description.split()), 88),
         epilog=epilog % {"p": PROG, "codes": EXIT_CODES_HELP},
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
@@ -868,7 +869,11 @@ def build_parser() -> argparse.ArgumentParser:
     _command(
         commands, "get", _cmd_one_run, "print a run as JSON",
         ids=run_ids, prints_a_run=True, reads_runs=True,
-        epilog="example:\n  %(p)s get thread_abc123 run_abc123 | jq -r .status",
+        help="""\
+Print a run as JSON.
+
+example:
+  %(p)s get thread_abc123 run_abc123 | jq -r .status""",
     )  # fmt: skip
 
     _command(
@@ -885,15 +890,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --stream: give up after S seconds with exit status 5 (default: "
                     "none; --request-timeout is the longest silence allowed)"),
         ],
-        description="Start a run of ASSISTANT_ID in THREAD_ID and print it as JSON. With "
-        "--stream, print each of its events as a JSON line, {\"event\": ..., \"data\": ...}, "
-        "as it arrives, with the assistant's text live on stderr when stderr is a terminal; "
-        "the exit status then tells how the run ended, as for 'wait'.",
-        epilog="examples:\n"
-        "  %(p)s create thread_abc123 asst_abc123 --model gpt-4o --metadata user=u1\n"
-        "  %(p)s create thread_abc123 asst_abc123 --stream > events.jsonl\n"
-        "  %(p)s create thread_abc123 asst_abc123 --stream | jq -r .event\n"
-        "\n%(codes)s",
+        help="""\
+Start a run of ASSISTANT_ID in THREAD_ID and print it as JSON. With --stream, print each of
+its events as a JSON line, {"event": ..., "data": ...}, as it arrives, with the assistant's
+text live on stderr when stderr is a terminal; the exit status then tells how the run ended,
+as for 'wait'.
+
+examples:
+  %(p)s create thread_abc123 asst_abc123 --model gpt-4o --metadata user=u1
+  %(p)s create thread_abc123 asst_abc123 --stream > events.jsonl
+  %(p)s create thread_abc123 asst_abc123 --stream | jq -r .event
+
+%(codes)s""",
     )  # fmt: skip
 
     _command(
@@ -909,46 +917,54 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seconds between polls (default: as the server's "
                     "openai-poll-after-ms header says, else 1)"),
         ],
-        description="Poll a run until it is terminal or requires action, showing its "
-        "status on stderr (a live line on a terminal, one line per status change "
-        "otherwise), then print it as JSON on stdout. The exit status tells how it ended.",
-        epilog="examples:\n"
-        "  %(p)s wait thread_abc123 run_abc123\n"
-        "  %(p)s wait thread_abc123 run_abc123 --deadline 600 --interval 2 > run.json\n"
-        "  case $? in 0) echo completed;; 3) echo 'tool calls to answer';; *) echo failed;; esac\n"
-        "\n%(codes)s",
+        help="""\
+Poll a run until it is terminal or requires action, showing its status on stderr (a live
+line on a terminal, one line per status change otherwise), then print it as JSON on stdout.
+The exit status tells how it ended.
+
+examples:
+  %(p)s wait thread_abc123 run_abc123
+  %(p)s wait thread_abc123 run_abc123 --deadline 600 --interval 2 > run.json
+  case $? in 0) echo completed;; 3) echo 'tool calls to answer';; *) echo failed;; esac
+
+%(codes)s""",
     )  # fmt: skip
 
     _command(
         commands, "list", _cmd_list, "print a thread's runs as JSON Lines",
         ids=("thread_id",), reads_runs=True, options=_page_options("runs"),
-        description="Print a thread's runs as JSON Lines (one compact run per line), newest "
-        "first unless --order asc, each line written as soon as its page arrives; pages "
-        "are followed until the end or --limit.",
-        epilog="examples:\n"
-        "  %(p)s list thread_abc123 > runs.jsonl\n"
-        "  %(p)s list thread_abc123 --limit 5 --order asc | jq -r .status",
+        help="""\
+Print a thread's runs as JSON Lines (one compact run per line), newest first unless --order
+asc, each line written as soon as its page arrives; pages are followed until the end or
+--limit.
+
+examples:
+  %(p)s list thread_abc123 > runs.jsonl
+  %(p)s list thread_abc123 --limit 5 --order asc | jq -r .status""",
     )  # fmt: skip
 
     _command(
         commands, "steps", _cmd_steps, "print a run's steps as JSON Lines",
         ids=run_ids, options=_page_options("steps"),
-        description="Print a run's steps as JSON Lines (one compact step per line, as the "
-        "server sent it), newest first unless --order asc; pages are followed until the end "
-        "or --limit. On a server whose runs leave required_action null, the tool calls a run "
-        "waits for are in its tool_calls step.",
-        epilog="examples:\n"
-        "  %(p)s steps thread_abc123 run_abc123 > steps.jsonl\n"
-        "  %(p)s steps thread_abc123 run_abc123 | jq -c '.step_details.tool_calls // empty'",
+        help="""\
+Print a run's steps as JSON Lines (one compact step per line, as the server sent it), newest
+first unless --order asc; pages are followed until the end or --limit. On a server whose
+runs leave required_action null, the tool calls a run waits for are in its tool_calls step.
+
+examples:
+  %(p)s steps thread_abc123 run_abc123 > steps.jsonl
+  %(p)s steps thread_abc123 run_abc123 | jq -c '.step_details.tool_calls // empty'""",
     )  # fmt: skip
 
     _command(
         commands, "cancel", _cmd_one_run, "cancel a run and print it",
         ids=run_ids, prints_a_run=True, reads_runs=True,
-        description="Ask the server to cancel a run and print the run (usually 'cancelling') "
-        "as JSON; 'wait' then sees it to 'cancelled' (exit status 4).",
-        epilog="example:\n"
-        "  %(p)s cancel thread_abc123 run_abc123 && %(p)s wait thread_abc123 run_abc123",
+        help="""\
+Ask the server to cancel a run and print the run (usually 'cancelling') as JSON; 'wait' then
+sees it to 'cancelled' (exit status 4).
+
+example:
+  %(p)s cancel thread_abc123 run_abc123 && %(p)s wait thread_abc123 run_abc123""",
     )  # fmt: skip
 
     _command(
@@ -966,10 +982,7 @@ def build_parser() -> argparse.ArgumentParser:
             _option("--quiet", "-q", action="store_true",
                     help="no progress line (shown on stderr only when it is a terminal)"),
         ],
-        description="Validate files of run objects (exports, archives) and summarise them. "
-        "Each invalid run is reported on stderr as FILE:LINE: field: what is wrong; the "
-        "summary goes to stdout.",
-        epilog=_CHECK_HELP,
+        help=_CHECK_HELP,
     )  # fmt: skip
 
     _command(
@@ -980,17 +993,22 @@ def build_parser() -> argparse.ArgumentParser:
             _option("--stream", action="store_true",
                     help="stream the run: statuses as they come, the answer word by word"),
         ],
-        description="Start threadrun.testing.FakeRunsServer on loopback in this process and "
-        "drive one run through the real client: created, queued, in progress, requires "
-        "action (its tool call answered with a made-up weather report), completed; the "
-        "progress shows on stderr as with 'wait', the final run on stdout. Needs no API "
-        "key and sends nothing beyond loopback.",
-        epilog="example:\n  %(p)s demo",
+        help="""\
+Start threadrun.testing.FakeRunsServer on loopback in this process and drive one run through
+the real client: created, queued, in progress, requires action (its tool call answered with
+a made-up weather report), completed; the progress shows on stderr as with 'wait', the final
+run on stdout. Needs no API key and sends nothing beyond loopback.
+
+example:
+  %(p)s demo""",
     )  # fmt: skip
     return parser
 
 
 _CHECK_HELP = """\
+Validate files of run objects (exports, archives) and summarise them. Each invalid run is
+reported on stderr as FILE:LINE: field: what is wrong; the summary goes to stdout.
+
 examples:
   %(p)s check runs.jsonl archive-2025.jsonl.gz
   %(p)s check --jobs 0 archive/*.jsonl            # every core
