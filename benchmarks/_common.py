@@ -285,6 +285,7 @@ from_dict
 from_json
     openai            threadrun  >=   1.1   wall     Run.model_validate_json / threadrun
     threadrun         floor      <=   1.4   wall     threadrun / json.loads
+    floor object      floor      ref  1.4   wall     json.loads + FloorRun / json.loads
 to_dict
     threadrun         floor      <=   1.2   wall     threadrun / floor
     openai            threadrun  >=   3.0   wall     Run.model_dump / threadrun

@@ -55,6 +55,9 @@ def candidates(data: Dict[str, Any], body: bytes) -> Dict[str, List[Candidate]]:
                       lambda: ThreadRun.from_json(body)),
             Candidate("floor", "floor: json.loads (dict only, no object)",
                       lambda: json.loads(body)),
+            Candidate("floor object", "json.loads + FloorRun (no checks at all)",
+                      lambda: FloorRun(json.loads(body)),
+                      "for reference: json.loads, then an object built with no checks"),
         ],
         "to_dict": [
             Candidate("threadrun", "threadrun: run.to_dict()", run.to_dict,
