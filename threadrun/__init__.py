@@ -67,6 +67,7 @@ __all__ = [
     "ToolCall",
     "UnprocessableEntityError",
     "iso_timestamps",
+    "message_text",
 ]
 
 __version__ = "0.1.0"
@@ -1138,6 +1139,48 @@ def _decode(text: Any) -> Any:
     if not text or text.isspace():
         raise ThreadRunError("invalid JSON: the document is empty", line=1, column=1)
     return _DECODER.decode(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Messages: the text of a thread's message, as the messages endpoints and streams give it
+# --------------------------------------------------------------------------------------------
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """The text of a message: the values of its text parts, joined with nothing between them
+    (as ``RunStream.text_deltas()`` yields them), in order.
+
+    Reads the reference shape (``{"type": "text", "text": {"value": "..."}}``), servers that
+    put the string itself in ``text`` (``{"type": "text", "text": "..."}``), and a
+    ``content`` that is a plain string. Parts of other types (images, files) are skipped, and
+    so is a text part whose value is null; annotations are not text.
+
+    Raises :class:`ThreadRunError` naming the path when ``message`` is not an object, its
+    ``content`` is neither a list nor a string, or a text part's value is not a string.
+    """
+    if not isinstance(message, Mapping):
+        raise ThreadRunError("expected a message object, got " + _describe(message))
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise ThreadRunError("expected an array of content parts, got " + _describe(content),
+                             "content")  # fmt: skip
+    pieces = []
+    for index, part in enumerate(content):
+        if not isinstance(part, Mapping) or part.get("type") != "text":
+            continue
+        text = part.get("text")
+        path = "content[%d]['text']" % index
+        if isinstance(text, Mapping):
+            text = text.get("value")
+            path += "['value']"
+        if text is None:
+            continue
+        if not isinstance(text, str):
+            raise ThreadRunError("expected a string, got " + _describe(text), path)
+        pieces.append(text)
+    return "".join(pieces)
 
 
 # --------------------------------------------------------------------------------------------
