@@ -458,14 +458,21 @@ class EventsTest(unittest.TestCase):
 
         text = {"type": "text", "text": {"value": "Hé"}}
         image = {"type": "image_file", "image_file": {"file_id": "f"}}
+        citation = {"index": 0, "type": "file_citation", "text": "[1]", "start_index": 0,
+                    "end_index": 3, "file_citation": {"file_id": "file_1"}}  # fmt: skip
         source = Source(delta(text, image, {"type": "text", "text": {"value": "llo"}}),
                         sse("thread.message.delta", '{"delta":{"role":"assistant"}}'),
                         sse("thread.message.completed", '{"content":[]}'),
+                        # Every shape the API's types allow: text and value are optional.
+                        delta({"index": 0, "type": "text", "text": {"annotations": [citation]}}),
+                        delta({"type": "text"}), delta({"type": "text", "text": {"value": None}}),
+                        delta({"type": "text", "text": "plain"}),  # a server's own shape
                         delta({"type": "text", "text": {"value": "!"}}), DONE)  # fmt: skip
-        self.assertEqual(list(source.stream().text_deltas()), ["Hé", "llo", "!"])
+        self.assertEqual(list(source.stream().text_deltas()), ["Héllo", "plain", "!"])
+        self.assertEqual(source.released, [True])
         for part, path in (
-            ({"type": "text"}, "delta['content'][0]['text']"),
             ({"type": "text", "text": {"value": 1}}, "delta['content'][0]['text']['value']"),
+            ({"type": "text", "text": ["x"]}, "delta['content'][0]['text']"),
         ):
             with self.subTest(part=part):
                 source = Source(delta(part), DONE)
@@ -545,7 +552,7 @@ class ErrorsTest(unittest.TestCase):
             ("thread.message.delta", '{"x": NaN}', "NaN is not a JSON number"),
             ("thread.message.delta", '{"x": 1e400}', "too large for a number"),
             ("thread.run.queued", run_json()[:-1], "invalid JSON"),
-            ("thread.run.queued", '{"id": "run_1"}', "missing"),
+            ("thread.run.queued", '{"id": "run_1", "object": "thread.run"}', "missing"),
             ("thread.run.failed", run_json(created_at=-1), "created_at: expected a timestamp"),
         ):
             with self.subTest(event_type=event_type, data=data):
@@ -717,16 +724,22 @@ class ReleaseTest(unittest.TestCase):
                     self.assertEqual(source.released, [True])
                 self.assertEqual(source.released, [True])
 
-    def test_done_then_no_end_is_discarded_without_an_error(self) -> None:
+    def test_nothing_is_read_after_done(self) -> None:
+        # Whatever follows done (an error, endless keep-alive comments, a server that never
+        # ends the body), the stream ends at done: release(True) says so, and it is the
+        # releaser's to reuse the connection only if the end of the body is in hand.
         for name, after in (
             ("connection error", [APIConnectionError("reset")]),
             ("endless bytes", [b": x\n" * 1000] * 100),
+            ("a read that would block", [AssertionError("read after done")]),
         ):
             with self.subTest(name):
                 source = Source(sse("thread.run.queued", run_json()) + DONE, *after)
-                self.assertEqual(source.stream().until_done().status, "queued")
-                self.assertEqual(source.released, [False])
-                self.assertLess(source.reads, 30)
+                stream = source.stream()
+                self.assertEqual(stream.until_done().status, "queued")
+                self.assertEqual((source.released, source.reads), ([True], 1))
+                self.assertEqual(stream.until_done().status, "queued")  # again, no read
+                self.assertEqual(source.reads, 1)
 
     def test_close_before_reading(self) -> None:
         source = Source(DONE)

@@ -223,8 +223,11 @@ class APIError(OpenAIError):
     """A request to the API failed.
 
     ``code``, ``param`` and ``type`` are the API's error details, None when unknown (always
-    for connection and timeout errors), as in the official SDK.
+    for connection and timeout errors), as in the official SDK. ``run`` is, for an error
+    raised by a :class:`RunStream` or a poll, the last run it had seen (None otherwise).
     """
+
+    run: Optional[ThreadRun] = None
 
     def __init__(
         self,
@@ -319,7 +322,8 @@ class StreamError(APIError):
 
     ``body`` is the event's error object (the inner ``error`` of ``{"error": {...}}``, as
     the SDK gives it; the event's text if it is not JSON), and ``code``, ``param`` and
-    ``type`` its details.
+    ``type`` its details; ``run`` the last run the stream had seen (a failed run, when the
+    error event follows ``thread.run.failed``, as some servers send it).
     """
 
     def __init__(
@@ -1269,10 +1273,8 @@ if TYPE_CHECKING:  # pragma: no cover
     # What RunStream._tagged gives back: the very error it was given.
     _Tagged = TypeVar("_Tagged", bound=Union[APIError, ThreadRunError])
 
-# Bytes read after the done event while looking for the end of the body (which makes the
-# connection reusable); a server that sends more than this after done is not waited for.
-_DRAIN_AFTER_DONE = 65536
-
+# The message events whose data is the message as it ends: taken whole, deltas or not.
+_FINAL_MESSAGE_EVENTS = frozenset(("thread.message.completed", "thread.message.incomplete"))
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -1299,26 +1301,36 @@ class RunStream:
 
     ``Client.stream()`` and the other ``*_stream`` methods make these. ``read_chunk()``
     returns the next bytes of the response body (``b""`` at its end) and raises
-    :class:`APIConnectionError` when the connection fails. ``release(reusable)`` is called
-    once, when the stream ends, fails or is closed, with True only when the body was read
-    to its end after the done event: a connection left early is never reused. An event of
-    more than ``max_event_bytes`` bytes (the client's ``max_response_bytes``; its lines
-    with their ends, CRLF counting one) raises :class:`ResponseTooLargeError`: memory stays
-    flat however long the stream.
+    :class:`APIConnectionError` when the connection fails. ``release(done)`` is called
+    once, when the stream ends, fails or is closed: with True when it ended at the done
+    event, which it does at once, reading nothing after it (the connection may carry
+    another request only if the end of the body is already in hand: ``release`` checks,
+    never waits), else with False (the body is unread: never reuse the connection). An
+    event of more than ``max_event_bytes`` bytes (the client's ``max_response_bytes``; its
+    lines with their ends, CRLF counting one) raises :class:`ResponseTooLargeError`: memory
+    stays flat however long the stream.
 
-    Iteration ends at the ``done`` event (``data: [DONE]``), which is not yielded. A stream
-    that ends before it raises :class:`APIConnectionError`; an ``error`` event raises
+    Iteration ends at the ``done`` event (``data: [DONE]``), which is not yielded. An event
+    whose data is a run (``"object": "thread.run"``, in a ``thread.run.<status>`` event,
+    whatever the status) yields a :class:`ThreadRun`; every other event, of any name, its
+    decoded JSON. Each run must be the one asked for: of ``thread_id`` and ``run_id`` when
+    given, else of the thread and run of the stream's first run (the thread of a
+    ``thread.created`` event before it); another raises :class:`APIError` naming both.
+
+    Errors are raised when iteration reaches them, after every event before them, and carry
+    ``.run``, the last run seen; after an error or :meth:`close`, iteration stops. A stream
+    that ends before done raises :class:`APIConnectionError`; an ``error`` event raises
     :class:`StreamError`; data that is not JSON, or a run event that is not a valid run,
-    raises :class:`ThreadRunError` naming the event. Errors are raised when iteration
-    reaches them, after every event before them; after an error or :meth:`close`,
-    iteration stops. A ``}`` after a complete JSON object (a slip in the API reference's
-    own examples) is ignored; anything else after it is an error. The done event is taken
-    at the end of the body even without the blank line that would end it (those examples
-    end so). A body that is not UTF-8 raises :class:`ThreadRunError`.
+    raises :class:`APIResponseValidationError` naming the event and the stream's run, its
+    ``body`` the data as sent. A ``}`` after a complete JSON object (a slip in the API
+    reference's own examples) is ignored; anything else after it is an error. The done
+    event is taken at the end of the body even without the blank line that would end it
+    (those examples end so). A body that is not UTF-8 raises :class:`ThreadRunError`.
 
-    ``run`` is the last run seen (None before the first); ``last_event_id`` is the ``id``
-    of the last event yielded (``""`` if the server sends none) and ``retry`` the last
-    ``retry`` the server asked for, in milliseconds (None if none).
+    ``run`` is the last run seen (None before the first); ``messages`` the messages the
+    stream has written; ``last_event_id`` is the ``id`` of the last event yielded (``""`` if
+    the server sends none) and ``retry`` the last ``retry`` the server asked for, in
+    milliseconds (None if none).
 
     ``parse_run`` makes the :class:`ThreadRun` of a run event from its decoded data
     (default :meth:`ThreadRun.from_dict`; a client passes its own, which applies its
@@ -1336,6 +1348,8 @@ class RunStream:
         request_id: Optional[str] = None,
         parse_run: Callable[[Any], ThreadRun] = ThreadRun.from_dict,
         redact: Optional[Callable[[Any], Any]] = None,
+        thread_id: Optional[str] = None,
+        run_id: Optional[str] = None,
     ) -> None:
         if not callable(read_chunk) or not callable(release) or not callable(parse_run):
             raise TypeError("read_chunk, release and parse_run must be callables")
@@ -1343,6 +1357,9 @@ class RunStream:
             raise TypeError("redact must be a callable or None")
         if type(max_event_bytes) is not int or max_event_bytes <= 0:
             raise ValueError("max_event_bytes must be a positive integer")
+        for given, what in ((thread_id, "thread_id"), (run_id, "run_id")):
+            if given is not None and not isinstance(given, str):
+                raise TypeError("%s must be a str or None" % what)
         self.run: Optional[ThreadRun] = None
         self.last_event_id = ""
         self.request_id = request_id
@@ -1350,13 +1367,33 @@ class RunStream:
         self._release: Optional[Callable[[bool], Any]] = release
         self._parse_run = parse_run
         self._redact = redact
+        self._thread_id = thread_id  # the thread and run every run event must be of
+        self._run_id = run_id
+        # Per message id: [the message, deltas not yet applied to it, whether it is ours to
+        # change (not an event's data the caller holds)]. Deltas are applied when read.
+        self._messages: Dict[str, List[Any]] = {}
         self._decoder = _EventDecoder(max_event_bytes)
         self._closed = False
+        self._done = False
+        self._failure: Optional[Exception] = None
         self._iterator = self._events()
 
     @property
     def retry(self) -> Optional[int]:
         return self._decoder.retry
+
+    @property
+    def messages(self) -> List[Dict[str, Any]]:
+        """The messages of the run as the stream has written them so far, in the order they
+        began: each as its ``thread.message.completed`` (or ``.incomplete``) event gave it,
+        else its ``thread.message.created`` with the deltas since applied (text appended,
+        annotations and other parts added; a message whose created event never came is
+        built from its deltas). ``threadrun.message_text(message)`` gives a message's text."""
+        entries = self._messages.values()
+        for entry in entries:
+            if entry[1]:
+                _apply_deltas(entry)
+        return [entry[0] for entry in entries]
 
     def __iter__(self) -> Iterator[RunEvent]:
         return self._iterator
@@ -1371,29 +1408,43 @@ class RunStream:
         self.close()
 
     def until_done(self) -> ThreadRun:
-        """Read the stream to its end and return the last run seen.
+        """Read the stream to its done event and return the last run seen.
 
-        Raises :class:`APIConnectionError` if the stream held no run.
+        Raises what the stream raised, again, if it failed before; :class:`APIConnectionError`
+        if it was closed before done, or held no run.
         """
         for _ in self._iterator:
             pass
+        self._check_done()
         if self.run is None:
             raise self._tagged(APIConnectionError("the stream ended without a run event"))
         return self.run
 
     def text_deltas(self) -> Iterator[str]:
-        """The text of the assistant's messages as it arrives: each text piece of every
-        ``thread.message.delta`` event, in order, reading the stream to its end.
+        """The text of the assistant's messages as it arrives: the text of each
+        ``thread.message.delta`` event (its text parts joined, as :func:`message_text` reads
+        them; parts without text, such as annotations alone, add nothing), in order, reading
+        the stream to its done event (raising as :meth:`until_done` does).
 
-        Raises :class:`ThreadRunError` naming the path when a text part is malformed.
+        Raises :class:`ThreadRunError` naming the path when a text part is malformed (a
+        value that is not a string).
         """
         for event, data in self._iterator:
             if event == "thread.message.delta":
                 try:
-                    yield from self._texts(data)
+                    text = _delta_text(data)
                 except ThreadRunError:
+                    text = None
+                if text is None:
+                    # Raised here, outside the handler, so that the error does not keep the
+                    # unredacted one as its context.
+                    error = self._delta_error(data)
                     self.close()
-                    raise
+                    self._failure = error
+                    raise error
+                if text:
+                    yield text
+        self._check_done()
 
     def close(self) -> None:
         """Stop reading and release the connection (never reused: the body is unread).
@@ -1416,7 +1467,7 @@ class RunStream:
         decoder = self._decoder
         read_chunk = self._read_chunk
         scan = _scan_value
-        parse_run = self._parse_run
+        messages = self._messages
         try:
             while True:
                 try:
@@ -1429,7 +1480,7 @@ class RunStream:
                     raise
                 if not chunk:
                     if decoder.done_pending():
-                        self._release_once(True)
+                        self._finish()
                         return
                     raise self._tagged(
                         APIConnectionError(
@@ -1449,34 +1500,102 @@ class RunStream:
                         end = -1
                     if end != len(data) or name == "error":
                         value = self._slow_data(name, data)
-                    if name[:11] == "thread.run." and name.find(".", 11) < 0:
-                        try:
-                            value = self.run = parse_run(value)
-                        except ThreadRunError as exc:
-                            raise self._run_error(exc, name, value) from None
+                    if name[:11] == "thread.run.":
+                        if (
+                            name.find(".", 11) < 0
+                            and type(value) is dict
+                            and value.get("object") == "thread.run"
+                        ):
+                            value = self._run_event(name, value)
+                    elif name == "thread.message.delta":
+                        # Kept for .messages, applied only when it is read: a delta costs
+                        # one append here.
+                        entry = messages.get(value.get("id")) if type(value) is dict else None
+                        if entry is None:
+                            entry = self._new_message(value)
+                        if entry is not None:
+                            entry[1].append(value)
+                    elif name[:15] == "thread.message.":
+                        self._message_event(name, value)
+                    elif name == "thread.created" and self._thread_id is None:
+                        thread_id = value.get("id") if type(value) is dict else None
+                        if isinstance(thread_id, str):
+                            self._thread_id = thread_id
                     self.last_event_id = event_id
                     yield _new_tuple(RunEvent, (name, value))
                 if decoder.failure is not None:
                     raise self._tagged(decoder.failure)
+        except Exception as exc:
+            if not self._closed:
+                self._failure = exc  # raised again by until_done()
+            raise
         finally:
             self._release_once(False)
+
+    def _run_event(self, name: str, data: Dict[str, Any]) -> ThreadRun:
+        """The run of a run event, once it is known to be the one asked for."""
+        try:
+            run = self._parse_run(data)
+        except ThreadRunError as exc:
+            failure = exc
+        else:
+            problem = _other_run(self._run_id, self._thread_id, run)
+            if problem is None:
+                if self._run_id is None:
+                    self._run_id = run.id
+                    self._thread_id = run.thread_id
+                self.run = run
+                return run
+            raise self._tagged(APIError("in event %r: %s" % (_shorten(name, 60), problem)))
+        raise self._invalid(failure, name, data)
+
+    def _new_message(self, data: Any) -> Optional[List[Any]]:
+        """The entry of a message whose first event is a delta; None for data that names
+        no message."""
+        message_id = data.get("id") if type(data) is dict else None
+        if not isinstance(message_id, str):
+            return None
+        entry = self._messages[message_id] = [
+            {"id": message_id, "object": "thread.message", "content": []}, [], True
+        ]  # fmt: skip
+        return entry
+
+    def _message_event(self, name: str, data: Any) -> None:
+        if type(data) is not dict or data.get("object") != "thread.message":
+            return
+        message_id = data.get("id")
+        if not isinstance(message_id, str):
+            return
+        entry = self._messages.get(message_id)
+        if entry is None or name in _FINAL_MESSAGE_EVENTS:
+            self._messages[message_id] = [data, [], False]
+            return
+        # A change before the end (in_progress, events of the future): its fields, the text
+        # so far kept.
+        if entry[1]:
+            _apply_deltas(entry)
+        elif not entry[2]:
+            entry[0], entry[2] = _copied(entry[0]), True
+        message = entry[0]
+        for key, value in data.items():
+            if key != "content":
+                message[key] = value
 
     def _slow_data(self, name: str, data: str) -> Any:
         try:
             value = _loads(data)
+            failure = None
         except ThreadRunError as exc:
+            value, failure = None, exc
+        if failure is not None:
             if name == "error":
                 value = data  # the message may be plain text: it is still the error
             else:
                 # The API reference's examples end some objects with a stray "}": the
                 # object before it is whole and unambiguous, so it is taken.
-                stripped = data.rstrip(_JSON_SPACE)
-                try:
-                    value = _loads(stripped[:-1]) if stripped[-1:] == "}" else None
-                except ThreadRunError:
-                    value = None
-                if type(value) is not dict:
-                    raise self._in_event(exc, name) from None
+                value = _before_stray_brace(data)
+                if value is None:
+                    raise self._invalid(failure, name, data)
         if name == "error":
             raise self._stream_error(value)
         return value
@@ -1495,46 +1614,57 @@ class RunStream:
             StreamError("the server sent an error event: " + _shorten(message, 400), body=body)
         )
 
-    def _texts(self, data: Any) -> Iterator[str]:
+    def _delta_error(self, data: Any) -> ThreadRunError:
+        """Why a delta's text cannot be read, quoting only the redacted data (the reason
+        quotes a value, maybe a secret cut short)."""
+        if self._redact is not None:
+            data = self._redact(data)
+        field = None
         try:
-            yield from _delta_texts(data)
+            _delta_text(data)
+            reason = "not a valid delta"
         except ThreadRunError as exc:
-            error = exc
-            if self._redact is not None:
-                # The message quotes the data, maybe a secret cut short: say it again from
-                # the data without secrets.
-                try:
-                    list(_delta_texts(self._redact(data)))
-                except ThreadRunError as again:
-                    error = again
-            raise self._tagged(error) from None
+            reason, field = _reason(exc), "delta" + _subscript(exc.field)
+        where = "in event 'thread.message.delta': " + (field + ": " if field else "")
+        error = ThreadRunError(where + reason)
+        error.field = field
+        return self._tagged(error)
 
-    def _run_error(self, exc: ThreadRunError, name: str, data: Any) -> ThreadRunError:
-        if self._redact is not None and not isinstance(exc, APIError):
-            # As in _texts: the reason again, from the data without secrets. (A client's
-            # parse_run raises an APIError that it has scrubbed itself.)
-            try:
-                self._parse_run(self._redact(data))
-            except ThreadRunError as again:
-                exc = again
-            except Exception:
-                pass  # the message below is redacted all the same
-        return self._in_event(exc, name)
-
-    def _in_event(self, exc: ThreadRunError, name: str) -> ThreadRunError:
-        message = "in event %r: %s" % (_shorten(name, 60), exc.args[0])
+    def _invalid(self, exc: ThreadRunError, name: str, data: Any) -> ThreadRunError:
+        """The error for an event whose data cannot be read (``data``: as it came): it names
+        the event and the stream's run, and carries the data."""
+        where = "in event %r" % _shorten(name, 60)
+        if self._run_id is not None:
+            where += " of run %r" % _shorten(self._run_id, 60)
         if isinstance(exc, APIError):
             # A client's parse_run error carries what the server sent: keep it, and its type.
+            message = "%s: %s" % (where, exc.args[0])
             exc.args = (message,)
             exc.message = message
             return self._tagged(exc)
-        error = ThreadRunError(message)
-        error.field, error.line, error.column = exc.field, exc.line, exc.column
+        reason = exc.args[0]
+        if self._redact is not None:
+            data = self._redact(data)
+            if isinstance(data, dict):
+                # The reason quotes a value, maybe a secret cut short: say it again from the
+                # data without secrets.
+                try:
+                    self._parse_run(data)
+                except ThreadRunError as again:
+                    reason = again.args[0]
+                except Exception:
+                    pass  # the message is redacted all the same
+        error = APIResponseValidationError(
+            "%s: %s" % (where, reason), body=data, request_id=self.request_id,
+            field=exc.field, line=exc.line, column=exc.column,
+        )  # fmt: skip
         return self._tagged(error)
 
     def _tagged(self, exc: _Tagged) -> _Tagged:
         if exc.request_id is None:
             exc.request_id = self.request_id
+        if isinstance(exc, APIError) and exc.run is None:
+            exc.run = self.run
         if self._redact is not None:
             message = self._redact(str(exc.args[0])) if exc.args else ""
             exc.args = (message,)
@@ -1542,41 +1672,137 @@ class RunStream:
                 exc.message = message
         return exc
 
-    def _finish(self) -> None:
-        # The events are all in. Read on to the end of the body (the API ends it right after
-        # done) so that the connection can carry the next request; anything else, and it
-        # is discarded: nothing the caller needs is lost either way.
-        budget = _DRAIN_AFTER_DONE
-        reusable = False
-        try:
-            while budget > 0:
-                chunk = self._read_chunk()
-                if not chunk:
-                    reusable = True
-                    break
-                budget -= len(chunk)
-        except (APIError, OSError):
-            pass
-        self._release_once(reusable)
+    def _check_done(self) -> None:
+        """After iteration: raise unless the stream reached its done event."""
+        if self._done:
+            return
+        if self._failure is not None:
+            raise self._failure
+        raise self._tagged(APIConnectionError("the stream was closed before its done event"))
 
-    def _release_once(self, reusable: bool) -> None:
+    def _finish(self) -> None:
+        # The events are all in: whatever follows done is not waited for.
+        self._done = True
+        self._release_once(True)
+
+    def _release_once(self, done: bool) -> None:
         release, self._release = self._release, None
         if release is not None:
-            release(reusable)
+            release(done)
 
 
-def _delta_texts(data: Any) -> Iterator[str]:
-    """The text pieces of a ``thread.message.delta`` event's data, in order."""
-    path = "in event 'thread.message.delta': delta"
+def _other_run(run_id: Optional[str], thread_id: Optional[str], run: ThreadRun) -> Optional[str]:
+    """What is wrong when ``run`` is not the run asked for (None when it is): ``run_id`` of
+    ``thread_id``, either None when any will do."""
+    if (run_id is None or run.id == run_id) and (thread_id is None or run.thread_id == thread_id):
+        return None
+    asked = "a run" if run_id is None else "run %r" % _shorten(run_id, 60)
+    if thread_id is not None:
+        asked += " of thread %r" % _shorten(thread_id, 60)
+    return "asked for %s, the server answered with run %r of thread %r" % (
+        asked, _shorten(run.id, 60), _shorten(run.thread_id, 60)
+    )  # fmt: skip
+
+
+def _before_stray_brace(data: str) -> Any:
+    """The object before a stray ``}`` that ends ``data``; None if that is not what it is."""
+    stripped = data.rstrip(_JSON_SPACE)
+    if stripped[-1:] != "}":
+        return None
+    try:
+        value = _loads(stripped[:-1])
+    except ThreadRunError:
+        return None
+    return value if type(value) is dict else None
+
+
+def _delta_text(data: Any) -> str:
+    """The text of a ``thread.message.delta`` event's data ("" when it has none)."""
     delta = data.get("delta") if type(data) is dict else None
     if type(delta) is not dict or delta.get("content") is None:
-        return  # a delta of something other than content (the role, say)
-    content = _get_typed(delta, "content", list, path)
-    for index, part in enumerate(content):
-        if type(part) is dict and part.get("type") == "text":
-            where = "%s['content'][%d]" % (path, index)
-            yield _get_typed(_get_typed(part, "text", dict, where), "value", str,
-                             where + "['text']")  # fmt: skip
+        return ""  # a delta of something other than content (the role, say)
+    return message_text(delta)
+
+
+def _reason(exc: ThreadRunError) -> str:
+    """An error's message without the field that prefixes it."""
+    message: str = exc.args[0]
+    prefix = (exc.field or "") + ": "
+    return message[len(prefix) :] if exc.field and message.startswith(prefix) else message
+
+
+def _subscript(field: Optional[str]) -> str:
+    """A field path as a subscript of its container: "content[0]" -> "['content'][0]"."""
+    if not field:
+        return ""
+    head, bracket, rest = field.partition("[")
+    return "[%r]%s%s" % (head, bracket, rest)
+
+
+class _Pieces(list):  # type: ignore[type-arg]
+    """The pieces of a string being appended to, joined once all are in."""
+
+
+def _apply_deltas(entry: List[Any]) -> None:
+    """A message entry of RunStream with its pending deltas applied."""
+    message, deltas, owned = entry
+    if not owned:
+        message = _copied(message)
+    joins: List[Tuple[Dict[str, Any], str]] = []
+    for data in deltas:
+        delta = data.get("delta")
+        if type(delta) is dict:
+            _merge(message, delta, joins)
+    for target, key in joins:
+        target[key] = "".join(target[key])
+    entry[0], entry[1], entry[2] = message, [], True
+
+
+def _merge(target: Dict[str, Any], delta: Dict[str, Any], joins: List[Any]) -> None:
+    """``delta`` merged into ``target`` as the API's deltas build an object: strings
+    appended (as _Pieces, listed in ``joins``), objects merged, the items of an array that
+    carry an ``index`` merged into the item at that place (others added), null changing
+    nothing, anything else replaced."""
+    for key, value in delta.items():
+        old = target.get(key)
+        kind = type(value)
+        if value is None:
+            target.setdefault(key, None)
+        elif kind is str:
+            if type(old) is _Pieces:
+                old.append(value)
+            elif type(old) is str:
+                target[key] = _Pieces((old, value))
+                joins.append((target, key))
+            else:
+                target[key] = value
+        elif kind is dict:
+            if type(old) is not dict:
+                target[key] = old = {}
+            _merge(old, value, joins)
+        elif kind is list:
+            if type(old) is not list:
+                target[key] = old = []
+            for item in value:
+                if type(item) is not dict:
+                    old.append(item)
+                    continue
+                index = item.get("index")
+                fields = {k: v for k, v in item.items() if k != "index"}  # a place, not data
+                if type(index) is int and 0 <= index < len(old) and type(old[index]) is dict:
+                    _merge(old[index], fields, joins)
+                else:
+                    added: Dict[str, Any] = {}
+                    _merge(added, fields, joins)
+                    old.append(added)
+        else:
+            target[key] = value
+
+
+def _copied(value: Any) -> Any:
+    import copy  # already imported by dataclasses: costs nothing
+
+    return copy.deepcopy(value)
 
 
 class _EventDecoder:
@@ -1789,6 +2015,10 @@ _FORKED_CLIENTS: Any = None
 # The openai SDK's per-request keywords, accepted by every endpoint method.
 _REQUEST_OPTIONS = ("timeout", "extra_headers", "extra_query", "extra_body")
 _STREAM_READ_SIZE = 65536  # at most this much of a stream's body per read: what has arrived
+# Bytes read after the done event, of what has already arrived, looking for the end of the
+# body (which makes the connection reusable); more than this and the connection is closed.
+_DRAIN_AFTER_DONE = 65536
+_EXCERPT_BYTES = 1024  # of an answer that is not what was asked for, read to quote its start
 _FOREVER = float("inf")
 
 
@@ -1912,6 +2142,7 @@ class _Connection:
         self._received = False
         self._body: Optional[http.client.HTTPResponse] = None  # a streamed body being read
         self._body_socket: Any = None
+        self._drain_only = False  # read only what has arrived (see _read_rest)
 
     @property
     def connected(self) -> bool:
@@ -1994,7 +2225,8 @@ class _Connection:
 
     def end_body(self, reusable: bool) -> bool:
         """Stop reading a streamed body; True if the connection can carry another request
-        (``reusable``, and the body was read to its end), else it is closed."""
+        (``reusable``, and the rest of the body already arrived: it is never waited for),
+        else it is closed."""
         response, self._body = self._body, None
         sock, self._body_socket = self._body_socket, None
         self._silence = _FOREVER
@@ -2002,10 +2234,10 @@ class _Connection:
             return False
         if (
             reusable
-            and response.isclosed()
             and not response.will_close
             and self._connection is not None
             and self._pid == os.getpid()
+            and self._read_rest(response)
         ):
             return True
         if sock is not None and self._pid == os.getpid():
@@ -2019,6 +2251,24 @@ class _Connection:
                 pass
         response.close()
         self.close()
+        return False
+
+    def _read_rest(self, response: http.client.HTTPResponse) -> bool:
+        """Whether the rest of a streamed body (the API sends only its end after done) is
+        in hand: read without waiting, up to _DRAIN_AFTER_DONE bytes, to its end."""
+        self._drain_only = True  # _TimedReader: a read that would wait fails instead
+        budget = _DRAIN_AFTER_DONE
+        try:
+            while budget > 0:
+                chunk = response.read1(_STREAM_READ_SIZE)
+                if not chunk:
+                    # At the end, or with a declared length, cut short (read1 gives b"").
+                    return response.isclosed() and not response.length
+                budget -= len(chunk)
+        except Exception:  # what the socket would not give at once, or a broken body
+            pass
+        finally:
+            self._drain_only = False
         return False
 
     def _body_error(self, exc: Exception) -> APIConnectionError:
@@ -2184,7 +2434,13 @@ class _TimedReader(RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         connection = self._connection
-        self._sock.settimeout(connection._remaining())
+        if connection._drain_only:
+            pending = getattr(self._sock, "pending", None)  # TLS: bytes already decrypted
+            if not (pending is not None and pending()) and not connection._readable(self._sock):
+                raise _WouldWait()
+            self._sock.settimeout(0.0)  # TLS: a record not whole raises, never waits
+        else:
+            self._sock.settimeout(connection._remaining())
         count: int = self._sock.recv_into(buffer)
         if count:
             connection._received = True
@@ -2247,6 +2503,10 @@ class _RetryPolicy:
 
         delay = min(_INITIAL_RETRY_DELAY * 2.0**retries, _MAX_RETRY_DELAY)
         return delay * (1 - _RETRY_JITTER * random.random())
+
+
+class _WouldWait(Exception):
+    """A read of what has already arrived found nothing: it would have to wait."""
 
 
 class _Stale(Exception):
@@ -2600,7 +2860,8 @@ class Client:
         query = _include_query(params)
         body = dict(params, assistant_id=assistant_id, stream=True)
         path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
-        return self._stream_request(path, body, query, options, stream_timeout, "created")
+        return self._stream_request(path, body, query, options, stream_timeout, "created",
+                                    (thread_id, None))  # fmt: skip
 
     def submit_tool_outputs_stream(
         self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]], *,
@@ -2611,7 +2872,8 @@ class Client:
         _check_options(options)
         body = {"tool_outputs": _checked_outputs(tool_outputs), "stream": True}
         path = self._run_path(thread_id, run_id, "/submit_tool_outputs")
-        return self._stream_request(path, body, None, options, stream_timeout, "sent")
+        return self._stream_request(path, body, None, options, stream_timeout, "sent",
+                                    (thread_id, run_id))  # fmt: skip
 
     def create_thread_and_run(
         self, assistant_id: str, *,
@@ -2637,7 +2899,7 @@ class Client:
         )
         body["stream"] = True
         return self._stream_request(
-            "/threads/runs", body, None, options, stream_timeout, "created"
+            "/threads/runs", body, None, options, stream_timeout, "created", (None, None)
         )
 
     def create_thread_and_run_poll(
@@ -2799,8 +3061,10 @@ class Client:
         options: Dict[str, Any],
         stream_timeout: Optional[float],
         verb: str,
+        asked: Tuple[Optional[str], Optional[str]],
     ) -> RunStream:
-        # verb: what the request did with the run, as _parse_run says it ("created", "sent").
+        # verb: what the request did with the run, as _parse_run says it ("created", "sent");
+        # asked: the thread and run every run event must be of (None: the stream's own).
         deadline = None
         if stream_timeout is not None:
             deadline = self._clock() + _checked_timeout(stream_timeout, "stream_timeout")
@@ -2814,17 +3078,12 @@ class Client:
             ) from exc.__cause__
         assert connection is not None
         request_id = response_headers.get("x-request-id")
-        media_type = response_headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type == "application/json":
-            # A server that does not stream answers with the run itself: a stream of it
-            # would only end "before its done event", which says nothing of the cause.
-            connection.end_body(False)
-            raise APIError(
-                "the server answered with JSON, not an event stream: it may not support "
-                "streaming (the request may have started a run all the same: list the "
-                "thread's runs)",
-                request_id=request_id,
-            )
+        content_type = response_headers.get("content-type")
+        if (content_type or "").split(";")[0].strip().lower() != "text/event-stream":
+            # A server that does not stream answers with the run itself, a proxy with its
+            # login page: read as a stream, either would only end "before its done event",
+            # which says nothing of the cause.
+            raise self._not_a_stream(content_type, connection, request_id)
 
         def release(reusable: bool) -> None:
             if connection.end_body(reusable):
@@ -2842,9 +3101,41 @@ class Client:
             request_id=request_id,
             parse_run=parse_run,
             redact=self._scrub_value,
+            thread_id=asked[0],
+            run_id=asked[1],
         )
         self._streams.add(stream)
         return stream
+
+    def _not_a_stream(
+        self, content_type: Optional[str], connection: _Connection, request_id: Optional[str]
+    ) -> APIError:
+        """The error for a 2xx answer to a streaming request that is not an event stream:
+        its type and the start of its body (read for as long as the request's timeout
+        allows a silence; the connection is closed)."""
+        start = b""
+        try:
+            while len(start) < _EXCERPT_BYTES:
+                chunk = connection.read_body()
+                if not chunk:
+                    break
+                start += chunk
+        except APIError:
+            pass  # what came before is the excerpt
+        finally:
+            connection.end_body(False)
+        text = " ".join(start[:_EXCERPT_BYTES].decode("utf-8", "replace").split())
+        excerpt = _shorten(self._scrub(text), 200) if text else "(empty body)"
+        if content_type is None:
+            what = "an answer without a Content-Type"
+        else:
+            what = _shorten(self._scrub(" ".join(content_type.split())), 80)
+        message = "the server answered with %s, not an event stream (text/event-stream): %s" % (
+            what, excerpt)
+        if content_type is not None and "json" in content_type.lower():
+            message += (" (a server that does not stream; the request may have started a run "
+                        "all the same: list the thread's runs)")
+        return APIError(message, request_id=request_id)
 
     def _give_back(self, connection: _Connection) -> None:
         # A stream read to its end: its connection becomes the client's kept-alive one,

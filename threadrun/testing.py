@@ -1843,6 +1843,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 event = next(reply.events, None)
                 if event is None:
                     break
+                if event[0] == "done" and chunked:
+                    # The end of the body leaves with done, as the API sends it: a client
+                    # has both at once (the run is final: done is drawn last).
+                    self._send_event(log, "done", event[1], eol, fault, chunked, last=True)
+                    return
                 self._send_event(log, event[0], event[1], eol, fault, chunked)
                 sent += 1
         finally:
@@ -1863,15 +1868,27 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             fake._stopping.wait(stall)
 
     def _send_event(
-        self, log: _StreamLog, name: str, data: str, eol: str, fault: Fault, chunked: bool
+        self,
+        log: _StreamLog,
+        name: str,
+        data: str,
+        eol: str,
+        fault: Fault,
+        chunked: bool,
+        last: bool = False,
     ) -> None:
+        """One event; ``last``: the end of the chunked body goes in its last write."""
         raw = _encode_text("event: %s%sdata: %s%s%s" % (name, eol, data, eol, eol))
         log.add(name, data, raw)  # first: a client that got the event finds it recorded
-        for piece in _pieces(raw, fault.chunk_bytes, fault.split_awkwardly):
+        if last:
+            log.end()
+        pieces = _pieces(raw, fault.chunk_bytes, fault.split_awkwardly)
+        for index, piece in enumerate(pieces):
             if chunked:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-            else:
-                self.wfile.write(piece)
+                piece = b"%x\r\n%s\r\n" % (len(piece), piece)
+                if last and index == len(pieces) - 1:
+                    piece += b"0\r\n\r\n"
+            self.wfile.write(piece)
             self.wfile.flush()  # each piece leaves on its own (TCP_NODELAY is set)
 
     def _send(self, status: int, headers: Mapping[str, str], body: bytes, close: bool) -> None:
