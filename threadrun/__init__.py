@@ -1539,13 +1539,13 @@ class RunStream:
         except ThreadRunError as exc:
             failure = exc
         else:
-            problem = _other_run(self._run_id, self._thread_id, run)
-            if problem is None:
+            if not _is_other_run(self._run_id, self._thread_id, run):
                 if self._run_id is None:
                     self._run_id = run.id
                     self._thread_id = run.thread_id
                 self.run = run
                 return run
+            problem = _other_run(self._run_id, self._thread_id, run, self._redact or _same)
             raise self._tagged(APIError("in event %r: %s" % (_shorten(name, 60), problem)))
         raise self._invalid(failure, name, data)
 
@@ -1691,17 +1691,28 @@ class RunStream:
             release(done)
 
 
-def _other_run(run_id: Optional[str], thread_id: Optional[str], run: ThreadRun) -> Optional[str]:
-    """What is wrong when ``run`` is not the run asked for (None when it is): ``run_id`` of
-    ``thread_id``, either None when any will do."""
-    if (run_id is None or run.id == run_id) and (thread_id is None or run.thread_id == thread_id):
-        return None
-    asked = "a run" if run_id is None else "run %r" % _shorten(run_id, 60)
+def _is_other_run(run_id: Optional[str], thread_id: Optional[str], run: ThreadRun) -> bool:
+    """Whether ``run`` is not ``run_id`` of ``thread_id`` (either None: any will do)."""
+    return (run_id is not None and run.id != run_id) or (
+        thread_id is not None and run.thread_id != thread_id
+    )
+
+
+def _other_run(
+    run_id: Optional[str], thread_id: Optional[str], run: ThreadRun, scrub: Callable[[Any], Any]
+) -> str:
+    """What is wrong when ``run`` is not ``run_id`` of ``thread_id``, naming both; every id
+    through ``scrub`` before it is cut short (a secret cut short could no longer be found)."""
+    asked = "a run" if run_id is None else "run %r" % _shorten(scrub(run_id), 60)
     if thread_id is not None:
-        asked += " of thread %r" % _shorten(thread_id, 60)
+        asked += " of thread %r" % _shorten(scrub(thread_id), 60)
     return "asked for %s, the server answered with run %r of thread %r" % (
-        asked, _shorten(run.id, 60), _shorten(run.thread_id, 60)
+        asked, _shorten(scrub(run.id), 60), _shorten(scrub(run.thread_id), 60)
     )  # fmt: skip
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _before_stray_brace(data: str) -> Any:
@@ -3114,18 +3125,23 @@ class Client:
         its type and the start of its body (read for as long as the request's timeout
         allows a silence; the connection is closed)."""
         start = b""
+        whole = False
         try:
             while len(start) < _EXCERPT_BYTES:
                 chunk = connection.read_body()
                 if not chunk:
+                    whole = True
                     break
                 start += chunk
         except APIError:
             pass  # what came before is the excerpt
         finally:
             connection.end_body(False)
-        text = " ".join(start[:_EXCERPT_BYTES].decode("utf-8", "replace").split())
-        excerpt = _shorten(self._scrub(text), 200) if text else "(empty body)"
+        text = self._scrub(start.decode("utf-8", "replace"))
+        if not whole:
+            text = self._without_secret_start(text)
+        text = " ".join(text.split())
+        excerpt = _shorten(text, 200) if text else "(empty body)"
         if content_type is None:
             what = "an answer without a Content-Type"
         else:
@@ -3213,7 +3229,9 @@ class Client:
         if run is None:
             message = "no run after polling for %.1f s (the deadline)" % seconds
         else:
-            message = "run %s is still %s after polling for %.1f s" % (run.id, run.status, seconds)
+            message = "run %s is still %s after polling for %.1f s" % (
+                self._scrub(run.id), self._scrub(run.status), seconds
+            )  # fmt: skip
         return PollTimeoutError(message, run=run)
 
     def _pages(
@@ -3248,7 +3266,8 @@ class Client:
                 # A server that hands back a cursor it was given before would be asked the
                 # same pages for ever: stop, and say so.
                 raise APIError(
-                    "the list does not advance: cursor %r came back" % _shorten(cursor, 60),
+                    "the list does not advance: cursor %r came back"
+                    % _shorten(self._scrub(cursor), 60),
                     request_id=request_id,
                 )
             seen.add(cursor)
@@ -3268,15 +3287,13 @@ class Client:
         path = self._run_path(thread_id, run_id, action)
         headers, payload, _ = self._request(method, path, body, None, options, deadline)
         run = self._read_run(headers, payload, "sent")
-        if run.id != run_id or run.thread_id != thread_id:
+        if _is_other_run(run_id, thread_id, run):
             # A response meant for another request (a connection shared by mistake, a
             # confused proxy) must never pass for this run.
             raise APIError(
-                "asked for run %r of thread %r, the server answered with run %r of thread %r"
-                % (_shorten(run_id, 60), _shorten(thread_id, 60), _shorten(run.id, 60),
-                   _shorten(run.thread_id, 60)),
+                _other_run(run_id, thread_id, run, self._scrub_value),
                 request_id=headers.get("x-request-id"),
-            )  # fmt: skip
+            )
         return run, headers
 
     def _read_run(self, headers: Dict[str, str], payload: bytes, verb: str) -> ThreadRun:
@@ -3530,7 +3547,7 @@ class Client:
                 location = headers.get("location", "")
                 raise APIStatusError(
                     "HTTP %d redirect to another origin not followed (credentials are never "
-                    "sent to another host): %s" % (status, self._scrub(_shorten(location, 200))),
+                    "sent to another host): %s" % (status, _shorten(self._scrub(location), 200)),
                     status_code=status,
                     headers=headers,
                     request_id=headers.get("x-request-id"),
@@ -3544,6 +3561,16 @@ class Client:
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
+        return text
+
+    def _without_secret_start(self, text: str) -> str:
+        """``text`` (the start of something longer) without an end that could be the start
+        of a secret cut off there."""
+        for secret in self._secrets:
+            for size in range(min(len(secret), len(text)), 0, -1):
+                if text.endswith(secret[:size]):
+                    text = text[:-size]
+                    break
         return text
 
     def _scrub_value(self, value: Any) -> Any:
