@@ -80,6 +80,7 @@ EXIT_RUN_FAILED = 4  # failed, expired, cancelled, incomplete
 EXIT_POLL_TIMEOUT = 5
 EXIT_OUTPUT = 6  # stdout or stderr could not be written (disk full, closed)
 EXIT_NO_MEMORY = 7
+EXIT_RUN_GOING = 8  # create --stream: the stream ended while the run goes on
 EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_BROKEN_PIPE = 141  # stdout closed early (``| head``), as if killed by SIGPIPE
 
@@ -98,6 +99,8 @@ exit status:
   6    the output could not be written (disk full, a closed stdout or stderr); get and
        cancel also say whether the server acted
   7    out of memory
+  8    create --stream: the stream ended with the run still going (queued,
+       in_progress, cancelling): follow it with wait
   130  interrupted (Ctrl-C)
   141  stdout was closed early (e.g. piped into head)"""
 
@@ -460,21 +463,32 @@ def _cmd_create(args: argparse.Namespace) -> int:
         _AFTER_ACTION.append(_clean("the server created run %s (%s)" % (run.id, run.status)))
         _print_run(run, args)
         return EXIT_OK
-    started = time.monotonic()
-    with _client(args) as client:
-        stream = client.stream(
-            args.thread_id, args.assistant_id, stream_timeout=args.deadline, **params
-        )
-        _AFTER_ACTION.append("the server started a run")
-        try:
+    text = _Text(sys.stderr)
+    stream: Optional[RunStream] = None
+    try:
+        with _client(args) as client:
+            stream = client.stream(
+                args.thread_id, args.assistant_id, stream_timeout=args.deadline, **params
+            )
+            _AFTER_ACTION.append("the server started a run")
             with stream:
-                run = _print_events(stream, _Text(sys.stderr))
-        except APITimeoutError as exc:
-            if args.deadline is None or time.monotonic() - started < args.deadline:
-                raise  # a silence longer than the request timeout: a connection error
-            _error(exc.message)
-            return EXIT_POLL_TIMEOUT
-    return _exit_for(run)
+                run = _print_events(stream, text)
+    except APITimeoutError as exc:
+        # The client's deadline errors, before the stream began or during it, name
+        # stream_timeout; any other timeout is a silence: a connection error.
+        if args.deadline is None or "stream_timeout" not in exc.message:
+            raise
+        _error(exc.message)
+        return EXIT_POLL_TIMEOUT
+    finally:
+        # However it ended (Ctrl-C too): which run was started, and where it was last seen.
+        if stream is not None and stream.run is not None:
+            said = "run %s: %s" % (stream.run.id, stream.run.status)
+            _AFTER_ACTION.append(_clean("the server started " + said))
+            text.status(said)
+    if run.status in RunStatus.TERMINAL or run.status == RunStatus.REQUIRES_ACTION:
+        return _exit_for(run)
+    return EXIT_RUN_GOING
 
 
 def _print_events(stream: RunStream, text: _Text) -> ThreadRun:
@@ -529,6 +543,12 @@ class _Text:
         if self.open:
             self._write("\n")
             self.open = False
+
+    def status(self, line: str) -> None:
+        """A line of its own on a terminal (create --stream's run and its status)."""
+        if self.live:
+            self.end()
+            self._write(_encodable(_clean(line), self.stream) + "\n")
 
     def _write(self, text: str) -> None:
         try:
@@ -893,8 +913,9 @@ example:
         help="""\
 Start a run of ASSISTANT_ID in THREAD_ID and print it as JSON. With --stream, print each of
 its events as a JSON line, {"event": ..., "data": ...}, as it arrives, with the assistant's
-text live on stderr when stderr is a terminal; the exit status then tells how the run ended,
-as for 'wait'.
+text live on stderr when stderr is a terminal, and there, at the end, the run's id and last
+status; the exit status then tells how the run ended, as for 'wait' (8: the stream ended
+with the run still going).
 
 examples:
   %(p)s create thread_abc123 asst_abc123 --model gpt-4o --metadata user=u1
