@@ -247,10 +247,14 @@ class Fault:
 
     The stream fields apply to an event-stream response (a request with ``"stream": true``),
     and a fault that sets any of them matches only such requests. After ``after_events``
-    events have been sent (``done`` counts as one): pause for ``stall`` (seconds, or until the
-    ``threading.Event`` is set; the server's ``stop()`` ends either), then send ``error_event``
-    as ``event: error`` with data ``{"error": error_event}`` and end the response (no
-    ``done``), or, if ``drop``, close the connection in the middle of the body. Lines end with
+    events have been sent (``done`` counts as one), or after the first event named
+    ``after_event`` (``"thread.run.failed"``): pause for ``stall`` (seconds, or until the
+    ``threading.Event`` is set; the server's ``stop()`` ends either), send ``events``
+    (``(name, data)`` pairs: data as compact JSON, a str as it is, so anything can be sent:
+    unknown events, annotation deltas, invalid JSON), then send ``error_event`` as ``event:
+    error`` with data ``{"error": error_event}`` (the error object itself with
+    ``error_bare=True``, the spec's shape) and end the response (no ``done``), or, if
+    ``drop``, close the connection in the middle of the body; else the stream goes on. Lines end with
     ``line_ending`` ("\\n", "\\r\\n" or "\\r"). The body goes in HTTP chunks of at most
     ``chunk_bytes`` bytes (each event starts a new chunk), and, with ``split_awkwardly``, is
     also cut inside every multi-byte UTF-8 character, between every CR and LF and inside every
@@ -269,6 +273,9 @@ class Fault:
     after_events: Optional[int] = None
     stall: Union[float, threading.Event, None] = None
     error_event: Optional[Mapping[str, Any]] = None
+    after_event: Optional[str] = None
+    events: Sequence[Tuple[str, Any]] = ()
+    error_bare: bool = False
     line_ending: str = "\n"
     chunk_bytes: Optional[int] = None
     split_awkwardly: bool = False
@@ -282,8 +289,17 @@ class Fault:
             raise ValueError("pad_to must be >= 0, got %r" % (self.pad_to,))
         if self.after_events is not None and self.after_events < 0:
             raise ValueError("after_events must be >= 0, got %r" % (self.after_events,))
-        if (self.stall is not None or self.error_event is not None) and self.after_events is None:
-            raise ValueError("stall and error_event need after_events (where in the stream)")
+        if self.after_events is not None and self.after_event is not None:
+            raise ValueError("after_events and after_event: one place in the stream, not two")
+        placed = self.after_events is not None or self.after_event is not None
+        if (self.stall is not None or self.error_event is not None or self.events) and not placed:
+            raise ValueError(
+                "stall, events and error_event need after_events or after_event (where in "
+                "the stream)"
+            )
+        for item in self.events:
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+                raise ValueError("events must be (name, data) pairs, got %r" % (item,))
         if isinstance(self.stall, (int, float)) and self.stall < 0:
             raise ValueError("stall must be >= 0 seconds, got %r" % (self.stall,))
         if self.line_ending not in _LINE_ENDINGS:
@@ -296,6 +312,7 @@ class Fault:
         """Whether this fault is about event streams (it then matches streaming requests only)."""
         return (
             self.after_events is not None
+            or self.after_event is not None
             or self.line_ending != "\n"
             or self.chunk_bytes is not None
             or self.split_awkwardly
@@ -317,7 +334,8 @@ class RecordedStream:
 
     ``request`` is the request it answers; ``events`` the ``(event, data)`` pairs sent, in
     order (each recorded as it is written, so an event a client has read is there), ``data``
-    decoded from JSON (the string ``"[DONE]"`` for ``done``); ``body`` the exact bytes of the
+    decoded from JSON (the text as sent when it is not JSON: ``"[DONE]"`` for ``done``);
+    ``body`` the exact bytes of the
     stream (without the HTTP chunk framing); ``finished`` whether ``done`` was sent; ``ended``
     whether the server is through with the stream (after ``done``, a fault, or the client
     going away), set before the end of the body is sent.
@@ -1286,12 +1304,12 @@ class _RunsAPI:
         steps and messages it makes, and emitting the events a stream shows for it."""
         data = run.data
         now = self._stamp(self.clock())
+        if run.prepared != status:
+            self._prepare(run, status)  # before the change: it may depend on the status left
+        run.prepared = None
         data["status"] = status
         if status in _STARTED and data.get("started_at") is None:
             data["started_at"] = now
-        if run.prepared != status:
-            self._prepare(run, status)
-        run.prepared = None
         data["required_action"] = None
         if status == "requires_action" and run.tool_step is not None:
             data["required_action"] = self._required_action(run.pending_calls)
@@ -1313,8 +1331,10 @@ class _RunsAPI:
         if status in _TERMINAL and status != "expired":
             data["expires_at"] = None  # finished runs no longer expire (as the API shows them)
         if status == "cancelled" and run.tool_step is not None:
-            # The only step a run can leave unfinished: the tool calls it was cancelled in.
+            # The tool calls a run was cancelled in: the only step a cancel leaves unfinished.
             self._finish_step(run, run.tool_step, "cancelled")
+        if status in ("failed", "expired"):
+            self._stop_steps(run, status)
         self._emit(run, "thread.run." + status, data)
 
     def _prepare(self, run: _Run, status: str) -> None:
@@ -1324,6 +1344,9 @@ class _RunsAPI:
             self._open_tool_step(run, [self._tool_call(spec) for spec in run.tool_calls])
         elif status in ("completed", "incomplete"):
             self._write_message(run, status)
+        elif status in ("failed", "expired") and run.data.get("status") == "in_progress":
+            # A run in progress was writing its answer when it stopped.
+            self._begin_message(run)
 
     def _advance(self, run: _Run, stepwise: bool = False) -> bool:
         """Move the run one step along its script; False when it waits or is finished.
@@ -1415,14 +1438,36 @@ class _RunsAPI:
                 )
         run.tool_step = step
 
-    def _write_message(self, run: _Run, status: str) -> None:
-        """The assistant's answer: a message_creation step and its message, streamed as deltas."""
+    def _begin_message(self, run: _Run) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        """The assistant's message begun, and its message_creation step."""
         message = self._add_message(self.threads[run.thread_id], "assistant", [], run)
-        message_id = message["id"]
-        details = {"type": "message_creation", "message_creation": {"message_id": message_id}}
+        details = {"type": "message_creation", "message_creation": {"message_id": message["id"]}}
         step = self._new_step(run, "message_creation", details)
         self._emit(run, "thread.message.created", message)
         self._emit(run, "thread.message.in_progress", message)
+        return message, step
+
+    def _stop_steps(self, run: _Run, status: str) -> None:
+        """The run failed or expired: so do its steps in progress (with its error), and the
+        messages they were writing end incomplete."""
+        messages = {m["id"]: m for m in self.threads[run.thread_id].messages}
+        for step in run.steps:
+            if step["status"] != "in_progress":
+                continue
+            details = step["step_details"].get("message_creation") or {}
+            message = messages.get(details.get("message_id"))
+            if message is not None and message["status"] == "in_progress":
+                message["status"] = "incomplete"
+                message["incomplete_at"] = self._stamp(self.clock())
+                message["incomplete_details"] = {"reason": "run_" + status}
+                self._emit(run, "thread.message.incomplete", message)
+            step["last_error"] = copy.deepcopy(run.data.get("last_error"))
+            self._finish_step(run, step, status)
+
+    def _write_message(self, run: _Run, status: str) -> None:
+        """The assistant's answer: a message_creation step and its message, streamed as deltas."""
+        message, step = self._begin_message(run)
+        message_id = message["id"]
         for i, piece in enumerate(_text_pieces(run.message)):
             text: Dict[str, Any] = {"value": piece}
             if i == 0:
@@ -1581,9 +1626,17 @@ class _StreamLog:
 
     def snapshot(self) -> RecordedStream:
         with self.lock:
-            events = [(n, d if d == "[DONE]" else json.loads(d)) for n, d in self.events]
+            events = [(n, _decoded_data(d)) for n, d in self.events]
             body = b"".join(self.raw)
             return RecordedStream(self.request, events, body, self.finished, self.ended)
+
+
+def _decoded_data(data: str) -> Any:
+    """An event's data as RecordedStream gives it: decoded JSON, else the text as sent."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data
 
 
 def _pad(body: bytes, size: int) -> bytes:
@@ -1827,15 +1880,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
         eol = fault.line_ending
         sent = 0
+        last = None  # the name of the last event sent
+        struck = False
         try:
             while True:
                 # The fault strikes before the next event is drawn (drawing moves the run on):
                 # during a stall, the run is where the events sent so far left it.
-                if sent == fault.after_events:
+                if not struck and (
+                    sent == fault.after_events
+                    or (fault.after_event is not None and last == fault.after_event)
+                ):
+                    struck = True
                     self._stall(fake, fault.stall)
+                    for name, data in fault.events:
+                        data = data if isinstance(data, str) else _compact(data)
+                        self._send_event(log, name, data, eol, fault, chunked)
                     if fault.error_event is not None:
-                        error = _compact({"error": dict(fault.error_event)})
-                        self._send_event(log, "error", error, eol, fault, chunked)
+                        error = dict(fault.error_event)
+                        data = _compact(error if fault.error_bare else {"error": error})
+                        self._send_event(log, "error", data, eol, fault, chunked)
                         break
                     if fault.drop:
                         self.close_connection = True  # mid-body: the client sees it cut
@@ -1850,6 +1913,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     return
                 self._send_event(log, event[0], event[1], eol, fault, chunked)
                 sent += 1
+                last = event[0]
         finally:
             log.end()
             for _ in reply.events:
