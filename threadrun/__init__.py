@@ -1770,16 +1770,16 @@ def _apply_deltas(entry: List[Any]) -> None:
 
 
 def _merge(target: Dict[str, Any], delta: Dict[str, Any], joins: List[Any]) -> None:
-    """``delta`` merged into ``target`` as the API's deltas build an object: strings
-    appended (as _Pieces, listed in ``joins``), objects merged, the items of an array that
-    carry an ``index`` merged into the item at that place (others added), null changing
-    nothing, anything else replaced."""
+    """``delta`` merged into ``target`` as the API's deltas build a message: a text's
+    ``value`` appended to (as _Pieces, listed in ``joins``), objects merged, the items of an
+    array that carry an ``index`` merged into the item at that place (others added), null
+    changing nothing, anything else (a type, a role) replaced."""
     for key, value in delta.items():
         old = target.get(key)
         kind = type(value)
         if value is None:
             target.setdefault(key, None)
-        elif kind is str:
+        elif kind is str and key == "value":
             if type(old) is _Pieces:
                 old.append(value)
             elif type(old) is str:

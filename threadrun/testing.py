@@ -236,7 +236,7 @@ _STATUS_ERRORS: Dict[int, Tuple[str, str, Optional[str]]] = {
 class Fault:
     """One injected misbehaviour, applied to the next request(s) that match it.
 
-    Applied in this order: wait ``delay`` seconds; if ``drop`` (and not ``after_events``),
+    Applied in this order: wait ``delay`` seconds; if ``drop`` (and no place in a stream),
     close the connection without a response; if ``status`` is set, answer with it instead of
     handling the request (``body`` as given, or when None an API error body for statuses >= 400
     and an empty body below); otherwise handle the request normally and, if ``pad_to`` is set,
@@ -1787,7 +1787,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             if fault.delay:
                 fake._stopping.wait(fault.delay)  # stop() cuts the wait short
-            if fault.drop and fault.after_events is None:
+            if fault.drop and fault.after_events is None and fault.after_event is None:
                 self.close_connection = True  # no response: the client sees the socket close
                 return
             if fault.status is not None:
