@@ -268,7 +268,7 @@ class DoneTest(RawStreamTest):
 
 class ForeignRunTest(RawStreamTest):
     def test_every_run_event_is_of_the_run_asked_for(self) -> None:
-        other_run = run_json(run_id="x", id="run_OTHER")
+        other_run = run_json(id="run_OTHER")
         other_thread = run_json(thread_id="thread_2")
         cases = [
             ("submit: another run", "submit", sse("thread.run.queued", other_run),
@@ -409,6 +409,75 @@ class NotAnEventStreamTest(RawStreamTest):
                 self.assertIn("not an event stream", cm.exception.message)
                 self.assertEqual(cm.exception.request_id, "req_x")
                 self.assertEqual(server.connections, 1)  # not retried
+
+
+class EchoedKeyTest(RawStreamTest):
+    """A server that echoes the key into what it sends: no error of any path shows it, whole
+    or cut short, in its message, repr, args, body, or any error in its chain."""
+
+    ECHO = "x" * 40 + KEY  # quoted cut short, the cut falls inside the key
+
+    def assertNoKeyPiece(self, exc: BaseException) -> None:
+        self.assertNoSecret(exc)
+        pieces = {KEY[i : i + 10] for i in range(len(KEY) - 9)}
+        chain = [exc]
+        while chain[-1].__cause__ or chain[-1].__context__:
+            chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
+        for error in chain:
+            texts = [str(error), repr(error), repr(error.args), repr(getattr(error, "body", ""))]
+            for text in texts:
+                self.assertFalse([p for p in pieces if p in text], text)
+
+    def error_of(self, call: Callable[[], Any], body: bytes, head: bytes = CLOSE_HEAD) -> Any:
+        self.client = self.raw_client(self.answer(body, head).base_url)
+        with self.assertRaises(Exception) as cm:
+            call()
+        self.assertNoKeyPiece(cm.exception)
+        return cm.exception
+
+    def test_every_path(self) -> None:
+        echo = self.ECHO
+        json_head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" \
+                    b"Connection: close\r\n\r\n"  # fmt: skip
+        page = json.dumps({"object": "list", "data": [json.loads(run_json())], "has_more": True,
+                           "last_id": "cur_" + echo}).encode()  # fmt: skip
+        delta_value = {"id": "msg_1", "delta": {"content": [
+            {"type": "text", "text": {"value": [echo]}}]}}  # fmt: skip
+        cases = [
+            ("stream: a run of another thread", threadrun.APIError, lambda: self.client.stream(
+                THREAD, "asst_1").until_done(),
+             sse("thread.run.created", run_json(thread_id="thread_" + echo)) + DONE, CLOSE_HEAD),
+            ("submit stream: another run", threadrun.APIError,
+             lambda: self.client.submit_tool_outputs_stream(THREAD, "run_1", []).until_done(),
+             sse("thread.run.queued", run_json(id="run_" + echo)) + DONE, CLOSE_HEAD),
+            ("retrieve: another run", threadrun.APIError,
+             lambda: self.client.retrieve(THREAD, "run_1"), run_json(id="run_" + echo).encode(),
+             json_head),
+            ("poll timeout", threadrun.PollTimeoutError,
+             lambda: self.client.poll(THREAD, "run_" + echo, timeout=0),
+             run_json("in_progress", id="run_" + echo).encode(), json_head),
+            ("list cursor", threadrun.APIError, lambda: list(self.client.list(THREAD)), page,
+             json_head),
+            ("text_deltas", threadrun.ThreadRunError,
+             lambda: list(self.client.stream(THREAD, "asst_1").text_deltas()),
+             sse("thread.message.delta", json.dumps(delta_value)) + DONE, CLOSE_HEAD),
+            ("error event", threadrun.StreamError,
+             lambda: self.client.stream(THREAD, "asst_1").until_done(),
+             sse("error", json.dumps({"message": echo, "code": echo})), CLOSE_HEAD),
+            ("undecodable event", threadrun.APIResponseValidationError,
+             lambda: self.client.stream(THREAD, "asst_1").until_done(),
+             sse("thread.run.created", RUN) + sse("thread.step.x", '{"a":"%s",}' % echo),
+             CLOSE_HEAD),
+            ("invalid run event", threadrun.APIResponseValidationError,
+             lambda: self.client.stream(THREAD, "asst_1").until_done(),
+             sse("thread.run.created", run_json(created_at=echo)), CLOSE_HEAD),
+            ("not an event stream", threadrun.APIError,
+             lambda: self.client.stream(THREAD, "asst_1"), b"<p>" + echo.encode() * 40,
+             b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n"),
+        ]  # fmt: skip
+        for name, error, call, body, head in cases:
+            with self.subTest(name):
+                self.assertIsInstance(self.error_of(call, body, head), error)
 
 
 class FakeStreamFaultsTest(ServerTest):
