@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
+import signal
+import subprocess
 import unittest
 from typing import Any, Dict, List
 
@@ -50,6 +53,10 @@ class CreateTest(cli.CLITest):
             (("queued", "in_progress", "requires_action"), 3),
             (("queued", "in_progress", "failed"), 4),
             (("queued", "cancelling", "cancelled"), 4),
+            (("queued", "in_progress", "expired"), 4),
+            # The stream ended, the run goes on: neither success nor failure.
+            (("queued", "cancelling"), 8),
+            (("queued", "in_progress"), 8),
         ):
             with self.subTest(statuses[-1]):
                 self.script(*statuses)
@@ -67,19 +74,24 @@ class CreateTest(cli.CLITest):
         fault = cli.testing.Fault(after_events=2, error_event={"message": "Overloaded."})
         drop = cli.testing.Fault(after_events=3, drop=True)
         stall = cli.testing.Fault(after_events=1, stall=4.0)
-        for name, inject, args, code, words in (
-            ("error event", fault, [], 1, "Overloaded."),
-            ("dropped", drop, [], 1, "cut"),
-            ("deadline", stall, ["--deadline", "1"], 5, "deadline"),
-            ("silence", stall, ["--request-timeout", "1"], 1, "sent nothing for 1 s"),
-        ):
+        before_head = cli.testing.Fault(delay=4.0, method="POST")
+        before_events = cli.testing.Fault(after_events=0, stall=4.0)
+        for name, inject, args, code, words, printed in (
+            ("error event", fault, [], 1, "Overloaded.", 2),
+            ("dropped", drop, [], 1, "cut", 3),
+            ("deadline", stall, ["--deadline", "1"], 5, "deadline", 1),
+            ("deadline before the answer", before_head, ["--deadline", "1"], 5,
+             "did not begin within stream_timeout", 0),
+            ("deadline before the first event", before_events, ["--deadline", "1"], 5,
+             "deadline", 0),
+            ("silence", stall, ["--request-timeout", "1"], 1, "sent nothing for 1 s", 1),
+        ):  # fmt: skip
             with self.subTest(name):
                 self.server.inject(inject)
                 proc = cli.run_cli(*self.url(), "create", self.thread(), "asst_1", "--stream",
                                    *args)  # fmt: skip
                 self.assertOneError(proc, code, words)
-                self.assertEqual(len(self.events(proc.stdout)), 2 if name == "error event"
-                                 else 3 if name == "dropped" else 1)  # fmt: skip
+                self.assertEqual(len(self.events(proc.stdout)), printed)
 
     def test_bad_arguments(self) -> None:
         for args in (["--metadata", "novalue"], ["--metadata", "=v"], ["--deadline", "0"],
@@ -114,7 +126,44 @@ class CreateTest(cli.CLITest):
         )
         self.assertEqual(code, 0, err)
         self.assertIn(MESSAGE + "\r\n", err)  # the pty turns \n into \r\n
-        self.assertEqual(self.events(out)[-1]["event"], "thread.run.completed")
+        run = self.events(out)[-1]
+        self.assertEqual(run["event"], "thread.run.completed")
+        # Which run was started, and how it ended, on a line of its own at the end.
+        self.assertTrue(err.endswith("run %s: completed\r\n" % run["data"]["id"]), err)
+
+    @unittest.skipIf(os.name == "nt", "needs a pseudo-terminal")
+    def test_ctrl_c_names_the_run_started(self) -> None:
+        import pty
+
+        self.server.inject(cli.testing.Fault(after_event="thread.run.in_progress", stall=30.0))
+        master, slave = pty.openpty()
+        child = cli.start_interruptible_cli(
+            *self.url(), "create", self.thread(), "asst_1", "--stream",
+            env=cli.cli_env(TERM="xterm"), stdout=subprocess.PIPE, stderr=slave,
+        )  # fmt: skip
+        os.close(slave)
+        try:
+            lines = [child.stdout.readline() for _ in range(3)]  # created, queued, in_progress
+            child.send_signal(signal.SIGINT)  # stalled after in_progress: Ctrl-C
+            self.assertEqual(child.wait(30), 130)
+            err = b""
+            while select.select([master], [], [], 1)[0]:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the child is gone
+                    break
+                if not data:
+                    break
+                err += data
+        finally:
+            os.close(master)
+            if child.poll() is None:
+                child.kill()
+            child.stdout.close()
+        run = json.loads(lines[-1])["data"]
+        self.assertEqual(run["status"], "in_progress")
+        self.assertIn("run %s: in_progress\r\n" % run["id"], err.decode())
+        self.assertIn("interrupted", err.decode())
 
 
 class DemoStreamTest(cli.CLITest):
