@@ -203,6 +203,28 @@ class StreamFramingTest(StreamTest):
         self.assertEqual(message["incomplete_details"], {"reason": "max_tokens"})
         self.assertEqual(events[-2][0], "thread.run.incomplete")
 
+    def test_a_run_that_stops_in_progress_stops_its_step(self) -> None:
+        # As the API streams it: the step the run was in fails or expires with it, and the
+        # message it was writing ends incomplete.
+        for end in ("failed", "expired"):
+            with self.subTest(end=end):
+                self.server.default_statuses = ("queued", "in_progress", end)
+                _, events = self.stream("/v1/threads/thread_1/runs", {"assistant_id": "a"})
+                self.assertEqual(self.names(events), [
+                    "thread.run.created", "thread.run.queued", "thread.run.in_progress",
+                    "thread.run.step.created", "thread.run.step.in_progress",
+                    "thread.message.created", "thread.message.in_progress",
+                    "thread.message.incomplete", "thread.run.step." + end,
+                    "thread.run." + end, "done",
+                ])  # fmt: skip
+                step, run = events[-3][1], events[-2][1]
+                self.assertEqual((step["status"], step["last_error"]),
+                                 (end, run["last_error"]))  # fmt: skip
+                self.assertIsInstance(step[end + "_at"], int)
+                message = events[-4][1]
+                self.assertEqual(message["incomplete_details"], {"reason": "run_" + end})
+                self.assertEqual(self.server.get_steps(run["id"]), [step])
+
     def test_message_text_is_configurable(self) -> None:
         self.server.default_message = "  Two  words \n"
         _, events = self.stream("/v1/threads/thread_1/runs", {"assistant_id": "a"})
@@ -490,10 +512,48 @@ class StreamFaultTest(StreamTest):
         resp = self.call("POST", self.PATH, dict(self.BODY, stream=True))
         self.assertEqual((resp.status, resp.json["error"]["type"]), (503, "server_error"))
 
+    def test_events_after_a_named_one_then_a_bare_error(self) -> None:
+        # Anything a server may send, at a place named by the event before it: an unknown
+        # event, invalid JSON, then the spec's error event (its data the error itself).
+        error = {"code": "server_error", "message": "Boom.", "param": None, "type": None}
+        inserted = [("thread.run.frobnicated", {"object": "thread.run.frobnicated"}),
+                    ("thread.message.delta", '{"x": NaN,}')]  # fmt: skip
+        self.server.inject(testing.Fault(after_event="thread.run.queued", events=inserted,
+                                         error_event=error, error_bare=True))  # fmt: skip
+        raw = self.raw_stream(self.PATH, self.BODY)
+        _, chunks, terminated = dechunk(raw)
+        self.assertTrue(terminated)
+        self.assertEqual(b"".join(chunks).split(b"\n\n")[-4:], [
+            b'event: thread.run.frobnicated\ndata: {"object":"thread.run.frobnicated"}',
+            b'event: thread.message.delta\ndata: {"x": NaN,}',
+            b'event: error\ndata: {"code":"server_error","message":"Boom.","param":null,'
+            b'"type":null}', b"",
+        ])  # fmt: skip
+        recorded = self.server.streams[-1]
+        self.assertEqual([name for name, _ in recorded.events],
+                         ["thread.run.created", "thread.run.queued", "thread.run.frobnicated",
+                          "thread.message.delta", "error"])  # fmt: skip
+        self.assertEqual(recorded.events[-2:], [("thread.message.delta", '{"x": NaN,}'),
+                                                ("error", error)])  # fmt: skip
+        self.assertFalse(recorded.finished)
+        # Without an error, the stream goes on after them; only the first such event counts.
+        self.server.inject(testing.Fault(after_event="thread.message.delta",
+                                         events=[("x.y", [1])]))  # fmt: skip
+        _, events = self.stream(self.PATH, self.BODY)
+        names = self.names(events)
+        self.assertEqual(names.count("x.y"), 1)
+        self.assertEqual(names[names.index("x.y") - 1 : names.index("x.y") + 2],
+                         ["thread.message.delta", "x.y", "thread.message.delta"])  # fmt: skip
+        self.assertEqual(names[-1], "done")
+
     def test_fault_validation(self) -> None:
         for kwargs in (
             {"stall": 1.0},
             {"error_event": {"message": "x"}},
+            {"events": [("a", {})]},
+            {"after_events": 1, "after_event": "thread.run.queued"},
+            {"after_event": "a", "events": [("a",)]},
+            {"after_event": "a", "events": [(1, {})]},
             {"after_events": -1},
             {"after_events": 1, "stall": -1.0},
             {"line_ending": "\n\r"},
