@@ -18,10 +18,10 @@ import socket
 import threading
 import time
 import unittest
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 from tests import DATA_DIR, threadrun
-from tests.support import KEY, THREAD, EnvTest, ScriptedServer, ServerTest, chunked, read_request
+from tests.support import KEY, THREAD, EnvTest, ScriptedServer, ServerTest, chunked
 from tests.test_stream import DONE, run_json, sse
 
 STREAMS = sorted(glob.glob(os.path.join(DATA_DIR, "streams", "*.sse")))
@@ -290,11 +290,12 @@ class ForeignRunTest(RawStreamTest):
         for name, method, body, words in cases:
             with self.subTest(name):
                 client = self.raw_client(self.answer(body + DONE).base_url)
-                stream = {
-                    "submit": lambda: client.submit_tool_outputs_stream(THREAD, "run_1", []),
-                    "stream": lambda: client.stream(THREAD, "asst_1"),
-                    "thread": lambda: client.create_thread_and_run_stream("asst_1"),
-                }[method]()
+                if method == "submit":
+                    stream = client.submit_tool_outputs_stream(THREAD, "run_1", [])
+                elif method == "stream":
+                    stream = client.stream(THREAD, "asst_1")
+                else:
+                    stream = client.create_thread_and_run_stream("asst_1")
                 with self.raises(threadrun.APIError) as cm:
                     stream.until_done()
                 self.assertIs(type(cm.exception), threadrun.APIError)

@@ -1467,7 +1467,7 @@ class RunStream:
         decoder = self._decoder
         read_chunk = self._read_chunk
         scan = _scan_value
-        messages = self._messages
+        messages: Dict[Any, List[Any]] = self._messages  # looked up by what a delta names
         try:
             while True:
                 try:

@@ -254,8 +254,8 @@ class Fault:
     unknown events, annotation deltas, invalid JSON), then send ``error_event`` as ``event:
     error`` with data ``{"error": error_event}`` (the error object itself with
     ``error_bare=True``, the spec's shape) and end the response (no ``done``), or, if
-    ``drop``, close the connection in the middle of the body; else the stream goes on. Lines end with
-    ``line_ending`` ("\\n", "\\r\\n" or "\\r"). The body goes in HTTP chunks of at most
+    ``drop``, close the connection in the middle of the body; else the stream goes on. Lines
+    end with ``line_ending`` ("\\n", "\\r\\n" or "\\r"). The body goes in HTTP chunks of at most
     ``chunk_bytes`` bytes (each event starts a new chunk), and, with ``split_awkwardly``, is
     also cut inside every multi-byte UTF-8 character, between every CR and LF and inside every
     ``data:`` field name. Whatever the stream's client sees, its run goes on to where the whole
