@@ -155,6 +155,8 @@ class ReadmeTableTest(ServerTest):
             run = stream.until_done()
         self.assertEqual(run.status, "completed")
         self.assertTrue(text)
+        [answer] = stream.messages  # what the SDK's get_final_messages() gives
+        self.assertEqual((answer["status"], threadrun.message_text(answer)), ("completed", text))
 
     def check_create_thread_and_run(self) -> None:
         client = self.client()
@@ -169,7 +171,8 @@ class ReadmeTableTest(ServerTest):
     def test_every_row(self) -> None:
         checks: Dict[str, Callable[[], None]] = {
             "`client.stream(thread_id, assistant_id)`: a `RunStream` (iterate it; "
-            "`text_deltas()`; `until_done()` returns the run)": self.check_stream,
+            "`text_deltas()`; `until_done()` returns the run; `.messages` for "
+            "`get_final_messages()`)": self.check_stream,
             "`create_thread_and_run(assistant_id, thread={…})`, `…_stream`, `…_poll`": (
                 self.check_create_thread_and_run
             ),
