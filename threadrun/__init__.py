@@ -1567,15 +1567,13 @@ class RunStream:
         if not isinstance(message_id, str):
             return
         entry = self._messages.get(message_id)
-        if entry is None or name in _FINAL_MESSAGE_EVENTS:
+        if entry is None or name in _FINAL_MESSAGE_EVENTS or not (entry[1] or entry[2]):
+            # New, whole, or (in_progress) the message as it stands: no delta to keep.
             self._messages[message_id] = [data, [], False]
             return
-        # A change before the end (in_progress, events of the future): its fields, the text
-        # so far kept.
+        # A change after deltas (events of the future): its fields, the text so far kept.
         if entry[1]:
             _apply_deltas(entry)
-        elif not entry[2]:
-            entry[0], entry[2] = _copied(entry[0]), True
         message = entry[0]
         for key, value in data.items():
             if key != "content":
