@@ -2855,9 +2855,11 @@ class Client:
         ``stream_timeout`` (seconds, None: no limit) bounds the whole, retries and stream
         together, raising :class:`APITimeoutError` when it passes. ``max_response_bytes``
         applies to each event; the ``run_adapter`` to each run event's data, and a run that
-        cannot be read raises :class:`APIResponseValidationError` naming its event. A server
-        that answers with JSON rather than an event stream (one that does not stream) raises
-        :class:`APIError` saying so.
+        cannot be read raises :class:`APIResponseValidationError` naming its event. Every run
+        event must be of ``thread_id``, and of the stream's first run (:class:`APIError`
+        otherwise). A 2xx answer that is not ``text/event-stream`` (JSON from a server that
+        does not stream, a proxy's page) raises :class:`APIError` naming its type and quoting
+        its start.
 
         The stream reads over a connection of its own, so the client's other calls go on
         meanwhile; read to its end, it hands the connection back for the next request.
@@ -2877,7 +2879,8 @@ class Client:
         stream_timeout: Optional[float] = None, **options: Any,
     ) -> RunStream:
         """:meth:`submit_tool_outputs` with ``"stream": true``: the events of the rest of the
-        run, a :class:`RunStream` (as :meth:`stream` says)."""
+        run, a :class:`RunStream` (as :meth:`stream` says; every run event must be ``run_id``
+        of ``thread_id``)."""
         _check_options(options)
         body = {"tool_outputs": _checked_outputs(tool_outputs), "stream": True}
         path = self._run_path(thread_id, run_id, "/submit_tool_outputs")
