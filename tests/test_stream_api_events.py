@@ -416,11 +416,11 @@ class EchoedKeyTest(RawStreamTest):
     """A server that echoes the key into what it sends: no error of any path shows it, whole
     or cut short, in its message, repr, args, body, or any error in its chain."""
 
-    ECHO = "x" * 40 + KEY  # quoted cut short, the cut falls inside the key
+    ECHO = "x" * 30 + KEY  # quoted cut short (60 characters), the cut falls inside the key
 
     def assertNoKeyPiece(self, exc: BaseException) -> None:
         self.assertNoSecret(exc)
-        pieces = {KEY[i : i + 10] for i in range(len(KEY) - 9)}
+        pieces = {KEY[i : i + 8] for i in range(len(KEY) - 7)}
         chain = [exc]
         while chain[-1].__cause__ or chain[-1].__context__:
             chain.append(chain[-1].__cause__ or chain[-1].__context__)  # type: ignore[arg-type]
@@ -472,6 +472,11 @@ class EchoedKeyTest(RawStreamTest):
             ("invalid run event", threadrun.APIResponseValidationError,
              lambda: self.client.stream(THREAD, "asst_1").until_done(),
              sse("thread.run.created", run_json(created_at=echo)), CLOSE_HEAD),
+            ("invalid event of a run whose id echoes the key",
+             threadrun.APIResponseValidationError,
+             lambda: self.client.stream(THREAD, "asst_1").until_done(),
+             sse("thread.run.created", run_json(id="run_" + echo))
+             + sse("thread.message.delta", "{,}"), CLOSE_HEAD),
             ("not an event stream", threadrun.APIError,
              lambda: self.client.stream(THREAD, "asst_1"), b"<p>" + echo.encode() * 40,
              b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n"),

@@ -1632,8 +1632,8 @@ class RunStream:
         """The error for an event whose data cannot be read (``data``: as it came): it names
         the event and the stream's run, and carries the data."""
         where = "in event %r" % _shorten(name, 60)
-        if self._run_id is not None:
-            where += " of run %r" % _shorten(self._run_id, 60)
+        if self._run_id is not None:  # redacted before it is cut short, as in _other_run
+            where += " of run %r" % _shorten((self._redact or _same)(self._run_id), 60)
         if isinstance(exc, APIError):
             # A client's parse_run error carries what the server sent: keep it, and its type.
             message = "%s: %s" % (where, exc.args[0])
