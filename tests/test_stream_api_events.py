@@ -21,7 +21,16 @@ import unittest
 from typing import Any, Callable, Dict, List
 
 from tests import DATA_DIR, threadrun
-from tests.support import KEY, THREAD, EnvTest, ScriptedServer, ServerTest, chunked
+from tests.support import (
+    KEY,
+    THREAD,
+    EnvTest,
+    ScriptedServer,
+    ServerTest,
+    chunked,
+    requires_tracemalloc,
+    tracemalloc,
+)
 from tests.test_stream import DONE, run_json, sse
 
 STREAMS = sorted(glob.glob(os.path.join(DATA_DIR, "streams", "*.sse")))
@@ -192,6 +201,26 @@ class MessagesTest(RawStreamTest):
         stream = self.stream_of(body)
         stream.until_done()
         self.assertEqual(stream.messages, [final])
+
+
+class LongMessageTest(unittest.TestCase):
+    @requires_tracemalloc
+    def test_a_long_message_is_kept_as_its_text_not_its_deltas(self) -> None:
+        # 20,000 deltas of 10 characters: 200 kB of text, some 20 MB as delta objects.
+        word = delta(text_part("0123456789"))
+        chunks = iter([sse("thread.run.created", RUN), message_event(
+            "thread.message.created", message())] + [word] * 20000 + [DONE])  # fmt: skip
+        stream = threadrun.RunStream(lambda: next(chunks, b""), lambda done: None,
+                                     max_event_bytes=1 << 20)  # fmt: skip
+        tracemalloc.start()
+        try:
+            count = sum(1 for _ in stream)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.assertEqual(count, 20002)
+        self.assertEqual(threadrun.message_text(stream.messages[0]), "0123456789" * 20000)
+        self.assertLess(peak, 4_000_000)
 
 
 class FakeMessagesTest(ServerTest):

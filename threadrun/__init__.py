@@ -1274,6 +1274,9 @@ if TYPE_CHECKING:  # pragma: no cover
     _Tagged = TypeVar("_Tagged", bound=Union[APIError, ThreadRunError])
 
 # The message events whose data is the message as it ends: taken whole, deltas or not.
+# Deltas of a message kept before they are applied: memory holds a long message's text, not
+# every delta of it, and each application joins its text once.
+_PENDING_DELTAS = 512
 _FINAL_MESSAGE_EVENTS = frozenset(("thread.message.completed", "thread.message.incomplete"))
 
 
@@ -1308,7 +1311,7 @@ class RunStream:
     never waits), else with False (the body is unread: never reuse the connection). An
     event of more than ``max_event_bytes`` bytes (the client's ``max_response_bytes``; its
     lines with their ends, CRLF counting one) raises :class:`ResponseTooLargeError`: memory
-    stays flat however long the stream.
+    stays flat however long the stream, but for the text of its messages.
 
     Iteration ends at the ``done`` event (``data: [DONE]``), which is not yielded. An event
     whose data is a run (``"object": "thread.run"``, in a ``thread.run.<status>`` event,
@@ -1514,7 +1517,10 @@ class RunStream:
                         if entry is None:
                             entry = self._new_message(value)
                         if entry is not None:
-                            entry[1].append(value)
+                            pending = entry[1]
+                            pending.append(value)
+                            if len(pending) >= _PENDING_DELTAS:
+                                _apply_deltas(entry)  # a long message: its text, not its deltas
                     elif name[:15] == "thread.message.":
                         self._message_event(name, value)
                     elif name == "thread.created" and self._thread_id is None:
