@@ -335,10 +335,9 @@ class RecordedStream:
     ``request`` is the request it answers; ``events`` the ``(event, data)`` pairs sent, in
     order (each recorded as it is written, so an event a client has read is there), ``data``
     decoded from JSON (the text as sent when it is not JSON: ``"[DONE]"`` for ``done``);
-    ``body`` the exact bytes of the
-    stream (without the HTTP chunk framing); ``finished`` whether ``done`` was sent; ``ended``
-    whether the server is through with the stream (after ``done``, a fault, or the client
-    going away), set before the end of the body is sent.
+    ``body`` the exact bytes of the stream (without the HTTP chunk framing); ``finished``
+    whether ``done`` was sent; ``ended`` whether the server is through with the stream (after
+    ``done``, a fault, or the client going away), set before the end of the body is sent.
     """
 
     request: RecordedRequest
