@@ -27,15 +27,18 @@ API does, each event ``event: NAME\\ndata: JSON\\n\\n`` in its own HTTP/1.1 chun
 ``thread.created`` (``/threads/runs`` only), ``thread.run.created``, then the events of each
 status change along the run's script -- ``thread.run.<status>`` with the full run, the
 ``thread.run.step.*`` events of its steps (``created``, ``in_progress``, ``delta`` for tool
-calls, ``completed``), and before ``thread.run.completed`` the ``thread.message.*`` events of
-the assistant's message (``created``, ``in_progress``, one ``delta`` per word, whose values
-join into the message's text, ``completed``) -- then ``event: done`` / ``data: [DONE]``. A run
+calls, ``completed``; ``failed``/``expired`` with a run that fails or expires in progress, its
+message then ``thread.message.incomplete``), and before ``thread.run.completed`` the
+``thread.message.*`` events of the assistant's message (``created``, ``in_progress``, one
+``delta`` per word, whose values join into the message's text, ``completed``) -- then
+``event: done`` / ``data: [DONE]``. A run
 that reaches ``requires_action`` ends its stream with ``thread.run.requires_action`` and
 ``done``; ``submit_tool_outputs`` with ``"stream": true`` streams the rest. Each change is made
 just before the stream sends its first event, so a GET between two events shows the status the
 stream last said (a run that a stream drives is not moved by GETs). Stream faults
-(``Fault.after_events``: drop the connection, stall, an ``error`` event; awkward chunk splits,
-other line endings) go through ``inject``; ``streams`` records what each stream sent.
+(``Fault.after_events`` or ``after_event``: drop the connection, stall, events of any kind, an
+``error`` event; awkward chunk splits, other line endings) go through ``inject``; ``streams``
+records what each stream sent.
 
 Each run has its steps (``GET .../runs/{run_id}/steps`` and ``.../steps/{step_id}``): a
 ``tool_calls`` step for each time it requires action (the calls of ``required_action``, with
