@@ -129,7 +129,7 @@ class CreateTest(cli.CLITest):
         run = self.events(out)[-1]
         self.assertEqual(run["event"], "thread.run.completed")
         # Which run was started, and how it ended, on a line of its own at the end.
-        self.assertTrue(err.endswith("run %s: completed\r\n" % run["data"]["id"]), err)
+        self.assertTrue(err.endswith("\n%s: completed\r\n" % run["data"]["id"]), err)
 
     @unittest.skipIf(os.name == "nt", "needs a pseudo-terminal")
     def test_ctrl_c_names_the_run_started(self) -> None:
@@ -162,7 +162,7 @@ class CreateTest(cli.CLITest):
             child.stdout.close()
         run = json.loads(lines[-1])["data"]
         self.assertEqual(run["status"], "in_progress")
-        self.assertIn("run %s: in_progress\r\n" % run["id"], err.decode())
+        self.assertTrue(err.decode().startswith("%s: in_progress\r\n" % run["id"]), err)
         self.assertIn("interrupted", err.decode())
 
 

@@ -482,10 +482,12 @@ def _cmd_create(args: argparse.Namespace) -> int:
         return EXIT_POLL_TIMEOUT
     finally:
         # However it ended (Ctrl-C too): which run was started, and where it was last seen.
-        if stream is not None and stream.run is not None:
-            said = "run %s: %s" % (stream.run.id, stream.run.status)
-            _AFTER_ACTION.append(_clean("the server started " + said))
-            text.status(said)
+        seen = None if stream is None else stream.run
+        if seen is not None:
+            _AFTER_ACTION.append(
+                _clean("the server started run %s (%s when last seen)" % (seen.id, seen.status))
+            )
+            text.status("%s: %s" % (seen.id, seen.status))
     if run.status in RunStatus.TERMINAL or run.status == RunStatus.REQUIRES_ACTION:
         return _exit_for(run)
     return EXIT_RUN_GOING
