@@ -644,7 +644,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         outcome = ask(client, args, thread_id, params, progress)
         if isinstance(outcome, int):
             return outcome
-        run, answer = outcome
+        run, answer, shown = outcome
         if run.status == RunStatus.COMPLETED and answer is None:
             answer = _answer_of(client, thread_id, run.id)
     if run.status == RunStatus.REQUIRES_ACTION:
@@ -655,7 +655,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     if run.status != RunStatus.COMPLETED:
         _error("run %s ended %s%s" % (run.id, run.status, _detail(run)))
         return EXIT_RUN_FAILED
-    if answer is not None:
+    if answer is not None and not shown:
         _Answer(sys.stdout).write(answer)
     return EXIT_OK
 
@@ -664,8 +664,8 @@ def _ask_polled(
     client: Client, args: argparse.Namespace, thread_id: str, params: Dict[str, Any],
     progress: _Progress,
 ) -> Any:
-    """The run, created then polled with the progress on stderr: (run, None), or the exit
-    status of a deadline passed."""
+    """The run, created then polled with the progress on stderr: (run, None, False) (its
+    answer is to be read), or the exit status of a deadline passed."""
     named: List[str] = []
 
     def on_run(run: ThreadRun) -> None:
@@ -687,15 +687,16 @@ def _ask_polled(
     if not named:  # the created run was already where polling stops
         progress.say("run: " + run.id)
     progress.finish(run)
-    return run, None
+    return run, None, False
 
 
 def _ask_streamed(
     client: Client, args: argparse.Namespace, thread_id: str, params: Dict[str, Any],
     progress: _Progress,
 ) -> Any:
-    """The run, streamed, its text live on stdout when that is a terminal: (run, the text
-    when it was not shown live), or the exit status of a deadline passed."""
+    """The run, streamed, its text live on stdout when that is a terminal: (run, its text,
+    whether it was shown live), (run, None, False) when no text came, or the exit status of
+    a deadline passed."""
     started = time.monotonic()
     stream = client.stream(thread_id, args.assistant_id, stream_timeout=args.deadline, **params)
     _AFTER_ACTION.append("the server started a run in thread %s" % _clean(thread_id))
@@ -710,10 +711,9 @@ def _ask_streamed(
                     break
             for piece in stream.text_deltas():
                 _check_interrupted()
+                pieces.append(piece)
                 if live is not None:
                     live.delta(piece)
-                else:
-                    pieces.append(piece)
             run = stream.until_done()
     except APITimeoutError as exc:
         if args.deadline is None or time.monotonic() - started < args.deadline:
@@ -723,7 +723,9 @@ def _ask_streamed(
     finally:
         if live is not None:
             live.end()
-    return run, None if live is not None else "".join(pieces)
+    if not pieces:  # a server that streams no text: the answer is read from the thread
+        return run, None, False
+    return run, "".join(pieces), live is not None
 
 
 def _answer_of(client: Client, thread_id: str, run_id: str) -> Optional[str]:
