@@ -107,7 +107,7 @@ class AskTest(cli.CLITest):
     def test_ask_in_a_thread_continues_the_conversation(self) -> None:
         self.script("queued", "completed")
         first = self.ask("asst_1", "Weather in Paris?")
-        thread_id, first_run = ids_on(first.stderr)
+        thread_id = ids_on(first.stderr)[0]
         proc = self.ask("asst_1", "And tomorrow?", "--thread", thread_id, "--instructions",
                         "Be brief.", "--model", "gpt-4o-mini")  # fmt: skip
         self.assertEqual(proc.returncode, 0, proc.stderr)

@@ -126,7 +126,8 @@ class ThreadsTest(ServerTest):
             (lambda: client.create_message(THREAD, "hi", role=None), "^role must be a str"),
             (lambda: client.create_thread("hi"), "^messages must be a list"),
             (lambda: client.create_thread(["hi"]), r"^messages\[0\] must be a mapping"),
-            (lambda: client.create_thread([{"role": 1, "content": "x"}]), r"messages\[0\]\['role'\]"),
+            (lambda: client.create_thread([{"role": 1, "content": "x"}]),
+             r"messages\[0\]\['role'\]"),
         ):  # fmt: skip
             with self.subTest(pattern=pattern), self.assertRaisesRegex(TypeError, pattern):
                 call()

@@ -139,7 +139,7 @@ class ThreadsTest(ServerTest):
                 self.assertEqual(resp.status, 400, resp.raw)
                 self.assertEqual(resp.json["error"]["param"], param)
         self.assertEqual(self.server.get_messages(thread_id), [])  # nothing half-made
-        resp = self.call("POST", "/v1/threads/thread_nope/messages", {"role": "user", "content": "x"})
+        resp = self.call("POST", "/v1/threads/nope/messages", {"role": "user", "content": "x"})
         self.assertEqual(resp.status, 404)
 
     def test_faults_apply_to_the_new_routes(self) -> None:

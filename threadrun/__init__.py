@@ -3040,7 +3040,9 @@ class Client:
         # A message that does not name its thread is taken as the path's.
         for key, expected in (("id", object_id), ("thread_id", thread_id)):
             answered = item.get(key)
-            if expected is None or answered == expected or (key == "thread_id" and answered is None):
+            if expected is None or answered == expected:
+                continue
+            if key == "thread_id" and answered is None:
                 continue
             answered = self._scrub_value(answered)
             subject = kind if key == "id" else "a %s of thread" % kind
