@@ -146,13 +146,16 @@ def make_candidates(info: Dict[str, Any]) -> Tuple[List[Candidate], Closer]:
     }
     loads, from_dict = json.loads, ThreadRun.from_dict
 
-    def floor() -> Any:
-        connection.request("GET", path, headers=headers)
+    def raw_get(target: str) -> bytes:
+        connection.request("GET", target, headers=headers)
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
-            raise RuntimeError("floor: HTTP %d: %r" % (response.status, body[:200]))
-        return from_dict(loads(body))
+            raise RuntimeError("floor: GET %s: HTTP %d: %r" % (target, response.status, body[:200]))
+        return body
+
+    def floor() -> Any:
+        return from_dict(loads(raw_get(path)))
 
     messages_thread = info["messages_thread"]
     messages_path = "/v1/threads/%s/messages?limit=%d" % (messages_thread, PAGE)
@@ -161,12 +164,7 @@ def make_candidates(info: Dict[str, Any]) -> Tuple[List[Candidate], Closer]:
         return list(client.list_messages(messages_thread, limit=PAGE))
 
     def messages_floor() -> Any:
-        connection.request("GET", messages_path, headers=headers)
-        response = connection.getresponse()
-        body = response.read()
-        if response.status != 200:
-            raise RuntimeError("messages floor: HTTP %d: %r" % (response.status, body[:200]))
-        return loads(body)["data"]
+        return loads(raw_get(messages_path))["data"]
 
     def close() -> None:
         client.close()

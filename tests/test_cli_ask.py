@@ -9,9 +9,8 @@ import json
 import os
 import re
 import subprocess
-import time
 import unittest
-from typing import Any, Dict, List, Tuple
+from typing import Any, List, Tuple
 
 from tests import test_cli as cli
 
@@ -31,43 +30,6 @@ def ids_on(stderr: str) -> Tuple[str, str]:
     run = re.findall(r"(?m)^run: (\S+)$", stderr)
     assert len(thread) == 1 and len(run) == 1, stderr
     return thread[0], run[0]
-
-
-def run_on_pty(args: List[str], columns: int, env: Dict[str, str]) -> Tuple[int, str]:
-    """``python -m threadrun ARGS`` with stdout and stderr on one pseudo-terminal of
-    ``columns`` columns: (exit status, what the terminal received)."""
-    import fcntl
-    import pty
-    import select
-    import struct
-    import termios
-
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    child = cli.start_cli(*args, env=env, stdout=slave, stderr=slave)
-    os.close(slave)
-    output = b""
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.05)
-            if ready:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:  # EIO: the child closed its end
-                    break
-                if not data:
-                    break
-                output += data
-            elif child.poll() is not None:
-                break
-        child.wait(10)
-    finally:
-        os.close(master)
-        if child.poll() is None:
-            child.kill()
-            child.wait(10)
-    return child.returncode, output.decode("utf-8")
 
 
 def screen_lines(output: str) -> List[str]:
@@ -219,8 +181,10 @@ class AskTest(cli.CLITest):
         for columns in (40, 80):
             for way in ([], ["--stream"]):
                 with self.subTest(columns=columns, way=way):
-                    code, output = run_on_pty([*self.url(), "ask", "asst_1", "Q", *way],
-                                              columns, env)  # fmt: skip
+                    code, _, output = cli.run_on_terminal(
+                        [*self.url(), "ask", "asst_1", "Q", *way], env, columns=columns,
+                        stdout_too=True,
+                    )  # fmt: skip
                     self.assertEqual(code, 0, output)
                     lines = screen_lines(output)
                     for line in lines:

@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Any,
         Callable,
         Dict,
+        Iterator,
         List,
         Mapping,
         Optional,
@@ -559,19 +560,32 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_steps(args: argparse.Namespace) -> int:
-    limit = args.limit
+    with _client(args) as client:
+        steps = client.list_steps(args.thread_id, args.run_id, limit=_page_size(args.limit),
+                                  order=args.order)  # fmt: skip
+        return _print_objects(steps, args.limit)
+
+
+def _page_size(limit: Optional[int]) -> Optional[int]:
+    # The size of the pages of a list printed up to --limit N: min(N, 100), 100 the API's most.
+    return None if limit is None else min(limit, 100)
+
+
+def _print_objects(
+    objects: Iterator[Dict[str, Any]], limit: Optional[int],
+    adapt: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None,
+) -> int:
+    """Up to ``limit`` of the decoded objects (steps, messages) as JSON Lines, each written as
+    its page arrives (``adapt``ed first, if given)."""
     write = sys.stdout.write
     flush = sys.stdout.flush
-    with _client(args) as client:
-        steps = client.list_steps(
-            args.thread_id, args.run_id, limit=None if limit is None else min(limit, 100),
-            order=args.order,
-        )  # fmt: skip
-        for step in itertools.islice(steps, limit):
-            # ASCII, compact: as list writes runs (a decoded step holds no NaN to refuse).
-            write(json.dumps(step, separators=(",", ":")) + "\n")
-            flush()
-            _check_interrupted()
+    for item in itertools.islice(objects, limit):
+        if adapt is not None:
+            item = adapt(item)
+        # ASCII, compact: as list writes runs (a decoded object holds no NaN to refuse).
+        write(json.dumps(item, separators=(",", ":")) + "\n")
+        flush()
+        _check_interrupted()
     return EXIT_OK
 
 
@@ -584,22 +598,11 @@ _MESSAGE_TIMESTAMPS = ("created_at", "completed_at", "incomplete_at")
 
 
 def _cmd_messages(args: argparse.Namespace) -> int:
-    limit = args.limit
-    write = sys.stdout.write
-    flush = sys.stdout.flush
     with _client(args) as client:
-        messages = client.list_messages(
-            args.thread_id, run_id=args.run, order=args.order,
-            limit=None if limit is None else min(limit, 100),
-        )  # fmt: skip
-        for message in itertools.islice(messages, limit):
-            if args.timestamps == "iso":
-                message = _unix_timestamps(message)
-            # ASCII, compact: as steps writes steps.
-            write(json.dumps(message, separators=(",", ":")) + "\n")
-            flush()
-            _check_interrupted()
-    return EXIT_OK
+        messages = client.list_messages(args.thread_id, run_id=args.run, order=args.order,
+                                        limit=_page_size(args.limit))  # fmt: skip
+        adapt = _unix_timestamps if args.timestamps == "iso" else None
+        return _print_objects(messages, args.limit, adapt)
 
 
 def _unix_timestamps(message: Dict[str, Any]) -> Dict[str, Any]:
