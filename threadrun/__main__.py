@@ -449,14 +449,20 @@ def _cmd_wait(args: argparse.Namespace) -> int:
     return _exit_for(run)
 
 
-def _cmd_create(args: argparse.Namespace) -> int:
+def _run_params(args: argparse.Namespace) -> Dict[str, Any]:
+    """The body parameters of the run a command starts: --instructions, --model, --metadata
+    (where the command has them)."""
     params: Dict[str, Any] = {}
-    if args.instructions is not None:
-        params["instructions"] = args.instructions
-    if args.model is not None:
-        params["model"] = args.model
-    if args.metadata:
+    for name in ("instructions", "model"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    if getattr(args, "metadata", None):
         params["metadata"] = dict(args.metadata)
+    return params
+
+
+def _cmd_create(args: argparse.Namespace) -> int:
+    params = _run_params(args)
     if not args.stream:
         if args.deadline is not None:
             raise _UsageError("--deadline bounds a stream: it needs --stream")
@@ -621,11 +627,7 @@ def _unix_timestamps(message: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    params: Dict[str, Any] = {}
-    if args.instructions is not None:
-        params["instructions"] = args.instructions
-    if args.model is not None:
-        params["model"] = args.model
+    params = _run_params(args)
     progress = _Progress(sys.stderr, "run")
     _ACTIVE.append(progress)
     with _client(args, sleep=progress.sleep) as client:
