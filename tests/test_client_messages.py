@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import threading
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
-from tests import threadrun
+from tests import DATA_DIR, threadrun
 from tests.support import KEY, THREAD, ServerTest
 
 
@@ -228,18 +229,11 @@ class ThreadsTest(ServerTest):
         self.assertIn("expected a message object, got string", str(cm.exception))
 
 
-class OtherShapeServer:
-    """A plain http.server holding one thread whose message writes its text part as a bare
-    string, and timestamps as ISO strings (as some self-hosted servers do)."""
+class LoopbackServer:
+    """A plain http.server on 127.0.0.1 answering each GET with the bytes ``answer(path)``
+    gives (the raw path, query included)."""
 
-    MESSAGE = {"id": "msg_1", "object": "thread.message", "created_at": "2026-11-29T16:30:14Z",
-               "thread_id": THREAD, "role": "assistant", "run_id": "run_1",
-               "content": [{"type": "image_file", "image_file": {"file_id": "f"}},
-                           {"type": "text", "text": "Sunny."}]}  # fmt: skip
-
-    def __init__(self) -> None:
-        message = self.MESSAGE
-
+    def __init__(self, answer: Callable[[str], bytes]) -> None:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
@@ -247,8 +241,7 @@ class OtherShapeServer:
                 pass
 
             def do_GET(self) -> None:
-                page = {"object": "list", "data": [message], "has_more": False}
-                body = json.dumps(page if "/messages?" in self.path else message).encode()
+                body = answer(self.path)
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -263,12 +256,42 @@ class OtherShapeServer:
         self.httpd.server_close()
 
 
-class OtherShapeTest(ServerTest):
-    def test_messages_are_dicts_as_sent_whatever_their_shape(self) -> None:
-        server = OtherShapeServer()
+def reference(name: str) -> bytes:
+    with open(os.path.join(DATA_DIR, "messages", name), "rb") as fh:
+        return fh.read()
+
+
+class LoopbackTest(ServerTest):
+    def serve(self, answer: Callable[[str], bytes]) -> Any:
+        server = LoopbackServer(answer)
         self.addCleanup(server.stop)
-        client = self.client(base_url=server.base_url, run_adapter=threadrun.iso_timestamps)
-        [message] = client.list_messages(THREAD, run_id="run_1")
-        self.assertEqual(message, OtherShapeServer.MESSAGE)  # no adapter: as the server wrote it
-        self.assertEqual(threadrun.message_text(message), "Sunny.")
+        return self.client(base_url=server.base_url, run_adapter=threadrun.iso_timestamps)
+
+    def test_the_api_references_objects_come_back_as_sent(self) -> None:
+        answers = {
+            "/v1/threads/thread_abc123": "03-thread.json",
+            "/v1/threads/thread_abc123/messages?order=asc": "05-list.json",
+            "/v1/threads/thread_abc123/messages/msg_abc123": "06-message.json",
+        }
+        client = self.serve(lambda path: reference(answers[path]))
+        self.assertEqual(client.retrieve_thread("thread_abc123"),
+                         json.loads(reference("03-thread.json")))  # fmt: skip
+        messages = list(client.list_messages("thread_abc123", order="asc"))
+        self.assertEqual(messages, json.loads(reference("05-list.json"))["data"])
+        self.assertEqual([threadrun.message_text(m) for m in messages],
+                         ["How does AI work? Explain it in simple terms.", "Hello, what is AI?"])
+        message = client.retrieve_message("thread_abc123", "msg_abc123")
+        self.assertEqual(message, json.loads(reference("06-message.json")))
+
+    def test_messages_are_dicts_as_sent_whatever_their_shape(self) -> None:
+        # Text as a bare string, an ISO timestamp, an image part (as some servers write them).
+        message = {"id": "msg_1", "object": "thread.message", "created_at": "2026-11-29T16:30:14Z",
+                   "thread_id": THREAD, "role": "assistant", "run_id": "run_1",
+                   "content": [{"type": "image_file", "image_file": {"file_id": "f"}},
+                               {"type": "text", "text": "Sunny."}]}  # fmt: skip
+        page = {"object": "list", "data": [message], "has_more": False}
+        client = self.serve(lambda path: json.dumps(page if "?" in path else message).encode())
+        [got] = client.list_messages(THREAD, run_id="run_1")
+        self.assertEqual(got, message)  # no run_adapter: as the server wrote it
+        self.assertEqual(threadrun.message_text(got), "Sunny.")
         self.assertEqual(client.retrieve_message(THREAD, "msg_1"), message)
