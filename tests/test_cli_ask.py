@@ -197,6 +197,22 @@ class AskTest(cli.CLITest):
                     ids_on("\n".join(lines))
         self.assertEqual(self.server.errors, [])
 
+    def test_control_characters_never_drive_the_terminal(self) -> None:
+        sneaky = "Red \x1b[31malert\x1b[0m, then\r\na second line."
+        self.script("queued", "completed", message=sneaky)
+        child = cli.start_cli(*self.url(), "ask", "asst_1", "Q", stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+        printed, _ = child.communicate(timeout=30)  # bytes: no newline translation
+        self.assertEqual(printed, (sneaky + "\n").encode())  # piped: exactly as written
+        for way in ([], ["--stream"]):
+            with self.subTest(way=way):
+                code, _, output = cli.run_on_terminal(
+                    [*self.url(), "ask", "asst_1", "Q", *way], cli.cli_env(TERM="dumb"),
+                    stdout_too=True,
+                )  # fmt: skip
+                self.assertEqual(code, 0, output)
+                self.assertIn("Red \\x1b[31malert\\x1b[0m, then\r\na second line.\r\n", output)
+
     def test_ask_and_messages_share_every_connection_option(self) -> None:
         # An option added to the shared connection group reaches both with no code of theirs.
         import threadrun.__main__ as main

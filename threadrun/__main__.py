@@ -786,7 +786,8 @@ class _Answer:
 
     @staticmethod
     def is_live(stream: IO[str]) -> bool:
-        return _isatty(stream) and os.environ.get("TERM", "") != "dumb"
+        # Any terminal, a dumb one too: escapes must not reach it, and its width holds.
+        return _isatty(stream)
 
     def write(self, text: str) -> None:
         self.delta(text)
@@ -797,8 +798,8 @@ class _Answer:
             self._write(_encodable(text, self.stream))
             return
         out = []
-        for token in re.split(r"(\n| +)", text):
-            if token == "\n":
+        for token in re.split(r"(\r?\n| +)", text):
+            if token in ("\n", "\r\n"):
                 out.append("\n")
                 self.column, self.space = 0, ""
             elif token.startswith(" "):
