@@ -41,7 +41,15 @@ Each run has its steps (``GET .../runs/{run_id}/steps`` and ``.../steps/{step_id
 ``tool_calls`` step for each time it requires action (the calls of ``required_action``, with
 their outputs once submitted) and a ``message_creation`` step for its message, whose text
 (``default_message``, or ``add_run(message=...)``) is kept in the thread's messages
-(``GET /threads/{thread_id}/messages``).
+(``GET /threads/{thread_id}/messages``, ``?run_id=`` for one run's, paged as runs are).
+
+Threads and messages: ``POST /threads`` (with ``messages``, ``metadata``,
+``tool_resources``), ``GET``, ``POST`` (metadata, tool_resources) and ``DELETE
+/threads/{thread_id}`` (its runs go with it), ``POST /threads/{thread_id}/messages`` and ``GET
+/threads/{thread_id}/messages/{message_id}``, validated as the API does (unknown parameters,
+types, roles other than ``user`` and ``assistant``, content parts without a ``type``) and
+answered with its objects; a message's string content is stored as a text part, a list of
+parts as given.
 
 ``FakeRunsServer(flavour="fastapi")`` speaks like common self-hosted Assistants servers
 instead: timestamps as RFC 3339 strings (``"2026-11-29T16:30:14.549940Z"``) in a run's six
