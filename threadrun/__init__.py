@@ -17,7 +17,7 @@ Errors::
      |    +-- APIResponseValidationError  (also an APIError) a 2xx answer the client could not
      |                                    read: .body is what the server sent, never lost
      +-- OpenAIError                     configuration errors (missing key, insecure URL, ...)
-          +-- InvalidIdError (ValueError)  an id (thread, run, step, assistant) that is empty or
+          +-- InvalidIdError (ValueError)  an id (thread, run, step, message, assistant): empty or
           |                               could change the request's path or query
           +-- APIError                   .message .request_id .body .code .param .type
                +-- APIStatusError        .status_code .headers; .body is the inner "error"
@@ -215,7 +215,7 @@ class OpenAIError(Exception):
 
 
 class InvalidIdError(OpenAIError, ValueError):
-    """An id (of a thread, run, step or assistant) that is empty or could change the
+    """An id (of a thread, run, step, message or assistant) that is empty or could change the
     request's path or query."""
 
 
@@ -2285,7 +2285,9 @@ def _redirect(
 
 
 class Client:
-    """A client for the Thread Runs endpoints, over the standard library's ``http.client``.
+    """A client for the Thread Runs endpoints, and the threads and messages around a run
+    (:meth:`create_thread`, :meth:`list_messages`, ...), over the standard library's
+    ``http.client``.
 
     ``api_key`` defaults to ``$OPENAI_API_KEY``; ``base_url`` to ``$OPENAI_BASE_URL``, else
     ``https://api.openai.com/v1``; ``organization`` and ``project`` to ``$OPENAI_ORG_ID`` and
