@@ -295,6 +295,7 @@ import
 client
     openai            threadrun  >=   4.0   cpu      SDK cpu / threadrun cpu
     threadrun         floor      <=   1.2   cpu      threadrun cpu / floor cpu
+    messages          messages floor  <=  1.2  cpu   list_messages cpu / floor cpu, per page
 memory
     threadrun         floor      <=   1.0   bytes    threadrun bytes/run / dict bytes/run
 stream

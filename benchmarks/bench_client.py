@@ -1,11 +1,12 @@
-"""Per-call cost of Client.retrieve against the floor of a raw keep-alive http.client GET.
+"""Per-call cost of Client.retrieve (and of a page of Client.list_messages) against the floor
+of a raw keep-alive http.client GET.
 
     python benchmarks/bench_client.py [--quick] [--calls N] [--rounds R] [--json FILE]
 
 The server is threadrun.testing.FakeRunsServer in a SEPARATE process (this script run with
 ``--serve``), so that its CPU time never lands on the process being measured. It serves one
 completed run (tests/data/22-completed.json) that does not advance, without the
-``openai-poll-after-ms`` header, on 127.0.0.1 only.
+``openai-poll-after-ms`` header, and a thread of 20 messages (one page), on 127.0.0.1 only.
 
 Candidates, timed in this process on the same run as every table is (``_common.measure``:
 rounds interleaved, medians; each sample a batch of calls, the collector on):
@@ -14,6 +15,9 @@ rounds interleaved, medians; each sample a batch of calls, the collector on):
 - floor: a raw ``http.client.HTTPConnection`` kept alive, ``GET`` of the same path with the same
   headers, ``json.loads`` of the body and ``ThreadRun.from_dict`` -- the least a client built
   on http.client can do for the same result, with no retries, checks or error mapping.
+- messages: ``list(Client.list_messages(thread_id, limit=20))``, one page of 20 messages (the
+  reference's message shape, a sentence of text each), as dicts.
+- messages floor: the same raw connection's ``GET`` of that page and ``json.loads(body)["data"]``.
 
 Wall time per call (``time.perf_counter``) includes the server's answer; client-process CPU
 time per call (``time.process_time``) is what the client itself costs, and what the target
@@ -38,6 +42,9 @@ import threadrun
 from threadrun import ThreadRun
 
 API_KEY = "sk-bench-client-0123456789abcdef"
+PAGE = 20  # messages in the thread: one page of list_messages' default size
+# The rows of a page of messages, by the row of a run each stands beside in the table.
+MESSAGES_PAIRS = {"threadrun": "messages", "floor": "messages floor"}
 
 # ------------------------------------------------------------------------------------------
 # The server process
@@ -56,8 +63,13 @@ def serve() -> int:
     server.start()
     try:
         server.add_run(thread_id, statuses=("completed",), **fields)
+        with threadrun.Client(API_KEY, base_url=server.base_url) as client:
+            text = "How does AI work? Explain it in simple terms, message %d of the thread."
+            messages = [{"role": "user", "content": text % i} for i in range(PAGE)]
+            messages_thread = client.create_thread(messages)["id"]
         print(json.dumps({"port": server.port, "base_url": server.base_url,
-                          "thread_id": thread_id, "run_id": data["id"]}), flush=True)  # fmt: skip
+                          "thread_id": thread_id, "run_id": data["id"],
+                          "messages_thread": messages_thread}), flush=True)  # fmt: skip
         sys.stdin.read()  # until the parent closes our stdin (or dies)
         print(json.dumps({"connections_opened": server.connections_opened,
                           "requests": len(server.requests),
@@ -134,13 +146,25 @@ def make_candidates(info: Dict[str, Any]) -> Tuple[List[Candidate], Closer]:
     }
     loads, from_dict = json.loads, ThreadRun.from_dict
 
-    def floor() -> Any:
-        connection.request("GET", path, headers=headers)
+    def raw_get(target: str) -> bytes:
+        connection.request("GET", target, headers=headers)
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
-            raise RuntimeError("floor: HTTP %d: %r" % (response.status, body[:200]))
-        return from_dict(loads(body))
+            raise RuntimeError("floor: GET %s: HTTP %d: %r" % (target, response.status, body[:200]))
+        return body
+
+    def floor() -> Any:
+        return from_dict(loads(raw_get(path)))
+
+    messages_thread = info["messages_thread"]
+    messages_path = "/v1/threads/%s/messages?limit=%d" % (messages_thread, PAGE)
+
+    def messages() -> Any:
+        return list(client.list_messages(messages_thread, limit=PAGE))
+
+    def messages_floor() -> Any:
+        return loads(raw_get(messages_path))["data"]
 
     def close() -> None:
         client.close()
@@ -149,6 +173,8 @@ def make_candidates(info: Dict[str, Any]) -> Tuple[List[Candidate], Closer]:
     return [
         Candidate("threadrun", "threadrun: Client.retrieve", with_client),
         Candidate("floor", "floor: http.client + json.loads + from_dict", floor),
+        Candidate("messages", "threadrun: list_messages, a page of %d" % PAGE, messages),
+        Candidate("messages floor", "floor: http.client + json.loads, the page", messages_floor),
     ], close
 
 
@@ -171,10 +197,13 @@ def measure_client(
         for candidate in live:  # warm up: connections open, caches filled
             for _ in range(max(50, number // 5)):
                 results[candidate.key] = candidate.func()  # type: ignore[misc]
-            if results[candidate.key].status != "completed":
-                raise RuntimeError("%s returned %r" % (candidate.label, results[candidate.key]))
-        if results["threadrun"] != results["floor"]:
-            raise RuntimeError("threadrun and the floor disagree: %r" % (results,))
+        if results["threadrun"].status != "completed":
+            raise RuntimeError("Client.retrieve returned %r" % (results["threadrun"],))
+        for mine, floor in (("threadrun", "floor"), ("messages", "messages floor")):
+            if results[mine] != results[floor]:
+                raise RuntimeError("%s and its floor disagree: %r" % (mine, results))
+        if len(results["messages"]) != PAGE:
+            raise RuntimeError("list_messages returned %d messages" % len(results["messages"]))
         timings = _common.measure_calls(live, number, rounds)
     finally:
         for close in closers:
@@ -190,9 +219,9 @@ def print_client_table(
     versus: str,
     title: str,
 ) -> None:
-    base = timings[versus]
-
     def cells(key: str) -> List[str]:
+        # A messages row is compared with its own pair's row: a page is not a run.
+        base = timings[MESSAGES_PAIRS[versus] if key in MESSAGES_PAIRS.values() else versus]
         wall, cpu = timings[key]
         return [fmt_time(wall), fmt_time(cpu), fmt_count(1 / wall),
                 "%.2fx" % (cpu / base.cpu), "%.2fx" % (wall / base.wall)]  # fmt: skip
@@ -218,7 +247,8 @@ def main(argv: Any = None) -> int:
         parser.error("--calls and --rounds must be >= 1")
 
     candidates, timings, errors, stats = measure_client(rounds, number)
-    print("Client.retrieve vs raw http.client keep-alive GET + json.loads + ThreadRun.from_dict")
+    print("Client.retrieve vs raw http.client keep-alive GET + json.loads + ThreadRun.from_dict;"
+          " list_messages vs the same GET of a page + json.loads")
     print("Python %s (%s); cpu = time.process_time() of this process, the server in another"
           % (platform.python_version(), platform.machine()))  # fmt: skip
     print_client_table(

@@ -333,8 +333,8 @@ def bench_client_table(suite: Suite) -> None:
         rows, timings, errors, stats = bench_client.measure_client(rounds, number, more=sdk)
     bench_client.print_client_table(
         rows, timings, errors, "threadrun",
-        "client: GET one run over loopback keep-alive (bench_client.py's server, in its own "
-        "process); median of %d rounds x %d calls" % (rounds, number),
+        "client: GET one run, and a page of messages, over loopback keep-alive (bench_client.py's "
+        "server, in its own process); median of %d rounds x %d calls" % (rounds, number),
     )  # fmt: skip
     print("    * cpu = time.process_time() of the client process only; the server saw %s "
           "requests on %s connections, %s internal errors"

@@ -115,15 +115,26 @@ def run_on_terminal(
     env: Optional[Dict[str, str]] = None,
     interrupt_after: Optional[float] = None,
     timeout: float = 60,
+    columns: Optional[int] = None,
+    stdout_too: bool = False,
 ) -> Tuple[int, str, str]:
     """``python -m threadrun ARGS`` with its stderr on a pseudo-terminal: (exit status, stdout,
     what the terminal received). ``interrupt_after``: Ctrl-C once the live line (a "\r") has
-    been up that many seconds. The child gets ``timeout`` seconds to finish."""
+    been up that many seconds. The child gets ``timeout`` seconds to finish. ``columns``: the
+    terminal's width (else the pty's default); ``stdout_too``: stdout on the terminal as well
+    (the stdout returned is then "")."""
     import pty
     import select
 
     master, slave = pty.openpty()
-    child = start_interruptible_cli(*args, env=env, stdout=subprocess.PIPE, stderr=slave)
+    if columns is not None:
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    stdout = slave if stdout_too else subprocess.PIPE
+    child = start_interruptible_cli(*args, env=env, stdout=stdout, stderr=slave)
     os.close(slave)
     output = b""
     start = time.monotonic()
@@ -158,14 +169,15 @@ def run_on_terminal(
             child.wait(10)  # the pty closes a moment before the process ends
         except subprocess.TimeoutExpired:
             child.kill()  # it would block the read below; the return code tells
-        stdout = child.stdout.read()
+        printed = child.stdout.read() if child.stdout else b""
         child.wait(10)
     finally:
         os.close(master)
         if child.poll() is None:
             child.kill()
-        child.stdout.close()
-    return child.returncode, stdout.decode("utf-8"), output.decode("utf-8")
+        if child.stdout:
+            child.stdout.close()
+    return child.returncode, printed.decode("utf-8"), output.decode("utf-8")
 
 
 def run_line(**fields: Any) -> Dict[str, Any]:

@@ -84,7 +84,8 @@ def blocks(text: str) -> List[Block]:
 
 def run_block(block: Block, globals_: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Run an unmarked or ``given`` block in a namespace of its own (plus ``globals_``), then
-    the ``test_`` functions it defines; returns the namespace."""
+    the ``test_`` functions it defines; returns the namespace, with what the block printed
+    as ``__stdout__``."""
     namespace: Dict[str, Any] = {"__name__": "readme_block_%d" % block.line}
     if block.kind == "given":
         for name in re.split(r"[,\s]+", block.note):
@@ -93,11 +94,13 @@ def run_block(block: Block, globals_: Optional[Dict[str, Any]] = None) -> Dict[s
             namespace[name] = GIVEN[name]
     namespace.update(globals_ or {})
     code = compile(block.code, "README.md:%d" % block.line, "exec")
-    with contextlib.redirect_stdout(io.StringIO()):
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
         exec(code, namespace)
         for name, value in list(namespace.items()):
             if name.startswith("test_") and callable(value):
                 value()
+    namespace["__stdout__"] = printed.getvalue()
     return namespace
 
 
@@ -196,9 +199,25 @@ class ReadmeTest(unittest.TestCase):
             if block.kind is None and "Client()" in block.code:
                 self.run_block(block)
         posts = [r for r in self.server.requests if r.method == "POST"]
-        self.assertEqual(len(posts), 2)  # create_and_poll, and the Streaming section's stream
+        # The first example's create_thread and create_and_poll, the Client section's
+        # create_and_poll, and the Streaming section's stream.
+        self.assertEqual(len(posts), 4)
         for post in posts:
             self.assertEqual(post.headers["Authorization"], "Bearer " + KEY)
+
+    def test_the_first_example_asks_answers_a_tool_call_and_prints_the_answer(self) -> None:
+        first = BLOCKS[0]
+        self.assertIn("create_thread", first.code)
+        self.assertLessEqual(len(first.code.strip().splitlines()), 16)
+        self.server.default_statuses = ("queued", "in_progress", "requires_action")
+        self.addCleanup(setattr, self.server, "default_statuses",
+                        ("queued", "in_progress", "completed"))  # fmt: skip
+        printed = self.run_block(first)["__stdout__"]
+        self.assertEqual(printed, self.server.default_message + "\n")
+        [thread] = [r for r in self.server.requests if r.path == "/v1/threads"]
+        self.assertEqual(thread.json["messages"][0]["content"], "Weather in Paris?")
+        [submit] = [r for r in self.server.requests if r.path.endswith("/submit_tool_outputs")]
+        self.assertEqual(submit.json["tool_outputs"][0]["output"], "21 degrees, sunny")
 
     def lambda_handler(self) -> Callable[[Any, Any], Any]:
         [block] = [b for b in BLOCKS if "def handler(event, context):" in b.code]
@@ -215,6 +234,7 @@ class ReadmeTest(unittest.TestCase):
     def test_lambda_handler_with_900_s_left(self) -> None:
         result = self.run_lambda(900)
         self.assertEqual((result["status"], result["run"]["status"]), ("completed", "completed"))
+        self.assertEqual(result["answer"], self.server.default_message)
         [submit] = [r for r in self.server.requests if r.path.endswith("/submit_tool_outputs")]
         self.assertEqual(submit.json["tool_outputs"][0]["output"], "21 degrees, sunny")
 

@@ -17,7 +17,7 @@ Errors::
      |    +-- APIResponseValidationError  (also an APIError) a 2xx answer the client could not
      |                                    read: .body is what the server sent, never lost
      +-- OpenAIError                     configuration errors (missing key, insecure URL, ...)
-          +-- InvalidIdError (ValueError)  an id (thread, run, step, assistant) that is empty or
+          +-- InvalidIdError (ValueError)  an id (thread, run, step, message, assistant): empty or
           |                               could change the request's path or query
           +-- APIError                   .message .request_id .body .code .param .type
                +-- APIStatusError        .status_code .headers; .body is the inner "error"
@@ -215,7 +215,7 @@ class OpenAIError(Exception):
 
 
 class InvalidIdError(OpenAIError, ValueError):
-    """An id (of a thread, run, step or assistant) that is empty or could change the
+    """An id (of a thread, run, step, message or assistant) that is empty or could change the
     request's path or query."""
 
 
@@ -2560,7 +2560,9 @@ def _redirect(
 
 
 class Client:
-    """A client for the Thread Runs endpoints, over the standard library's ``http.client``.
+    """A client for the Thread Runs endpoints, and the threads and messages around a run
+    (:meth:`create_thread`, :meth:`list_messages`, ...), over the standard library's
+    ``http.client``.
 
     ``api_key`` defaults to ``$OPENAI_API_KEY``; ``base_url`` to ``$OPENAI_BASE_URL``, else
     ``https://api.openai.com/v1``; ``organization`` and ``project`` to ``$OPENAI_ORG_ID`` and
@@ -2785,25 +2787,78 @@ class Client:
         """``GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}``: one step, as a dict
         (see :meth:`list_steps`)."""
         path = self._run_path(thread_id, run_id, "/steps/" + self._id(step_id, "step_id"))
-        headers, payload, _ = self._request("GET", path, None, None, options)
-        request_id = headers.get("x-request-id")
-        decoded = self._decoded(payload, request_id, "step")
-        try:
-            step = _checked_step(decoded)
-        except ThreadRunError as exc:
-            raise self._invalid(exc, decoded, decoded, request_id, "step") from None
-        answered = self._scrub_value(step.get("id"))
-        if answered != step_id:
-            # As for a run: an answer meant for another request must never pass for this one.
-            raise APIError(
-                "asked for step %r, the server answered with %s" % (
-                    _shorten(step_id, 60),
-                    "step %r" % _shorten(answered, 60) if isinstance(answered, str)
-                    else "a step whose id is " + _describe(answered),
-                ),
-                request_id=request_id,
-            )  # fmt: skip
-        return step
+        return self._object_request("GET", path, None, options, "step", step_id)
+
+    # -- threads and messages: dicts as the server sent them ------------------------------
+
+    def create_thread(
+        self, messages: Optional[List[Mapping[str, Any]]] = None, **params: Any
+    ) -> Dict[str, Any]:
+        """``POST /threads``: a new thread, with ``messages`` (each ``{"role": ...,
+        "content": ...}``, content as :meth:`create_message` takes it) if given. Other body
+        parameters (``metadata``, ``tool_resources``) are passed through.
+
+        Threads and messages are the JSON objects the server sent, decoded, as dicts: they
+        are not modelled, and no ``run_adapter`` applies to them. :func:`message_text`
+        reads a message's text."""
+        options = _pop_options(params)
+        if messages is not None:
+            params["messages"] = _checked_messages(messages)
+        return self._object_request("POST", "/threads", params, options, "thread", None)
+
+    def retrieve_thread(self, thread_id: str, **options: Any) -> Dict[str, Any]:
+        """``GET /threads/{thread_id}``: the thread, as a dict."""
+        path = "/threads/" + self._id(thread_id, "thread_id")
+        return self._object_request("GET", path, None, options, "thread", thread_id)
+
+    def update_thread(self, thread_id: str, **params: Any) -> Dict[str, Any]:
+        """``POST /threads/{thread_id}``: change its ``metadata`` or ``tool_resources``."""
+        options = _pop_options(params)
+        path = "/threads/" + self._id(thread_id, "thread_id")
+        return self._object_request("POST", path, params, options, "thread", thread_id)
+
+    def delete_thread(self, thread_id: str, **options: Any) -> Dict[str, Any]:
+        """``DELETE /threads/{thread_id}``: the server's answer, ``{"id": ..., "object":
+        "thread.deleted", "deleted": true}``."""
+        path = "/threads/" + self._id(thread_id, "thread_id")
+        return self._object_request("DELETE", path, None, options, "thread", thread_id)
+
+    def create_message(
+        self, thread_id: str, content: Union[str, List[Mapping[str, Any]]], role: str = "user",
+        **params: Any,
+    ) -> Dict[str, Any]:
+        """``POST /threads/{thread_id}/messages``: add a message to the thread. ``content``
+        is a string or a list of content parts (``{"type": "text", "text": "..."}``,
+        ``{"type": "image_url", ...}``); other body parameters (``attachments``,
+        ``metadata``) are passed through. Returns the message, as a dict."""
+        options = _pop_options(params)
+        body = dict(params, role=_checked_role(role, "role"),
+                    content=_checked_content(content, "content"))  # fmt: skip
+        path = "/threads/%s/messages" % self._id(thread_id, "thread_id")
+        return self._object_request("POST", path, body, options, "message", None, thread_id)
+
+    def list_messages(
+        self, thread_id: str, run_id: Optional[str] = None, order: Optional[str] = None,
+        limit: Optional[int] = None, after: Optional[str] = None, before: Optional[str] = None,
+        **options: Any,
+    ) -> Iterator[Dict[str, Any]]:
+        """``GET /threads/{thread_id}/messages``: the thread's messages (only those ``run_id``
+        created, if given), lazily, page after page, as :meth:`list` pages; each a dict.
+        The server's default order is newest first: ``order="asc"`` for a conversation as
+        it was written."""
+        path = "/threads/%s/messages" % self._id(thread_id, "thread_id")
+        _check_options(options)
+        query = _list_query(limit, order, after, before)
+        if run_id is not None:
+            query.append(("run_id", _check_id(run_id, "run_id")))
+        return self._pages(path, query, options, "message")
+
+    def retrieve_message(self, thread_id: str, message_id: str, **options: Any) -> Dict[str, Any]:
+        """``GET /threads/{thread_id}/messages/{message_id}``: one message, as a dict."""
+        path = "/threads/%s/messages/%s" % (
+            self._id(thread_id, "thread_id"), self._id(message_id, "message_id")
+        )  # fmt: skip
+        return self._object_request("GET", path, None, options, "message", message_id, thread_id)
 
     def poll(
         self, thread_id: str, run_id: str, *,
@@ -3280,6 +3335,46 @@ class Client:
             seen.add(cursor)
             query = [item for item in query if item[0] != "after"] + [("after", cursor)]
 
+    def _object_request(
+        self,
+        method: str,
+        path: str,
+        body: Optional[Dict[str, Any]],
+        options: Dict[str, Any],
+        kind: str,
+        object_id: Optional[str],
+        thread_id: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """A request whose answer is one object (a step, a thread, a message), returned as
+        the dict the server sent: it must be an object, and the one asked for (``object_id``,
+        and its ``thread_id`` where it names one), else an error."""
+        headers, payload, _ = self._request(method, path, body, None, options)
+        request_id = headers.get("x-request-id")
+        decoded = self._decoded(payload, request_id, kind)
+        try:
+            item = _checked_object(decoded, kind)
+        except ThreadRunError as exc:
+            raise self._invalid(exc, decoded, decoded, request_id, kind) from None
+        # As for a run: an answer meant for another request must never pass for this one.
+        # A message that does not name its thread is taken as the path's.
+        for key, expected in (("id", object_id), ("thread_id", thread_id)):
+            answered = item.get(key)
+            if expected is None or answered == expected:
+                continue
+            if key == "thread_id" and answered is None:
+                continue
+            answered = self._scrub_value(answered)
+            subject = kind if key == "id" else "a %s of thread" % kind
+            raise APIError(
+                "asked for %s %r, the server answered with %s" % (
+                    subject, _shorten(expected, 60),
+                    "%s %r" % (subject, _shorten(answered, 60)) if isinstance(answered, str)
+                    else "a %s whose %s is %s" % (kind, key, _describe(answered)),
+                ),
+                request_id=request_id,
+            )  # fmt: skip
+        return item
+
     def _run_request(
         self,
         method: str,
@@ -3408,7 +3503,7 @@ class Client:
         )  # fmt: skip
 
     def _read_item(self, kind: str, item: Any) -> Any:
-        return self._build_run(item) if kind == "run" else _checked_step(item)
+        return self._build_run(item) if kind == "run" else _checked_object(item, kind)
 
     def _request(
         self,
@@ -3678,10 +3773,51 @@ def _include_query(params: Dict[str, Any]) -> List[Tuple[str, str]]:
     return [("include[]", item) for item in params.pop("include", None) or ()]
 
 
-def _checked_step(item: Any) -> Dict[str, Any]:
+def _checked_object(item: Any, kind: str) -> Dict[str, Any]:
     if type(item) is not dict:
-        raise ThreadRunError("expected a step object, got " + _describe(item))
+        raise ThreadRunError("expected a %s object, got %s" % (kind, _describe(item)))
     return item
+
+
+def _checked_role(role: Any, what: str) -> str:
+    if not isinstance(role, str):
+        raise TypeError("%s must be a str ('user' or 'assistant'), got %s"
+                        % (what, type(role).__name__))  # fmt: skip
+    return role
+
+
+def _checked_content(content: Any, what: str) -> Any:
+    """A message's content as the API takes it: a string, or a list of content parts (each a
+    mapping with a str "type"), copied; anything else is a TypeError, before any request."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise TypeError("%s must be a str or a list of content parts, got %s"
+                        % (what, type(content).__name__))  # fmt: skip
+    parts = []
+    for index, part in enumerate(content):
+        if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+            raise TypeError("%s[%d] must be a content part: a mapping with a str 'type', "
+                            "got %s" % (what, index, type(part).__name__))  # fmt: skip
+        parts.append(dict(part))
+    return parts
+
+
+def _checked_messages(messages: Any) -> List[Dict[str, Any]]:
+    """create_thread's messages: a list of mappings, each with a valid role and content."""
+    if not isinstance(messages, list):
+        raise TypeError("messages must be a list of messages, got %s" % type(messages).__name__)
+    checked = []
+    for index, message in enumerate(messages):
+        what = "messages[%d]" % index
+        if not isinstance(message, Mapping):
+            raise TypeError("%s must be a mapping with 'role' and 'content', got %s"
+                            % (what, type(message).__name__))  # fmt: skip
+        item = dict(message)
+        item["role"] = _checked_role(item.get("role", "user"), what + "['role']")
+        item["content"] = _checked_content(item.get("content"), what + "['content']")
+        checked.append(item)
+    return checked
 
 
 def _pop_options(params: Dict[str, Any]) -> Dict[str, Any]:

@@ -5,11 +5,14 @@
     threadrun wait THREAD_ID RUN_ID         poll until it stops moving; exit code tells how
     threadrun list THREAD_ID                the thread's runs, as JSON Lines
     threadrun steps THREAD_ID RUN_ID        the run's steps, as JSON Lines
+    threadrun ask ASSISTANT_ID QUESTION     the whole job: a thread, a run, the answer as text
+    threadrun messages THREAD_ID            the thread's messages, as JSON Lines
     threadrun cancel THREAD_ID RUN_ID       cancel it
     threadrun check [FILE ...]              validate and summarise JSON / JSON Lines archives
     threadrun demo [--stream]               one run end to end against an in-process fake server
 
-Standard output carries only JSON (``check`` prints a human summary unless ``--json``);
+Standard output carries only JSON (``check`` prints a human summary unless ``--json``, ``ask``
+the assistant's answer as plain text);
 progress and errors go to standard error. This module parses arguments and prints;
 ``check``'s machinery is ``threadrun.archive``. It is the only module that imports both
 ``threadrun`` and ``threadrun.testing`` (lazily, for ``demo``); nothing imports it.
@@ -58,6 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Any,
         Callable,
         Dict,
+        Iterator,
         List,
         Mapping,
         Optional,
@@ -92,10 +96,11 @@ exit status:
   2    usage error: bad arguments, no API key (set OPENAI_API_KEY), bad configuration;
        check: a file could not be read
   3    wait, create --stream: the run requires action (its tool calls are in the JSON
-       printed)
-  4    wait, create --stream: the run failed, expired, was cancelled or is incomplete
+       printed); ask: the run requires action (its tool calls named on stderr)
+  4    wait, create --stream, ask: the run failed, expired, was cancelled or is
+       incomplete
   5    wait: --deadline passed first (the last run seen is still printed); create
-       --stream: its --deadline passed
+       --stream, ask: its --deadline passed
   6    the output could not be written (disk full, a closed stdout or stderr); get and
        cancel also say whether the server acted
   7    out of memory
@@ -447,14 +452,20 @@ def _cmd_wait(args: argparse.Namespace) -> int:
     return _exit_for(run)
 
 
-def _cmd_create(args: argparse.Namespace) -> int:
+def _run_params(args: argparse.Namespace) -> Dict[str, Any]:
+    """The body parameters of the run a command starts: --instructions, --model, --metadata
+    (where the command has them)."""
     params: Dict[str, Any] = {}
-    if args.instructions is not None:
-        params["instructions"] = args.instructions
-    if args.model is not None:
-        params["model"] = args.model
-    if args.metadata:
+    for name in ("instructions", "model"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    if getattr(args, "metadata", None):
         params["metadata"] = dict(args.metadata)
+    return params
+
+
+def _cmd_create(args: argparse.Namespace) -> int:
+    params = _run_params(args)
     if not args.stream:
         if args.deadline is not None:
             raise _UsageError("--deadline bounds a stream: it needs --stream")
@@ -577,20 +588,262 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_steps(args: argparse.Namespace) -> int:
-    limit = args.limit
+    with _client(args) as client:
+        steps = client.list_steps(args.thread_id, args.run_id, limit=_page_size(args.limit),
+                                  order=args.order)  # fmt: skip
+        return _print_objects(steps, args.limit)
+
+
+def _page_size(limit: Optional[int]) -> Optional[int]:
+    # The size of the pages of a list printed up to --limit N: min(N, 100), 100 the API's most.
+    return None if limit is None else min(limit, 100)
+
+
+def _print_objects(
+    objects: Iterator[Dict[str, Any]], limit: Optional[int],
+    adapt: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None,
+) -> int:
+    """Up to ``limit`` of the decoded objects (steps, messages) as JSON Lines, each written as
+    its page arrives (``adapt``ed first, if given)."""
     write = sys.stdout.write
     flush = sys.stdout.flush
-    with _client(args) as client:
-        steps = client.list_steps(
-            args.thread_id, args.run_id, limit=None if limit is None else min(limit, 100),
-            order=args.order,
-        )  # fmt: skip
-        for step in itertools.islice(steps, limit):
-            # ASCII, compact: as list writes runs (a decoded step holds no NaN to refuse).
-            write(json.dumps(step, separators=(",", ":")) + "\n")
-            flush()
-            _check_interrupted()
+    for item in itertools.islice(objects, limit):
+        if adapt is not None:
+            item = adapt(item)
+        # ASCII, compact: as list writes runs (a decoded object holds no NaN to refuse).
+        write(json.dumps(item, separators=(",", ":")) + "\n")
+        flush()
+        _check_interrupted()
     return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
+# ask and messages: threads and messages
+# --------------------------------------------------------------------------------------------
+
+# A message's timestamp fields, read as integer seconds with --timestamps iso.
+_MESSAGE_TIMESTAMPS = ("created_at", "completed_at", "incomplete_at")
+
+
+def _cmd_messages(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        messages = client.list_messages(args.thread_id, run_id=args.run, order=args.order,
+                                        limit=_page_size(args.limit))  # fmt: skip
+        adapt = _unix_timestamps if args.timestamps == "iso" else None
+        return _print_objects(messages, args.limit, adapt)
+
+
+def _unix_timestamps(message: Dict[str, Any]) -> Dict[str, Any]:
+    """A message from a server that writes ISO-8601 times, with integer seconds instead."""
+    adapted = dict(message)
+    for field in _MESSAGE_TIMESTAMPS:
+        if isinstance(adapted.get(field), str):
+            try:
+                adapted[field] = threadrun._iso_to_unix(adapted[field], field)
+            except ThreadRunError as exc:
+                raise APIResponseValidationError(
+                    "the server sent message %r, which --timestamps iso cannot read: %s"
+                    % (message.get("id"), exc), body=message, request_id=None, field=field,
+                ) from None  # fmt: skip
+    return adapted
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    params = _run_params(args)
+    progress = _Progress(sys.stderr, "run")
+    _ACTIVE.append(progress)
+    with _client(args, sleep=progress.sleep) as client:
+        if args.thread is None:
+            thread = client.create_thread([{"role": "user", "content": args.question}])
+            thread_id = thread.get("id")
+            if not isinstance(thread_id, str):
+                raise APIResponseValidationError(
+                    "the server created a thread without a string id", body=thread,
+                    request_id=None, field="id",
+                )  # fmt: skip
+            _AFTER_ACTION.append(_clean("the server created thread %s" % thread_id))
+        else:
+            thread_id = args.thread
+            client.create_message(thread_id, args.question)
+            _AFTER_ACTION.append(_clean("the question was added to thread %s" % thread_id))
+        progress.say("thread: " + thread_id)
+        ask = _ask_streamed if args.stream else _ask_polled
+        outcome = ask(client, args, thread_id, params, progress)
+        if isinstance(outcome, int):
+            return outcome
+        run, answer, shown = outcome
+        if run.status == RunStatus.COMPLETED and answer is None:
+            answer = _answer_of(client, thread_id, run.id)
+    if run.status == RunStatus.REQUIRES_ACTION:
+        _error("run %s requires action (the command line runs no tools); it asks for:"
+               % run.id)
+        _say_tool_calls(run)
+        return EXIT_REQUIRES_ACTION
+    if run.status != RunStatus.COMPLETED:
+        _error("run %s ended %s%s" % (run.id, run.status, _detail(run)))
+        return EXIT_RUN_FAILED
+    if answer is not None and not shown:
+        _Answer(sys.stdout).write(answer)
+    return EXIT_OK
+
+
+def _ask_polled(
+    client: Client, args: argparse.Namespace, thread_id: str, params: Dict[str, Any],
+    progress: _Progress,
+) -> Any:
+    """The run, created then polled with the progress on stderr: (run, None, False) (its
+    answer is to be read), or the exit status of a deadline passed."""
+    named: List[str] = []
+
+    def on_run(run: ThreadRun) -> None:
+        if not named:
+            named.append(run.id)
+            progress.say("run: " + run.id)
+        progress.on_run(run)
+
+    try:
+        run = client.create_and_poll(thread_id, args.assistant_id, poll_timeout=args.deadline,
+                                     on_run=on_run, **params)  # fmt: skip
+    except PollTimeoutError as exc:
+        if exc.run is not None:
+            if not named:
+                progress.say("run: " + exc.run.id)
+            progress.finish(exc.run, "timed out")
+        _error(exc.message)
+        return EXIT_POLL_TIMEOUT
+    if not named:  # the created run was already where polling stops
+        progress.say("run: " + run.id)
+    progress.finish(run)
+    return run, None, False
+
+
+def _ask_streamed(
+    client: Client, args: argparse.Namespace, thread_id: str, params: Dict[str, Any],
+    progress: _Progress,
+) -> Any:
+    """The run, streamed, its text live on stdout when that is a terminal: (run, its text,
+    whether it was shown live), (run, None, False) when no text came, or the exit status of
+    a deadline passed."""
+    started = time.monotonic()
+    stream = client.stream(thread_id, args.assistant_id, stream_timeout=args.deadline, **params)
+    _AFTER_ACTION.append("the server started a run in thread %s" % _clean(thread_id))
+    live = _Answer(sys.stdout) if _Answer.is_live(sys.stdout) else None
+    pieces = []
+    try:
+        with stream:
+            for event in stream:  # up to the run's first event, which names it
+                _check_interrupted()
+                if isinstance(event.data, ThreadRun):
+                    progress.say("run: " + event.data.id)
+                    break
+            for piece in stream.text_deltas():
+                _check_interrupted()
+                pieces.append(piece)
+                if live is not None:
+                    live.delta(piece)
+            run = stream.until_done()
+    except APITimeoutError as exc:
+        if args.deadline is None or time.monotonic() - started < args.deadline:
+            raise  # a silence longer than the request timeout: a connection error
+        _error(exc.message)
+        return EXIT_POLL_TIMEOUT
+    finally:
+        if live is not None:
+            live.end()
+    if not pieces:  # a server that streams no text: the answer is read from the thread
+        return run, None, False
+    return run, "".join(pieces), live is not None
+
+
+def _answer_of(client: Client, thread_id: str, run_id: str) -> Optional[str]:
+    """The text of the assistant's messages that the run wrote, oldest first, a blank line
+    between two; None (and a warning) if it wrote none."""
+    texts = []
+    for message in client.list_messages(thread_id, run_id=run_id, order="asc"):
+        if message.get("role") != "assistant":
+            continue
+        try:
+            texts.append(threadrun.message_text(message))
+        except ThreadRunError as exc:
+            raise APIResponseValidationError(
+                "the server sent message %r, whose text cannot be read: %s"
+                % (message.get("id"), exc), body=message, request_id=None, field=exc.field,
+            ) from None  # fmt: skip
+    if not texts:
+        _warn("run %s completed without writing a message" % _clean(run_id))
+        return None
+    return "\n\n".join(texts)
+
+
+def _say_tool_calls(run: ThreadRun) -> None:
+    """The tool calls a run asks for, a line each on stderr (cut to a terminal's width)."""
+    width = _columns(sys.stderr) if _isatty(sys.stderr) else 0
+    try:
+        calls = run.tool_calls
+    except ThreadRunError as exc:
+        _warn("its required_action cannot be read: %s" % exc)
+        return
+    for call in calls:
+        line = _clean("  %s %s %s" % (call.id, call.name, call.arguments))
+        if width and len(line) >= width:
+            line = line[: width - 4] + "..."
+        try:
+            sys.stderr.write(_encodable(line, sys.stderr) + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
+class _Answer:
+    """The assistant's answer on stdout: as it is, on a pipe or in a file; on a terminal,
+    control characters shown escaped (they must not drive the terminal) and the words
+    wrapped to its width, written as they come (:meth:`delta`) or whole (:meth:`write`)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.live = self.is_live(stream)
+        self.width = _columns(stream) - 1 if self.live else 0
+        self.column = 0
+        self.space = ""  # spaces written after the last word, held until the next one
+
+    @staticmethod
+    def is_live(stream: IO[str]) -> bool:
+        # Any terminal, a dumb one too: escapes must not reach it, and its width holds.
+        return _isatty(stream)
+
+    def write(self, text: str) -> None:
+        self.delta(text)
+        self.end()
+
+    def delta(self, text: str) -> None:
+        if not self.live:
+            self._write(_encodable(text, self.stream))
+            return
+        out = []
+        for token in re.split(r"(\r?\n| +)", text):
+            if token in ("\n", "\r\n"):
+                out.append("\n")
+                self.column, self.space = 0, ""
+            elif token.startswith(" "):
+                self.space += token
+            elif token:
+                token = _encodable(_clean(token), self.stream)
+                if self.column and self.column + len(self.space) + len(token) > self.width:
+                    out.append("\n")
+                    self.column, self.space = 0, ""
+                out.append(self.space + token)
+                self.column += len(self.space) + len(token)
+                self.space = ""
+        self._write("".join(out))
+
+    def end(self) -> None:
+        if not self.live or self.column:
+            self._write("\n")
+        self.column, self.space = 0, ""
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
 
 
 # --------------------------------------------------------------------------------------------
@@ -858,10 +1111,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description=textwrap.fill(
-            "The Assistants Thread Runs API from the command line: get, create (streamed or "
-            "not), wait for, list and cancel runs, list a run's steps; validate and summarise "
-            "archives of run objects. Standard output carries JSON only; progress and errors "
-            "go to standard error. The API key is read from the OPENAI_API_KEY environment "
+            "The Assistants Thread Runs API from the command line: ask an assistant a question; "
+            "get, create (streamed or not), wait for, list and cancel runs, list a run's steps "
+            "and a thread's messages; validate and summarise archives of run objects. Standard "
+            "output carries JSON only (ask: the answer as text); progress and errors go to "
+            "standard error. The API key is read from the OPENAI_API_KEY environment "
             "variable.",
             88,
         ),
@@ -869,6 +1123,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  %(prog)s demo                                  # try it: no key, no network\n"
         "  export OPENAI_API_KEY=...                       # then, against a server:\n"
         "  %(prog)s get thread_abc123 run_abc123\n"
+        "  %(prog)s ask asst_abc123 'What is the weather in Paris?'\n"
         "  %(prog)s create thread_abc123 asst_abc123 --stream | jq -r .event\n"
         "  %(prog)s wait thread_abc123 run_abc123 --deadline 300 && echo done\n"
         "  %(prog)s list thread_abc123 --limit 50 > runs.jsonl\n"
@@ -977,6 +1232,53 @@ runs leave required_action null, the tool calls a run waits for are in its tool_
 examples:
   %(p)s steps thread_abc123 run_abc123 > steps.jsonl
   %(p)s steps thread_abc123 run_abc123 | jq -c '.step_details.tool_calls // empty'""",
+    )  # fmt: skip
+
+    _command(
+        commands, "ask", _cmd_ask, "ask an assistant a question; print its answer as text",
+        ids=("assistant_id", "question"), reads_runs=True,
+        options=[
+            _option("--thread", metavar="THREAD_ID",
+                    help="ask in this thread (the conversation so far); default: a new one"),
+            _option("--stream", action="store_true",
+                    help="stream the run: the answer written as it comes on a terminal"),
+            _option("--deadline", metavar="S", type=_positive_seconds,
+                    help="give up after S seconds with exit status 5 (default: 900 polled, "
+                    "none streamed)"),
+            _option("--instructions", metavar="TEXT", help="the run's instructions"),
+            _option("--model", metavar="MODEL", help="the model (default: the assistant's)"),
+        ],
+        help="""\
+The whole job in one command: a new thread holding QUESTION (or QUESTION added to --thread's),
+a run of ASSISTANT_ID in it, polled (the status on stderr, as 'wait' shows it) or streamed,
+then the assistant's answer printed as plain text on stdout (on a terminal, written as it
+comes with --stream, and wrapped to its width). The thread and run ids go to stderr, so the
+conversation can go on with --thread. A run that requires action exits 3, naming the tool
+calls it asks for on stderr: the command line runs no tools.
+
+examples:
+  %(p)s ask asst_abc123 "What is the weather in Paris?"
+  %(p)s ask asst_abc123 "And tomorrow?" --thread thread_abc123 --stream
+  answer=$(%(p)s ask asst_abc123 "Summarise the report." 2>/dev/null)
+
+%(codes)s""",
+    )  # fmt: skip
+
+    _command(
+        commands, "messages", _cmd_messages, "print a thread's messages as JSON Lines",
+        ids=("thread_id",), reads_runs=True,
+        options=[
+            _option("--run", metavar="RUN_ID", help="only the messages this run wrote"),
+            *_page_options("messages"),
+        ],
+        help="""\
+Print a thread's messages as JSON Lines (one compact message per line, as the server sent it,
+timestamps as integer seconds with --timestamps iso), newest first unless --order asc; pages
+are followed until the end or --limit.
+
+examples:
+  %(p)s messages thread_abc123 --order asc > conversation.jsonl
+  %(p)s messages thread_abc123 --run run_abc123 | jq -r '.content[].text.value'""",
     )  # fmt: skip
 
     _command(

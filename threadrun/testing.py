@@ -44,7 +44,15 @@ Each run has its steps (``GET .../runs/{run_id}/steps`` and ``.../steps/{step_id
 ``tool_calls`` step for each time it requires action (the calls of ``required_action``, with
 their outputs once submitted) and a ``message_creation`` step for its message, whose text
 (``default_message``, or ``add_run(message=...)``) is kept in the thread's messages
-(``GET /threads/{thread_id}/messages``).
+(``GET /threads/{thread_id}/messages``, ``?run_id=`` for one run's, paged as runs are).
+
+Threads and messages: ``POST /threads`` (with ``messages``, ``metadata``,
+``tool_resources``), ``GET``, ``POST`` (metadata, tool_resources) and ``DELETE
+/threads/{thread_id}`` (its runs go with it), ``POST /threads/{thread_id}/messages`` and ``GET
+/threads/{thread_id}/messages/{message_id}``, validated as the API does (unknown parameters,
+types, roles other than ``user`` and ``assistant``, content parts without a ``type``) and
+answered with its objects; a message's string content is stored as a text part, a list of
+parts as given.
 
 ``FakeRunsServer(flavour="fastapi")`` speaks like common self-hosted Assistants servers
 instead: timestamps as RFC 3339 strings (``"2026-11-29T16:30:14.549940Z"``) in a run's six
@@ -527,25 +535,40 @@ def _check_messages(name: str, messages: Any) -> List[Tuple[List[Any], str]]:
     for i, message in enumerate(messages):
         where = "%s[%d]" % (name, i)
         _check_type(where, message, (dict,), "an object")
-        _reject_unknown(message, ("role", "content", "attachments", "metadata"), where + ".")
-        for key in ("role", "content"):
-            if message.get(key) is None:
-                raise _missing("%s.%s" % (where, key))
-        role = message["role"]
-        _check_type(where + ".role", role, (str,), "a string")
-        if role not in ("user", "assistant"):
-            raise _APIError(
-                400,
-                "Invalid value: '%s'. Supported values are: 'user' and 'assistant'." % role,
-                param=where + ".role",
-                code="invalid_value",
-            )
-        content = message["content"]
-        _check_type(where + ".content", content, (str, list), "a string or an array")
-        if isinstance(content, str):
-            content = [{"type": "text", "text": {"value": content, "annotations": []}}]
-        result.append((copy.deepcopy(content), role))
+        result.append(_check_new_message(message, where + "."))
     return result
+
+
+def _check_new_message(message: Mapping[str, Any], prefix: str) -> Tuple[List[Any], str]:
+    """The (content, role) of one message to add to a thread (a create-message body, or one
+    of a new thread's ``messages``, whose parameters are named from ``prefix``)."""
+    _reject_unknown(message, ("role", "content", "attachments", "metadata"), prefix)
+    for key in ("role", "content"):
+        if message.get(key) is None:
+            raise _missing(prefix + key)
+    role = message["role"]
+    _check_type(prefix + "role", role, (str,), "a string")
+    if role not in ("user", "assistant"):
+        raise _APIError(
+            400,
+            "Invalid value: '%s'. Supported values are: 'user' and 'assistant'." % role,
+            param=prefix + "role",
+            code="invalid_value",
+        )
+    content = message["content"]
+    _check_type(prefix + "content", content, (str, list), "a string or an array")
+    if isinstance(content, str):
+        content = [{"type": "text", "text": {"value": content, "annotations": []}}]
+    for i, part in enumerate(content):
+        where = "%scontent[%d]" % (prefix, i)
+        _check_type(where, part, (dict,), "an object")
+        if part.get("type") is None:
+            raise _missing(where + ".type")
+    if message.get("metadata") is not None:
+        _check_metadata(message["metadata"], prefix + "metadata")
+    if message.get("attachments") is not None:
+        _check_type(prefix + "attachments", message["attachments"], (list,), "an array")
+    return copy.deepcopy(content), role
 
 
 def _check_message(text: Any) -> str:
@@ -866,6 +889,12 @@ class _RunsAPI:
         _Route("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps", "list_steps"),
         _Route("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}", "retrieve_step"),
         _Route("GET", "/v1/threads/{thread_id}/messages", "list_messages"),
+        _Route("POST", "/v1/threads", "create_thread"),
+        _Route("GET", "/v1/threads/{thread_id}", "retrieve_thread"),
+        _Route("POST", "/v1/threads/{thread_id}", "update_thread"),
+        _Route("DELETE", "/v1/threads/{thread_id}", "delete_thread"),
+        _Route("POST", "/v1/threads/{thread_id}/messages", "create_message"),
+        _Route("GET", "/v1/threads/{thread_id}/messages/{message_id}", "retrieve_message"),
     )
 
     def __init__(
@@ -1057,19 +1086,7 @@ class _RunsAPI:
     def create_thread_and_run(self, request: RecordedRequest) -> Any:
         body = self._body_object(request)
         _check_params(body, _THREAD_RUN_PARAMS)
-        spec = body.get("thread") or {}
-        _reject_unknown(spec, ("messages", "metadata", "tool_resources"), "thread.")
-        metadata = {}
-        if spec.get("metadata") is not None:
-            metadata = _check_metadata(spec["metadata"], "thread.metadata")
-        if spec.get("tool_resources") is not None:
-            _check_type("thread.tool_resources", spec["tool_resources"], (dict,), "an object")
-        messages = _check_messages("thread.messages", spec.get("messages"))
-        thread = self._thread(self._new_id("thread"), create=True)
-        thread.data["metadata"] = metadata
-        thread.data["tool_resources"] = copy.deepcopy(spec.get("tool_resources") or {})
-        for content, role in messages:
-            self._add_message(thread, role, content, None)
+        thread = self._new_thread(body.get("thread") or {}, "thread.")
         events = [("thread.created", _compact(thread.data))] if body.get("stream") else None
         return self._start_run(thread.data["id"], body, events)
 
@@ -1184,6 +1201,64 @@ class _RunsAPI:
         if run_id:
             messages = [m for m in messages if m.get("run_id") == run_id]
         return _page(request.query, messages, "message", "thread")
+
+    def create_thread(self, request: RecordedRequest) -> Any:
+        return self._new_thread(self._body_object(request), "").data
+
+    def _new_thread(self, spec: Dict[str, Any], prefix: str) -> _Thread:
+        """A thread made from ``spec`` (``messages``, ``metadata``, ``tool_resources``; the
+        body of ``POST /threads``, or ``thread`` of ``POST /threads/runs`` with ``prefix``
+        "thread.")."""
+        _check_type(prefix.rstrip(".") or "body", spec, (dict,), "an object")
+        _reject_unknown(spec, ("messages", "metadata", "tool_resources"), prefix)
+        metadata = {}
+        if spec.get("metadata") is not None:
+            metadata = _check_metadata(spec["metadata"], prefix + "metadata")
+        if spec.get("tool_resources") is not None:
+            _check_type(prefix + "tool_resources", spec["tool_resources"], (dict,), "an object")
+        messages = _check_messages(prefix + "messages", spec.get("messages"))
+        thread = self._thread(self._new_id("thread"), create=True)
+        thread.data["metadata"] = metadata
+        thread.data["tool_resources"] = copy.deepcopy(spec.get("tool_resources") or {})
+        for content, role in messages:
+            self._add_message(thread, role, content, None)
+        return thread
+
+    def retrieve_thread(self, request: RecordedRequest, thread_id: str) -> Any:
+        return self._thread(thread_id).data
+
+    def update_thread(self, request: RecordedRequest, thread_id: str) -> Any:
+        body = self._body_object(request)
+        thread = self._thread(thread_id)
+        _reject_unknown(body, ("metadata", "tool_resources"))
+        if body.get("metadata") is not None:
+            thread.data["metadata"] = _check_metadata(body["metadata"])
+        if body.get("tool_resources") is not None:
+            _check_type("tool_resources", body["tool_resources"], (dict,), "an object")
+            thread.data["tool_resources"] = copy.deepcopy(body["tool_resources"])
+        return thread.data
+
+    def delete_thread(self, request: RecordedRequest, thread_id: str) -> Any:
+        thread = self._thread(thread_id)
+        for run in thread.runs:
+            del self.runs[run.data["id"]]
+        del self.threads[thread_id]
+        return {"id": thread_id, "object": "thread.deleted", "deleted": True}
+
+    def create_message(self, request: RecordedRequest, thread_id: str) -> Any:
+        body = self._body_object(request)
+        content, role = _check_new_message(body, "")
+        message = self._add_message(self._thread(thread_id), role, content, None)
+        for key in ("metadata", "attachments"):
+            if body.get(key) is not None:
+                message[key] = copy.deepcopy(body[key])
+        return message
+
+    def retrieve_message(self, request: RecordedRequest, thread_id: str, message_id: str) -> Any:
+        for message in self._thread(thread_id).messages:
+            if message["id"] == message_id:
+                return message
+        raise _APIError(404, "No message found with id '%s'." % message_id, resource="message")
 
     # -- the store ----------------------------------------------------------------------------
 
@@ -1523,6 +1598,7 @@ _FASTAPI_NOT_FOUND = {
     "run": "Run not found in thread.",
     "thread": "Thread not found.",
     "step": "Run step not found.",
+    "message": "Message not found.",
     "url": "Not Found",
 }
 # pydantic's wording for the validation errors that have one: code -> (msg, type).
