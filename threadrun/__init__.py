@@ -67,7 +67,10 @@ __all__ = [
     "ToolCall",
     "UnprocessableEntityError",
     "iso_timestamps",
+    "lenient",
     "message_text",
+    "metadata_as_text",
+    "millisecond_timestamps",
 ]
 
 __version__ = "0.1.0"
@@ -1192,6 +1195,9 @@ _TIMESTAMP_FIELDS = (
 )  # fmt: skip
 _ISO_PATTERN: Any = None  # compiled on first use: most programs never need it
 _UNIX_EPOCH_ORDINAL = 719163  # datetime.date(1970, 1, 1).toordinal()
+# 9999-12-31T23:59:59Z: an integer timestamp beyond it is taken as milliseconds by the
+# adapters (a millisecond one passes it from 1978 on).
+_MAX_SECONDS = 253402300799
 
 
 def iso_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
@@ -1223,6 +1229,124 @@ def iso_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
                 + _describe(value), field
             )  # fmt: skip
     return adapted
+
+
+def millisecond_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """A run adapter for servers that write some timestamps in milliseconds.
+
+    Returns a new dict, ``data`` with each of its six timestamp fields that holds an integer
+    beyond the year 9999 (over ``253402300799``) divided by 1000, truncated: ``1796603835780``
+    becomes ``1796603835``. Each field is judged on its own, so a server that writes
+    ``created_at`` in milliseconds and ``completed_at`` in seconds is read right. Other values
+    are left as they are (the model's checks then apply); an integer still beyond the year
+    9999 once divided raises :class:`ThreadRunError` naming the field. ``data`` is not
+    modified.
+    """
+    adapted = _adapted_copy(data)
+    for field in _TIMESTAMP_FIELDS:
+        value = adapted.get(field)
+        if type(value) is int and value > _MAX_SECONDS:
+            adapted[field] = _milliseconds_to_seconds(value, field)
+    return adapted
+
+
+def metadata_as_text(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """A run adapter for servers that keep metadata values of any JSON type.
+
+    Returns a new dict, ``data`` whose ``metadata`` values that are not strings are replaced
+    by their compact JSON text: ``{"stream": true}`` becomes ``{"stream": "true"}``,
+    ``{"n": 2}`` ``{"n": "2"}``. A value JSON cannot write (NaN) raises
+    :class:`ThreadRunError` naming it. Anything but an object in ``metadata`` is left to the
+    model's checks. ``data`` is not modified.
+    """
+    adapted = _adapted_copy(data)
+    _metadata_to_text(adapted)
+    return adapted
+
+
+def lenient(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """A run adapter that reads every quirk measured on self-hosted Assistants servers.
+
+    Returns a new dict, ``data`` with, in its six timestamp fields, ISO-8601 strings read as
+    :func:`iso_timestamps` reads them, integers beyond the year 9999 read as milliseconds as
+    :func:`millisecond_timestamps` reads them (each field on its own), and numbers with a
+    fraction truncated to whole seconds; ``"model": null`` as ``""`` (the reference type
+    has a string; ``instructions`` may be null as it is); ``metadata`` values that are not
+    strings as their JSON text, as :func:`metadata_as_text` writes them; and an ``object``
+    other than ``"thread.run"`` (a string, or null) as ``"thread.run"``. Anything it cannot
+    read raises :class:`ThreadRunError` naming the field; the model's checks apply to the
+    rest. ``data`` is not modified.
+
+    Use it as ``Client(run_adapter=threadrun.lenient)``; it composes with your own adapter
+    as any function does: ``run_adapter=lambda data: mine(threadrun.lenient(data))``.
+    """
+    adapted = _adapted_copy(data)
+    for field in _TIMESTAMP_FIELDS:
+        value = adapted.get(field)
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is int:
+            if value > _MAX_SECONDS:
+                adapted[field] = _milliseconds_to_seconds(value, field)
+        elif kind is str:
+            adapted[field] = _iso_to_unix(value, field)
+        elif kind is float and value == value and 0 <= value < _TIMESTAMP_LIMIT:
+            seconds = int(value)
+            adapted[field] = (
+                _milliseconds_to_seconds(seconds, field) if seconds > _MAX_SECONDS else seconds
+            )
+        else:
+            raise ThreadRunError(
+                "expected a timestamp (integer seconds or milliseconds, or an ISO-8601 date "
+                "and time), got " + _describe(value), field
+            )  # fmt: skip
+    if "model" in adapted and adapted["model"] is None:
+        adapted["model"] = ""
+    kind_of_object = adapted.get("object", "thread.run")
+    if kind_of_object != "thread.run":
+        if kind_of_object is not None and not isinstance(kind_of_object, str):
+            raise ThreadRunError("expected a string, got " + _describe(kind_of_object), "object")
+        adapted["object"] = "thread.run"
+    _metadata_to_text(adapted)
+    return adapted
+
+
+def _adapted_copy(data: Mapping[str, Any]) -> Dict[str, Any]:
+    if not isinstance(data, Mapping):
+        raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
+    return dict(data)
+
+
+def _milliseconds_to_seconds(value: int, field: str) -> int:
+    seconds = value // 1000
+    if seconds > _MAX_SECONDS:
+        raise ThreadRunError(
+            "beyond the year 9999 even read as milliseconds: " + _describe(value), field
+        )
+    return seconds
+
+
+def _metadata_to_text(adapted: Dict[str, Any]) -> None:
+    metadata = adapted.get("metadata")
+    if not isinstance(metadata, dict):
+        return
+    if all(type(value) is str for value in metadata.values()):
+        return
+    texts = {}
+    for key, value in metadata.items():
+        if isinstance(value, str):
+            texts[key] = value
+            continue
+        try:
+            texts[key] = json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                                    allow_nan=False)  # fmt: skip
+        except (TypeError, ValueError, RecursionError):
+            raise ThreadRunError(
+                "expected a value JSON can write, got " + _describe(value),
+                "metadata[%s]" % _key_repr(str(key)),
+            ) from None
+    adapted["metadata"] = texts
 
 
 def _iso_to_unix(text: str, field: str) -> int:

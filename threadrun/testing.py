@@ -48,7 +48,11 @@ instead: timestamps as RFC 3339 strings (``"2026-11-29T16:30:14.549940Z"``) in a
 timestamp fields and its steps', bare UUID ids, FastAPI's error bodies
 (``{"detail": "Run not found in thread."}``, and 422 ``{"detail": [{"loc": [...], "msg": ...,
 "type": ...}]}`` for invalid parameters), compact JSON, and ``required_action`` null while the
-run requires action (its tool calls are in its steps only).
+run requires action (its tool calls are in its steps only). ``flavour="loose"`` writes the
+quirks that ``threadrun.lenient`` reads: a run's ``created_at`` in milliseconds in its JSON
+answers (its other timestamps, and every timestamp of its streams, in seconds);
+``"model": null`` and ``"instructions": null`` for a run created without them; and a metadata
+value that is not a string, ``"stream": false`` (``true`` for a streamed run).
 
 The runs it serves follow the API reference's schema, and validate under the official SDK's
 strict ``Run`` model: a run created without ``instructions`` carries ``""`` (the fake's
@@ -1518,8 +1522,48 @@ class _FastAPIRunsAPI(_RunsAPI):
         return _Reply(error.status, self.encode({"detail": error.message}))
 
 
+class _LooseRunsAPI(_RunsAPI):
+    """The quirks measured on self-hosted servers that threadrun.lenient reads: a run's
+    ``created_at`` in milliseconds in JSON answers (its other timestamps in seconds),
+    ``"model": null`` and ``"instructions": null`` for a run created without them, and a
+    metadata value that is not a string (``"stream"``: how the run was requested)."""
+
+    def new_run(
+        self,
+        thread_id: str,
+        assistant_id: str,
+        script: Tuple[str, ...],
+        tool_calls: Tuple[ToolCallSpec, ...],
+        after: Tuple[str, ...],
+        fields: Mapping[str, Any],
+        message: Optional[str] = None,
+        events: Optional[List[_Event]] = None,
+    ) -> _Run:
+        quirks: Dict[str, Any] = {"model": None, "instructions": None}
+        quirks.update(fields)
+        quirks["metadata"] = dict(quirks.get("metadata") or {}, stream=events is not None)
+        return super().new_run(
+            thread_id, assistant_id, script, tool_calls, after, quirks, message, events
+        )
+
+    def encode(self, payload: Any) -> bytes:
+        if isinstance(payload, dict) and payload.get("object") == "list":
+            payload = dict(payload, data=[_in_milliseconds(item) for item in payload["data"]])
+        return _encode(_in_milliseconds(payload))
+
+
+def _in_milliseconds(item: Any) -> Any:
+    """A run with its created_at in milliseconds; anything else as it is."""
+    if not isinstance(item, dict) or item.get("object") != "thread.run":
+        return item
+    created = item.get("created_at")
+    if not isinstance(created, int) or isinstance(created, bool):
+        return item
+    return dict(item, created_at=created * 1000 + 780)
+
+
 # FakeRunsServer(flavour=...) -> the API it emulates.
-_FLAVOURS = {"openai": _RunsAPI, "fastapi": _FastAPIRunsAPI}
+_FLAVOURS = {"openai": _RunsAPI, "fastapi": _FastAPIRunsAPI, "loose": _LooseRunsAPI}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1937,8 +1981,8 @@ class FakeRunsServer:
     without ``OpenAI-Beta: assistants=v2``; ``default_message`` is the text of the message a
     run writes when it completes. All these are also attributes that can be changed while the
     server runs; the scripts are checked when set (ValueError), not on each request.
-    ``flavour`` (read-only) is ``"openai"`` (the API reference) or ``"fastapi"`` (see the
-    module's documentation).
+    ``flavour`` (read-only) is ``"openai"`` (the API reference), ``"fastapi"`` or ``"loose"``
+    (see the module's documentation).
     """
 
     clock = _APISetting()
@@ -2056,7 +2100,7 @@ class FakeRunsServer:
 
     @property
     def flavour(self) -> str:
-        """The dialect the server speaks: ``"openai"`` or ``"fastapi"``."""
+        """The dialect the server speaks: ``"openai"``, ``"fastapi"`` or ``"loose"``."""
         return self._flavour
 
     @property
