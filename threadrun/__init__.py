@@ -2657,7 +2657,7 @@ class Client:
     def poll(
         self, thread_id: str, run_id: str, *,
         interval: Optional[float] = None, timeout: Optional[float] = None,
-        on_run: Optional[Callable[[ThreadRun], Any]] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None, **unexpected: Any,
     ) -> ThreadRun:
         """Retrieve the run until it is terminal or ``requires_action``, and return it.
 
@@ -2667,6 +2667,11 @@ class Client:
         is raised, carrying the last run seen. ``timeout <= 0`` checks once. ``on_run`` is
         called with every run retrieved.
         """
+        if unexpected:
+            _refuse_sdk_keywords(unexpected, "interval")
+            raise TypeError(
+                "poll() got an unexpected keyword argument %r" % sorted(unexpected)[0]
+            )
         return self._poll(thread_id, run_id, interval, timeout, on_run, {}, None)
 
     def create_and_poll(
@@ -3295,7 +3300,7 @@ class Client:
             else:
                 if 200 <= status < 300:
                     return response_headers, payload, body
-                cause = self._status_error(status, response_headers, payload)
+                cause = self._status_error(status, response_headers, payload, request.target)
                 delay = self._retry.after_status(retries, status, response_headers)
                 if delay is None:
                     raise cause
@@ -3388,7 +3393,9 @@ class Client:
             return [self._scrub_value(item) for item in value]
         return value
 
-    def _status_error(self, status: int, headers: Dict[str, str], payload: bytes) -> APIStatusError:
+    def _status_error(
+        self, status: int, headers: Dict[str, str], payload: bytes, target: str
+    ) -> APIStatusError:
         text = payload.decode("utf-8", "replace")
         try:
             # Parsed before scrubbing: a credential written with \u escapes is found too.
@@ -3403,6 +3410,8 @@ class Client:
             message = _shorten(snippet, 200) if snippet else "(empty body)"
             if body is None and text:
                 body = text
+        if status == 404:
+            message += self._scrub(_swapped_ids_note(target[len(self._base_path):]))
         cls = _STATUS_ERRORS.get(status)
         if cls is None:
             cls = InternalServerError if status >= 500 else APIStatusError
@@ -3484,7 +3493,46 @@ def _checked_step(item: Any) -> Dict[str, Any]:
 
 
 def _pop_options(params: Dict[str, Any]) -> Dict[str, Any]:
+    _refuse_sdk_keywords(params)
     return {name: params.pop(name) for name in _REQUEST_OPTIONS if name in params}
+
+
+def _refuse_sdk_keywords(keywords: Mapping[str, Any], interval: str = "poll_interval") -> None:
+    """A TypeError for a keyword of the openai SDK that threadrun spells otherwise, before
+    anything is sent (it would go to the server as a body parameter, or be ignored):
+    ``interval`` is what the method calls its poll interval."""
+    if "poll_interval_ms" in keywords:
+        raise TypeError(
+            "poll_interval_ms is the openai SDK's keyword: threadrun's is %s, in seconds "
+            "(poll_interval_ms=500 is %s=0.5); nothing was sent" % (interval, interval)
+        )
+    if "event_handler" in keywords:
+        raise TypeError(
+            "event_handler is the openai SDK's keyword: threadrun has no event handlers; "
+            "iterate the RunStream the method returns instead (for event, data in stream: "
+            "...; text_deltas() for the text, until_done() for the final run); nothing was sent"
+        )
+
+
+def _swapped_ids_note(path: str) -> str:
+    """What a 404 for ``path`` (``/threads/{thread_id}/runs/{run_id}...``, percent-encoded)
+    adds when its ids look swapped or misplaced: a thread id that starts with ``run_``, a
+    run id that starts with ``thread_``. The openai SDK's ``retrieve`` takes the run id
+    first; threadrun's methods take the thread id first."""
+    parts = path.split("?", 1)[0].split("/")
+    if len(parts) < 4 or parts[1] != "threads" or parts[3] != "runs":
+        return ""
+    thread_id = parts[2]
+    run_id = parts[4] if len(parts) > 4 else ""
+    if thread_id.startswith("run_") or run_id.startswith("thread_"):
+        return (
+            " (the thread id %r and the run id %r look swapped: threadrun takes "
+            "(thread_id, run_id), where the openai SDK's retrieve takes the run id first)"
+            % (_shorten(thread_id, 40), _shorten(run_id, 40))
+            if run_id
+            else " (the thread id %r looks like a run id)" % _shorten(thread_id, 40)
+        )
+    return ""
 
 
 def _pop_stream(params: Dict[str, Any], method: str, other: str) -> None:
@@ -3494,6 +3542,7 @@ def _pop_stream(params: Dict[str, Any], method: str, other: str) -> None:
 
 
 def _check_options(options: Dict[str, Any]) -> None:
+    _refuse_sdk_keywords(options)
     unknown = sorted(set(options) - set(_REQUEST_OPTIONS))
     if unknown:
         raise TypeError(
