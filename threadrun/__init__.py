@@ -1283,24 +1283,8 @@ def lenient(data: Mapping[str, Any]) -> Dict[str, Any]:
     adapted = _adapted_copy(data)
     for field in _TIMESTAMP_FIELDS:
         value = adapted.get(field)
-        if value is None:
-            continue
-        kind = type(value)
-        if kind is int:
-            if value > _MAX_SECONDS:
-                adapted[field] = _milliseconds_to_seconds(value, field)
-        elif kind is str:
-            adapted[field] = _iso_to_unix(value, field)
-        elif kind is float and value == value and 0 <= value < _TIMESTAMP_LIMIT:
-            seconds = int(value)
-            adapted[field] = (
-                _milliseconds_to_seconds(seconds, field) if seconds > _MAX_SECONDS else seconds
-            )
-        else:
-            raise ThreadRunError(
-                "expected a timestamp (integer seconds or milliseconds, or an ISO-8601 date "
-                "and time), got " + _describe(value), field
-            )  # fmt: skip
+        if value is not None and (type(value) is not int or value > _MAX_SECONDS):
+            adapted[field] = _lenient_timestamp(value, field)
     if "model" in adapted and adapted["model"] is None:
         adapted["model"] = ""
     kind_of_object = adapted.get("object", "thread.run")
@@ -1310,6 +1294,23 @@ def lenient(data: Mapping[str, Any]) -> Dict[str, Any]:
         adapted["object"] = "thread.run"
     _metadata_to_text(adapted)
     return adapted
+
+
+def _lenient_timestamp(value: Any, field: str) -> Any:
+    """A timestamp as :func:`lenient` reads it: integer seconds (None stays None)."""
+    kind = type(value)
+    if value is None:
+        return None
+    if kind is int:
+        return _milliseconds_to_seconds(value, field) if value > _MAX_SECONDS else value
+    if kind is str:
+        return _iso_to_unix(value, field)
+    if kind is float and value == value and 0 <= value < _TIMESTAMP_LIMIT:
+        return _lenient_timestamp(int(value), field)
+    raise ThreadRunError(
+        "expected a timestamp (integer seconds or milliseconds, or an ISO-8601 date and "
+        "time), got " + _describe(value), field
+    )  # fmt: skip
 
 
 def _adapted_copy(data: Mapping[str, Any]) -> Dict[str, Any]:

@@ -49,6 +49,7 @@ from threadrun.archive import (
     _encodable,
     _isatty,
     check_files,
+    usable_jobs,
 )
 
 TYPE_CHECKING = False
@@ -107,6 +108,10 @@ _FRAME = 0.08
 _TIMESTAMP_FIELD = re.compile(
     r"(^|\[')(created_at|expires_at|started_at|cancelled_at|failed_at|completed_at)('\])?$"
 )
+
+
+# The fields of an APIResponseValidationError that --lenient may mend.
+_LENIENT_READS = re.compile(r"(^|\[')(object|model|metadata'\]\[.*)('\])?$")
 
 
 class _UsageError(Exception):
@@ -328,6 +333,14 @@ def _warn(message: str) -> None:
         pass
 
 
+def _note(message: str) -> None:
+    try:
+        sys.stderr.write("%s: note: %s\n" % (PROG, message))
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def _indent(args: argparse.Namespace, stream: Any) -> Optional[int]:
     if getattr(args, "compact", False):
         return None
@@ -357,6 +370,8 @@ def _describe_error(exc: BaseException) -> str:
         text = exc.message  # it says what the server sent, and which run
         if _TIMESTAMP_FIELD.search(exc.field or "") and "got string" in text:
             text += " (a server that writes ISO-8601 timestamps: add --timestamps iso)"
+        elif _LENIENT_READS.search(exc.field or "") or "threadrun.lenient" in text:
+            text += " (a server with this quirk: add --lenient)"
     elif isinstance(exc, ThreadRunError):
         text = "the server sent an invalid run: %s" % exc
     elif isinstance(exc, APIError):
@@ -376,22 +391,40 @@ def _describe_error(exc: BaseException) -> str:
 
 def _client(args: argparse.Namespace, sleep: Optional[Callable[[float], Any]] = None) -> Client:
     key = args.api_key or os.environ.get("OPENAI_API_KEY")
-    if not key:
+    headers = dict(args.header or ())
+    if not key and not any(threadrun._is_credential(name) for name in headers):
         raise _UsageError(
             "no API key: set the OPENAI_API_KEY environment variable (or pass --api-key, "
-            "which leaves the key in your shell history and the process list)"
+            "which leaves the key in your shell history and the process list; or, for a "
+            "server that takes its key in another header, --header 'api-key: ...')"
         )
     options: Dict[str, Any] = {}
     if args.request_timeout is not None:
         options["timeout"] = args.request_timeout
     if args.max_retries is not None:
         options["max_retries"] = args.max_retries
-    if getattr(args, "timestamps", None) == "iso":
-        options["run_adapter"] = threadrun.iso_timestamps
+    adapter = _run_adapter(args)
+    if adapter is not None:
+        options["run_adapter"] = adapter
     try:
-        return Client(key, base_url=args.base_url, sleep=sleep, **options)
+        return Client(
+            key or None, base_url=args.base_url, sleep=sleep, default_headers=headers,
+            default_query=dict(args.query or ()),
+            allow_insecure_http=bool(args.allow_insecure_http), **options,
+        )  # fmt: skip
     except (OpenAIError, ValueError, TypeError) as exc:
-        raise _UsageError(str(exc)) from None
+        # The refusals name the library's arguments: here they are the command's options.
+        message = str(exc).replace("allow_insecure_http=True", "--allow-insecure-http")
+        raise _UsageError(message.replace("default_headers", "--header")) from None
+
+
+def _run_adapter(args: argparse.Namespace) -> Optional[Callable[[Any], Any]]:
+    """How the command reads runs: --lenient, --timestamps iso, or strictly (None)."""
+    if getattr(args, "lenient", False):
+        return threadrun.lenient
+    if getattr(args, "timestamps", None) == "iso":
+        return threadrun.iso_timestamps
+    return None
 
 
 def _cmd_one_run(args: argparse.Namespace) -> int:
@@ -558,17 +591,49 @@ def _cmd_steps(args: argparse.Namespace) -> int:
     limit = args.limit
     write = sys.stdout.write
     flush = sys.stdout.flush
+    read = _step_reader(args)
     with _client(args) as client:
         steps = client.list_steps(
             args.thread_id, args.run_id, limit=None if limit is None else min(limit, 100),
             order=args.order,
         )  # fmt: skip
         for step in itertools.islice(steps, limit):
+            step = read(step)
             # ASCII, compact: as list writes runs (a decoded step holds no NaN to refuse).
             write(json.dumps(step, separators=(",", ":")) + "\n")
             flush()
             _check_interrupted()
     return EXIT_OK
+
+
+_STEP_TIMESTAMPS = ("created_at", "expired_at", "cancelled_at", "failed_at", "completed_at")
+
+
+def _step_reader(args: argparse.Namespace) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+    """What --timestamps iso and --lenient do to a step (no run adapter applies to steps):
+    its timestamps read as they read a run's, and printed as integer seconds."""
+    if not getattr(args, "lenient", False) and getattr(args, "timestamps", None) != "iso":
+        return lambda step: step
+
+    # threadrun's reading of a run's timestamps: the same verdict for a step's.
+    lenient = bool(getattr(args, "lenient", False))
+    read_one = threadrun._lenient_timestamp if lenient else threadrun._iso_to_unix
+
+    def read(step: Dict[str, Any]) -> Dict[str, Any]:
+        step = dict(step)
+        for field in _STEP_TIMESTAMPS:
+            value = step.get(field)
+            if value is None or (not lenient and type(value) is not str):
+                continue
+            try:
+                step[field] = read_one(value, field)
+            except ThreadRunError as exc:
+                raise APIError(
+                    "the server sent step %r, whose %s" % (_clean(str(step.get("id"))), exc)
+                ) from None
+        return step
+
+    return read
 
 
 # --------------------------------------------------------------------------------------------
@@ -689,11 +754,14 @@ def _demo_stream(client: Client, progress: _Progress, params: Dict[str, Any]) ->
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    jobs, note = usable_jobs(args.jobs)
+    if note:
+        _note(note)
     return check_files(
         args.files,
         as_json=args.json,
-        jobs=args.jobs,
-        run_adapter=threadrun.iso_timestamps if args.timestamps == "iso" else None,
+        jobs=jobs,
+        run_adapter=_run_adapter(args),
         progress=not args.quiet and _isatty(sys.stderr) and os.environ.get("TERM") != "dumb",
     )
 
@@ -720,6 +788,14 @@ def _number(
         return value
 
     return parse
+
+
+def _header(text: str) -> Tuple[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip() or name != name.strip():
+        # Never the text itself: it may hold a credential.
+        raise argparse.ArgumentTypeError("expected 'NAME: VALUE' (the name, a colon, the value)")
+    return name, value.strip()
 
 
 def _pair(text: str) -> Tuple[str, str]:
@@ -761,6 +837,16 @@ def _add_connection_options(parser: argparse.ArgumentParser, *, top: bool) -> No
                 + ("; '--timeout S' before the command is the same" if top else "")),
         _option("--max-retries", metavar="N", type=_number(int, 0),
                 help="retries of a failed request (429, 5xx, connection errors; default 2)"),
+        _option("--header", metavar="'NAME: VALUE'", type=_header, action="append",
+                help="a header sent with every request (repeatable); one whose name says "
+                "key, token, auth or secret is a credential, kept out of every message, and "
+                "stands for the API key: --header 'api-key: ...'"),
+        _option("--query", metavar="KEY=VALUE", type=_pair, action="append",
+                help="a query parameter sent with every request (repeatable): "
+                "--query api-version=2024-05-01-preview"),
+        _option("--allow-insecure-http", action="store_true",
+                help="allow a plain http:// base URL to a host other than this machine (the "
+                "key then travels unencrypted)"),
         default=None if top else argparse.SUPPRESS,
     )  # fmt: skip
 
@@ -786,11 +872,19 @@ def _page_options(items: str) -> List[_Option]:
     ]  # fmt: skip
 
 
-_TIMESTAMPS = _option(
-    "--timestamps", choices=("unix", "iso"), default="unix",
-    help="how the runs write their timestamps: 'unix' (integer seconds, the API reference's; "
-    "the default) or 'iso' (RFC 3339 / ISO-8601 strings, as some self-hosted servers write "
-    "them: read as integer seconds, and printed so)",
+_RUN_READING = (
+    _option(
+        "--timestamps", choices=("unix", "iso"), default="unix",
+        help="how the runs write their timestamps: 'unix' (integer seconds, the API "
+        "reference's; the default) or 'iso' (RFC 3339 / ISO-8601 strings, as some self-hosted "
+        "servers write them: read as integer seconds, and printed so)",
+    ),
+    _option(
+        "--lenient", action="store_true",
+        help="read runs as threadrun.lenient does: ISO-8601 and millisecond timestamps as "
+        "integer seconds, a null model as \"\", metadata values that are not strings as their "
+        "JSON text (what is printed is what was read)",
+    ),
 )  # fmt: skip
 
 
@@ -808,7 +902,8 @@ def _command(
     help: str,
 ) -> None:
     """A command: its positional ids, the option groups it shares (``api``: the connection
-    options; ``prints_a_run``: the output options; ``reads_runs``: --timestamps), its own
+    options; ``prints_a_run``: the output options; ``reads_runs``: --timestamps and --lenient),
+    its own
     ``options``, and its ``help``: a paragraph that describes it (refilled), a blank line,
     then the rest as written (examples, exit statuses)."""
     description, epilog = help.split("\n\n", 1)
@@ -825,7 +920,7 @@ def _command(
     if prints_a_run:
         _add_output_options(parser)
     if reads_runs:
-        _add_options(parser, _TIMESTAMPS)
+        _add_options(parser, *_RUN_READING)
     if api:
         _add_connection_options(parser, top=False)
     _add_options(parser, *options)
@@ -945,7 +1040,7 @@ examples:
 
     _command(
         commands, "steps", _cmd_steps, "print a run's steps as JSON Lines",
-        ids=run_ids, options=_page_options("steps"),
+        ids=run_ids, reads_runs=True, options=_page_options("steps"),
         help="""\
 Print a run's steps as JSON Lines (one compact step per line, as the server sent it), newest
 first unless --order asc; pages are followed until the end or --limit. On a server whose
