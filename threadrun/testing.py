@@ -78,6 +78,7 @@ import http.server
 import json
 import re
 import secrets
+import signal
 import socket
 import socketserver
 import sys
@@ -2383,3 +2384,67 @@ class FakeRunsServer:
                         self._faults.remove(entry)
                     return fault
         return None
+
+
+# --------------------------------------------------------------------------------------------
+# python -m threadrun.testing: the fake server in the foreground
+# --------------------------------------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """Ctrl-C or SIGTERM: stop serving."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    # Once: a second signal while the server shuts down must not interrupt the shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise _Stop
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m threadrun.testing``: serve until Ctrl-C or SIGTERM, then exit 0. The first
+    line of standard output is the base URL, for a test suite in another process (or
+    another language) to read."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m threadrun.testing",
+        description="Run the fake Runs API in the foreground, on loopback: the first line "
+        "of stdout is its base URL; Ctrl-C or SIGTERM stops it (exit status 0).",
+    )
+    parser.add_argument("--host", default=_HOST,
+                        help="the address to bind: %s only (the fake never listens beyond "
+                        "this machine)" % _HOST)  # fmt: skip
+    parser.add_argument("--port", type=int, default=0,
+                        help="the port (default 0: any free port)")  # fmt: skip
+    parser.add_argument("--api-key", metavar="KEY",
+                        help="require 'Authorization: Bearer KEY' (default: any key)")
+    parser.add_argument("--flavour", choices=sorted(_FLAVOURS), default="openai",
+                        help="the dialect to speak (default openai)")
+    args = parser.parse_args(argv)
+    if args.host != _HOST:
+        parser.error("--host must be %s: the fake never listens beyond this machine" % _HOST)
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be from 0 to 65535")
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    server = FakeRunsServer(port=args.port, api_key=args.api_key, flavour=args.flavour)
+    try:
+        try:
+            server.start()
+        except OSError as exc:
+            sys.stderr.write("python -m threadrun.testing: cannot listen: %s\n" % exc)
+            return 1
+        sys.stdout.write(server.base_url + "\n")
+        sys.stdout.flush()
+        while True:
+            time.sleep(3600)
+    except _Stop:
+        return 0
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
