@@ -696,12 +696,13 @@ def _jobs_within(requested: int, cores: int, descriptors: Optional[int]) -> Tupl
     allowed = cores if descriptors is None else min(cores, max(1, (descriptors - 64) // 3))
     if requested <= allowed:
         return requested, ""
+    plural = "" if allowed == 1 else "s"
     if allowed < cores:
-        why = "the file-descriptor limit (ulimit -n %d) allows %d" % (descriptors, allowed)
-    else:
-        why = "this process may use %d core%s" % (cores, "" if cores == 1 else "s")
-    return allowed, "--jobs %d: %s, so %d worker%s" % (
-        requested, why, allowed, "" if allowed == 1 else "s"
+        return allowed, "--jobs %d: using %d worker%s (ulimit -n %d allows no more)" % (
+            requested, allowed, plural, descriptors
+        )  # fmt: skip
+    return allowed, "--jobs %d: using %d worker%s, one per usable core" % (
+        requested, allowed, plural
     )  # fmt: skip
 
 
