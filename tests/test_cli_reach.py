@@ -49,9 +49,13 @@ class HeadersAndQueryTest(unittest.TestCase):
             for where in ("before", "after"):
                 run = self.server.add_run("thread_r", statuses=("in_progress", "completed"))
                 args = [part.format(run=run["id"]) for part in ids]
-                options = ["--base-url", self.server.base_url, "--header", "api-key: " + AZURE_KEY,
-                           "--header", "X-Trace: t1", "--query", "api-version=2024-05-01-preview"]
-                argv = options + [command] + args if where == "before" else [command] + args + options
+                options = ["--base-url", self.server.base_url, "--header",
+                           "api-key: " + AZURE_KEY, "--header", "X-Trace: t1",
+                           "--query", "api-version=2024-05-01-preview"]  # fmt: skip
+                if where == "before":
+                    argv = [*options, command, *args]
+                else:
+                    argv = [command, *args, *options]
                 with self.subTest(command=command, where=where):
                     seen = len(self.server.requests)
                     proc = self.cli(*argv)
@@ -76,7 +80,8 @@ class HeadersAndQueryTest(unittest.TestCase):
         self.assertEqual(request.headers["api-key"], AZURE_KEY)  # the space is optional
 
     def test_without_any_credential(self) -> None:
-        proc = self.cli("--base-url", self.server.base_url, "--header", "X-Trace: t", "get", "t", "r")
+        proc = self.cli("--base-url", self.server.base_url, "--header", "X-Trace: t",
+                        "get", "t", "r")  # fmt: skip
         self.assertEqual(proc.returncode, 2)
         self.assertIn("no API key", proc.stderr)
         self.assertIn("--header 'api-key: ...'", proc.stderr)

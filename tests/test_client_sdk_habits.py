@@ -14,7 +14,10 @@ from tests import threadrun
 from tests.support import THREAD, ServerTest
 
 INTERVAL = "poll_interval_ms is the openai SDK's keyword: threadrun's is %s, in seconds"
-HANDLER = "event_handler is the openai SDK's keyword: threadrun has no event handlers; iterate the RunStream"
+HANDLER = (
+    "event_handler is the openai SDK's keyword: threadrun has no event handlers; iterate the "
+    "RunStream"
+)
 
 
 class SdkKeywordsTest(ServerTest):
@@ -62,7 +65,8 @@ class SdkKeywordsTest(ServerTest):
         self.assertEqual(self.clock.sleeps, [0.5, 0.25])
 
     def test_other_unknown_keywords_of_poll(self) -> None:
-        with self.assertRaisesRegex(TypeError, r"^poll\(\) got an unexpected keyword argument 'bogus'$"):
+        unexpected = r"^poll\(\) got an unexpected keyword argument 'bogus'$"
+        with self.assertRaisesRegex(TypeError, unexpected):
             self.client().poll(THREAD, "run_1", bogus=1)
         self.assertEqual(self.server.requests, [])
 
@@ -89,7 +93,8 @@ class SwappedIdsTest(ServerTest):
                 self.assertIn(swapped, caught.exception.message)
         with self.assertRaises(threadrun.NotFoundError) as caught:
             list(client.list(run["id"]))
-        self.assertIn("(the thread id %r looks like a run id)" % run["id"], caught.exception.message)
+        self.assertIn("(the thread id %r looks like a run id)" % run["id"],
+                      caught.exception.message)  # fmt: skip
 
     def test_other_404s_say_nothing_more(self) -> None:
         client = self.client(max_retries=0)

@@ -113,17 +113,16 @@ class LenientAdapterTest(unittest.TestCase):
                 self.assertIn(words, str(caught.exception))
         for adapter in (threadrun.lenient, threadrun.millisecond_timestamps,
                         threadrun.metadata_as_text):  # fmt: skip
-            with self.subTest(adapter=adapter.__name__):
-                with self.assertRaisesRegex(threadrun.ThreadRunError, "expected a JSON object"):
-                    adapter([BASE])  # type: ignore[arg-type]
+            with self.subTest(adapter=adapter.__name__), \
+                    self.assertRaisesRegex(threadrun.ThreadRunError, "expected a JSON object"):
+                adapter([BASE])  # type: ignore[arg-type]
 
     def test_the_strict_parser_refuses_what_lenient_reads(self) -> None:
         # The adapter is what reads these: strict parsing stays strict.
         for name, fields, _ in QUIRKS:
             if name in ("model null", "metadata of any JSON type", "ISO-8601"):
-                with self.subTest(name):
-                    with self.assertRaises(threadrun.ThreadRunError):
-                        threadrun.ThreadRun.from_dict(written(fields))
+                with self.subTest(name), self.assertRaises(threadrun.ThreadRunError):
+                    threadrun.ThreadRun.from_dict(written(fields))
 
     def test_single_purpose_adapters_compose_to_lenient(self) -> None:
         def composed(data: Any) -> Any:
@@ -183,9 +182,9 @@ class LooseServerTest(unittest.TestCase):
         self.assertEqual(raw["metadata"], {"stream": False})
 
     def test_strict_client_refuses_lenient_client_reads(self) -> None:
-        with self.client() as strict:
-            with self.assertRaises(threadrun.APIResponseValidationError) as caught:
-                strict.create("thread_loose", "asst_1")
+        with self.client() as strict, \
+                self.assertRaises(threadrun.APIResponseValidationError) as caught:
+            strict.create("thread_loose", "asst_1")
         self.assertEqual(caught.exception.field, "model")
         with self.client(run_adapter=threadrun.lenient) as client:
             created = client.create("thread_loose", "asst_1", metadata={"user": "u1"})

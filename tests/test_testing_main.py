@@ -73,9 +73,9 @@ class ForegroundServerTest(unittest.TestCase):
                                       run_adapter=threadrun.iso_timestamps) as client:
                     run = client.create("thread_main", "asst_1")
                     self.assertEqual(client.retrieve("thread_main", run.id).id, run.id)
-                with threadrun.Client("sk-wrong", base_url=url, max_retries=0) as client:
-                    with self.assertRaises(threadrun.AuthenticationError):
-                        client.retrieve("thread_main", run.id)
+                with threadrun.Client("sk-wrong", base_url=url, max_retries=0) as client, \
+                        self.assertRaises(threadrun.AuthenticationError):
+                    client.retrieve("thread_main", run.id)
                 process.send_signal(sig)
                 out, err = process.communicate(timeout=30)
                 self.assertEqual(process.returncode, 0, err)
@@ -143,7 +143,8 @@ class CopiedInTest(unittest.TestCase):
         )  # fmt: skip
         try:
             url = process.stdout.readline().decode().strip()  # type: ignore[union-attr]
-            with threadrun.Client("k", base_url=url, run_adapter=threadrun.iso_timestamps) as client:
+            adapter = threadrun.iso_timestamps
+            with threadrun.Client("k", base_url=url, run_adapter=adapter) as client:
                 self.assertEqual(client.create("thread_1", "asst_1").status, "queued")
             process.send_signal(signal.SIGINT)
             out, err = process.communicate(timeout=30)

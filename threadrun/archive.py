@@ -691,13 +691,15 @@ def usable_jobs(requested: int) -> Tuple[int, str]:
 def _jobs_within(requested: int, cores: int, descriptors: Optional[int]) -> Tuple[int, str]:
     if requested == 0:
         requested = cores
-    # Each worker holds a pipe end and a sentinel in this process, and a few more while it
-    # starts; the rest of the process keeps some for itself (stdio, the files it reads).
-    allowed = cores if descriptors is None else min(cores, max(1, (descriptors - 64) // 3))
+    allowed = cores
+    if descriptors is not None:
+        # Each worker holds a pipe end and a sentinel in this process, and a few more while
+        # it starts; the rest of the process keeps some for itself (stdio, the files read).
+        allowed = min(cores, max(1, (descriptors - 64) // 3))
     if requested <= allowed:
         return requested, ""
     plural = "" if allowed == 1 else "s"
-    if allowed < cores:
+    if descriptors is not None and allowed < cores:
         return allowed, "--jobs %d: using %d worker%s (ulimit -n %d allows no more)" % (
             requested, allowed, plural, descriptors
         )  # fmt: skip
