@@ -274,6 +274,39 @@ class LenientCLITest(unittest.TestCase):
         # Strictly: ISO, two fractions, model, metadata, object null, and the bad one.
         self.assertEqual(json.loads(proc.stdout)["invalid"], 7)
 
+    def test_which_refusals_suggest_it(self) -> None:
+        from threadrun.__main__ import _reading_hint
+
+        lenient, iso = "add --lenient", "add --timestamps iso"
+        cases = [
+            ("model", "model: expected a string, got null", lenient),
+            ("data[3]['model']", "model: expected a string, got null", lenient),
+            ("model", "model: expected a string, got integer 5", ""),
+            ("metadata['stream']", "metadata['stream']: expected a string, got boolean true",
+             lenient),
+            ("metadata", "metadata: expected an object, got array [1]", ""),
+            ("object", "object: expected 'thread.run', got string 'run'", lenient),
+            ("created_at", "created_at: expected an integer timestamp, got number 1.5", lenient),
+            ("data[0]['started_at']", "started_at: expected an integer timestamp, got string "
+             "'2026-11-29T16:30:14Z'", iso),
+            ("created_at", "created_at: looks like milliseconds (threadrun.lenient reads it)",
+             lenient),
+            ("created_at", "created_at: is missing", ""),
+            ("status", "status: expected a string, got null", ""),
+            (None, "expected a JSON object at the top level, got array", ""),
+        ]  # fmt: skip
+        for field, reason, words in cases:
+            with self.subTest(field=field, reason=reason):
+                exc = threadrun.APIResponseValidationError(
+                    "the server sent run 'run_1'; it was not returned because: " + reason,
+                    body={}, request_id=None, field=field,
+                )
+                hint = _reading_hint(exc)
+                if words:
+                    self.assertIn(words, hint)
+                else:
+                    self.assertEqual(hint, "")
+
     def test_help_of_each_command(self) -> None:
         for command in ("get", "wait", "list", "cancel", "create", "steps", "check"):
             with self.subTest(command=command):

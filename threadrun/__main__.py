@@ -104,14 +104,12 @@ exit status:
 
 # Seconds between spinner frames while waiting.
 _FRAME = 0.08
-# The field of an APIResponseValidationError that --timestamps iso may mend.
-_TIMESTAMP_FIELD = re.compile(
-    r"(^|\[')(created_at|expires_at|started_at|cancelled_at|failed_at|completed_at)('\])?$"
-)
-
-
-# The fields of an APIResponseValidationError that --lenient may mend.
-_LENIENT_READS = re.compile(r"(^|\[')(object|model|metadata'\]\[.*)('\])?$")
+_RUN_TIMESTAMPS = (
+    "created_at", "expires_at", "started_at", "cancelled_at", "failed_at", "completed_at",
+)  # fmt: skip
+# The field an APIResponseValidationError names: its name (in a list page, after data[N]),
+# and what lies within it (a metadata key).
+_FIELD_NAME = re.compile(r"^(?:data\[\d+\])?(?:\['(\w+)'\]|(\w+))(\[.*)?$")
 
 
 class _UsageError(Exception):
@@ -365,13 +363,29 @@ def _print_run(run: ThreadRun, args: argparse.Namespace) -> None:
     out.flush()
 
 
+def _reading_hint(exc: APIResponseValidationError) -> str:
+    """The option that would read what ``exc`` refused: --timestamps iso, --lenient, or none."""
+    match = _FIELD_NAME.match(exc.field or "")
+    if match is None:
+        return ""
+    name, within, text = match.group(1) or match.group(2), match.group(3), exc.message
+    if name in _RUN_TIMESTAMPS and "got string" in text:
+        return " (a server that writes ISO-8601 timestamps: add --timestamps iso)"
+    if (
+        "threadrun.lenient" in text
+        or (name == "model" and text.endswith("got null"))
+        or (name == "metadata" and within is not None and "expected a string, got" in text)
+        or (name == "object" and ("got string" in text or "got null" in text))
+        or (name in _RUN_TIMESTAMPS and "got number" in text)
+    ):
+        return " (a server with this quirk: add --lenient)"
+    return ""
+
+
 def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, APIResponseValidationError):
-        text = exc.message  # it says what the server sent, and which run
-        if _TIMESTAMP_FIELD.search(exc.field or "") and "got string" in text:
-            text += " (a server that writes ISO-8601 timestamps: add --timestamps iso)"
-        elif _LENIENT_READS.search(exc.field or "") or "threadrun.lenient" in text:
-            text += " (a server with this quirk: add --lenient)"
+        # It says what the server sent, and which run.
+        text = exc.message + _reading_hint(exc)
     elif isinstance(exc, ThreadRunError):
         text = "the server sent an invalid run: %s" % exc
     elif isinstance(exc, APIError):
