@@ -84,7 +84,49 @@ class HeadersAndQueryTest(unittest.TestCase):
                         "get", "t", "r")  # fmt: skip
         self.assertEqual(proc.returncode, 2)
         self.assertIn("no API key", proc.stderr)
-        self.assertIn("--header 'api-key: ...'", proc.stderr)
+        self.assertIn("AZURE_OPENAI_API_KEY", proc.stderr)
+
+    def test_the_sdk_azure_variables(self) -> None:
+        run = self.server.add_run("thread_r")
+        env = dict(no_key_env(), AZURE_OPENAI_API_KEY=AZURE_KEY, OPENAI_API_VERSION="2024-05-01")
+        seen = len(self.server.requests)
+        proc = run_cli("--base-url", self.server.base_url, "get", "thread_r", run["id"], env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        [request] = self.server.requests[seen:]
+        self.assertEqual(request.headers["api-key"], AZURE_KEY)
+        self.assertIsNone(request.headers["Authorization"])
+        self.assertEqual(request.query, {"api-version": ["2024-05-01"]})
+        # The endpoint, as the SDK builds its base URL from it: ENDPOINT/openai.
+        env["AZURE_OPENAI_ENDPOINT"] = self.server.base_url[: -len("/v1")] + "/"
+        proc = run_cli("get", "thread_r", run["id"], env=env)
+        self.assertEqual(proc.returncode, 1)  # the fake serves /v1 only: a 404, as asked
+        self.assertEqual(self.server.requests[-1].path,
+                         "/openai/threads/thread_r/runs/%s" % run["id"])  # fmt: skip
+        self.assertNotIn(AZURE_KEY, proc.stderr)
+
+    def test_azure_decision(self) -> None:
+        from threadrun.__main__ import _azure_style
+
+        env = {"AZURE_OPENAI_API_KEY": "az", "OPENAI_API_VERSION": "v1",
+               "AZURE_OPENAI_ENDPOINT": "https://r.example/"}  # fmt: skip
+        azure = ({"api-key": "az"}, {"api-version": "v1"}, "https://r.example/openai")
+        cases = [
+            # key, headers, query, base URL, environment -> what is sent
+            (None, {}, {}, None, env, azure),
+            ("sk", {}, {}, None, env, ({}, {}, None)),  # an OpenAI key: no Azure at all
+            (None, {"Api-Key": "h"}, {}, None, env,
+             ({"Api-Key": "h"}, {"api-version": "v1"}, "https://r.example/openai")),
+            (None, {"X-Token": "t"}, {}, None, env, ({"X-Token": "t"}, {}, None)),
+            (None, {}, {"api-version": "mine"}, "http://127.0.0.1:1/v1", env,
+             ({"api-key": "az"}, {"api-version": "mine"}, "http://127.0.0.1:1/v1")),
+            (None, {}, {}, None, dict(env, OPENAI_BASE_URL="https://b.example/v1"),
+             ({"api-key": "az"}, {"api-version": "v1"}, None)),
+            (None, {}, {}, None, {}, ({}, {}, None)),
+        ]  # fmt: skip
+        for key, headers, query, base_url, environment, expected in cases:
+            with self.subTest(key=key, headers=headers, query=query, base_url=base_url):
+                self.assertEqual(_azure_style(key, headers, query, base_url, environment),
+                                 expected)  # fmt: skip
 
     def test_malformed_options_never_echo_the_value(self) -> None:
         cases = [

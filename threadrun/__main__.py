@@ -405,12 +405,14 @@ def _describe_error(exc: BaseException) -> str:
 
 def _client(args: argparse.Namespace, sleep: Optional[Callable[[float], Any]] = None) -> Client:
     key = args.api_key or os.environ.get("OPENAI_API_KEY")
-    headers = dict(args.header or ())
+    headers, query, base_url = _azure_style(
+        key, dict(args.header or ()), dict(args.query or ()), args.base_url, os.environ
+    )
     if not key and not any(threadrun._is_credential(name) for name in headers):
         raise _UsageError(
             "no API key: set the OPENAI_API_KEY environment variable (or pass --api-key, "
             "which leaves the key in your shell history and the process list; or, for a "
-            "server that takes its key in another header, --header 'api-key: ...')"
+            "server that takes its key in an api-key header, AZURE_OPENAI_API_KEY)"
         )
     options: Dict[str, Any] = {}
     if args.request_timeout is not None:
@@ -422,14 +424,41 @@ def _client(args: argparse.Namespace, sleep: Optional[Callable[[float], Any]] = 
         options["run_adapter"] = adapter
     try:
         return Client(
-            key or None, base_url=args.base_url, sleep=sleep, default_headers=headers,
-            default_query=dict(args.query or ()),
-            allow_insecure_http=bool(args.allow_insecure_http), **options,
+            key or None, base_url=base_url, sleep=sleep, default_headers=headers,
+            default_query=query, allow_insecure_http=bool(args.allow_insecure_http), **options,
         )  # fmt: skip
     except (OpenAIError, ValueError, TypeError) as exc:
         # The refusals name the library's arguments: here they are the command's options.
         message = str(exc).replace("allow_insecure_http=True", "--allow-insecure-http")
         raise _UsageError(message.replace("default_headers", "--header")) from None
+
+
+def _azure_style(
+    key: Optional[str],
+    headers: Dict[str, str],
+    query: Dict[str, str],
+    base_url: Optional[str],
+    env: Mapping[str, str],
+) -> Tuple[Dict[str, str], Dict[str, str], Optional[str]]:
+    """The headers, query and base URL to send, with the openai SDK's Azure variables: with
+    no other key, AZURE_OPENAI_API_KEY is the api-key header (kept off the command line);
+    with an api-key header, OPENAI_API_VERSION is the api-version query and
+    AZURE_OPENAI_ENDPOINT + "/openai" the base URL, unless given otherwise."""
+    lower = {name.lower() for name in headers}
+    if not key and not any(threadrun._is_credential(name) for name in lower):
+        azure_key = env.get("AZURE_OPENAI_API_KEY")
+        if azure_key:
+            headers = dict(headers, **{"api-key": azure_key})
+            lower.add("api-key")
+    if "api-key" not in lower:
+        return headers, query, base_url
+    version = env.get("OPENAI_API_VERSION")
+    if version and "api-version" not in query:
+        query = dict(query, **{"api-version": version})
+    endpoint = env.get("AZURE_OPENAI_ENDPOINT")
+    if endpoint and base_url is None and not env.get("OPENAI_BASE_URL"):
+        base_url = endpoint.rstrip("/") + "/openai"
+    return headers, query, base_url
 
 
 def _run_adapter(args: argparse.Namespace) -> Optional[Callable[[Any], Any]]:
