@@ -153,8 +153,8 @@ class LenientAdapterTest(unittest.TestCase):
         self.assertEqual((run.status, run.model), ("completed", ""))
 
 
-class LooseServerTest(unittest.TestCase):
-    """The fake's "loose" flavour writes the quirks; the client reads them with lenient."""
+class LooseServer(unittest.TestCase):
+    """A fake of the "loose" flavour for the class, its clock at NOW."""
 
     server: Any
 
@@ -168,6 +168,10 @@ class LooseServerTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls) -> None:
         cls.server.stop()
+
+
+class LooseServerTest(LooseServer):
+    """The fake's "loose" flavour writes the quirks; the client reads them with lenient."""
 
     def client(self, **options: Any) -> Any:
         return threadrun.Client(KEY, base_url=self.server.base_url, **options)
@@ -201,19 +205,7 @@ class LooseServerTest(unittest.TestCase):
             self.assertEqual((streamed.model, streamed.metadata), ("gpt-4o", {"stream": "true"}))
 
 
-class LenientCLITest(unittest.TestCase):
-    server: Any
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        testing = load_testing()
-        cls.server = testing.FakeRunsServer(
-            flavour="loose", api_key=KEY, clock=lambda: float(NOW), poll_after_ms=0
-        ).start()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.server.stop()
+class LenientCLITest(LooseServer):
 
     def cli(self, *args: str) -> Any:
         return run_cli("--base-url", self.server.base_url, *args)

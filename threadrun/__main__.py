@@ -316,24 +316,21 @@ def _raw_detail(run: ThreadRun) -> str:
 
 
 def _error(message: str) -> None:
-    try:
-        sys.stderr.write("%s: error: %s\n" % (PROG, _clean(message)))
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+    _say("error", _clean(message))
 
 
 def _warn(message: str) -> None:
-    try:
-        sys.stderr.write("%s: warning: %s\n" % (PROG, message))
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+    _say("warning", message)
 
 
 def _note(message: str) -> None:
+    _say("note", message)
+
+
+def _say(kind: str, message: str) -> None:
+    """One line on stderr, ``threadrun: KIND: MESSAGE``; a stderr gone is no reason to fail."""
     try:
-        sys.stderr.write("%s: note: %s\n" % (PROG, message))
+        sys.stderr.write("%s: %s: %s\n" % (PROG, kind, message))
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
