@@ -1198,6 +1198,7 @@ _UNIX_EPOCH_ORDINAL = 719163  # datetime.date(1970, 1, 1).toordinal()
 # 9999-12-31T23:59:59Z: an integer timestamp beyond it is taken as milliseconds by the
 # adapters (a millisecond one passes it from 1978 on).
 _MAX_SECONDS = 253402300799
+_METADATA_ENCODER: Any = None  # built on first use, as _ISO_PATTERN
 
 
 def iso_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
@@ -1314,7 +1315,8 @@ def _lenient_timestamp(value: Any, field: str) -> Any:
 
 
 def _adapted_copy(data: Mapping[str, Any]) -> Dict[str, Any]:
-    if not isinstance(data, Mapping):
+    # type() first: isinstance of an ABC costs more than the copy.
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
     return dict(data)
 
@@ -1332,16 +1334,23 @@ def _metadata_to_text(adapted: Dict[str, Any]) -> None:
     metadata = adapted.get("metadata")
     if not isinstance(metadata, dict):
         return
-    if all(type(value) is str for value in metadata.values()):
-        return
+    for value in metadata.values():
+        if type(value) is not str:
+            break
+    else:
+        return  # every value a string already: what servers send
+    global _METADATA_ENCODER
+    if _METADATA_ENCODER is None:
+        _METADATA_ENCODER = json.JSONEncoder(
+            separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )  # one for all: json.dumps with options builds an encoder per call
     texts = {}
     for key, value in metadata.items():
         if isinstance(value, str):
             texts[key] = value
             continue
         try:
-            texts[key] = json.dumps(value, separators=(",", ":"), ensure_ascii=False,
-                                    allow_nan=False)  # fmt: skip
+            texts[key] = _METADATA_ENCODER.encode(value)
         except (TypeError, ValueError, RecursionError):
             raise ThreadRunError(
                 "expected a value JSON can write, got " + _describe(value),
