@@ -141,6 +141,27 @@ class WorkerBoundTest(unittest.TestCase):
                 self.assertLessEqual(len(note), 80)
                 self.assertEqual("".join(rest), one.stderr)
 
+    def test_the_library_says_workers_could_not_start(self) -> None:
+        # check_files itself takes jobs as given (the command line caps them first): beyond
+        # the descriptors, starting a worker fails, and that is said, never an output error.
+        tmp = tempfile.mkdtemp(prefix="threadrun-check-emfile-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "runs.jsonl")
+        with open(path, "w") as fh:
+            fh.writelines(run_line(index) for index in range(2000))
+        script = ("import sys\nfrom threadrun import archive\ntry:\n"
+                  "    archive.check_files([sys.argv[1]], jobs=200, range_bytes=1000)\n"
+                  "except archive.WorkerDied as exc:\n    print(exc)\n")  # fmt: skip
+        proc = subprocess.run(
+            ["bash", "-c", 'ulimit -n 48 && exec "$@"', "bash", sys.executable, "-c", script,
+             path],
+            cwd=REPO, env=dict(cli_env(), PYTHONPATH=REPO), capture_output=True,
+            encoding="utf-8", timeout=120,
+        )  # fmt: skip
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stdout, r"^cannot start worker process \d+ of 200: Too many open "
+                                      r"files \(try a smaller --jobs\)\n$")  # fmt: skip
+
 
 if __name__ == "__main__":
     unittest.main()
