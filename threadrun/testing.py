@@ -60,6 +60,11 @@ assistant has no instructions), not the ``null`` of the reference's examples, wh
 ``instructions: string`` does not allow. Store ``add_run(..., instructions=None)`` to test a
 client against a server that sends null.
 
+``python -m threadrun.testing [--port N] [--api-key KEY] [--flavour NAME]`` runs the server in
+the foreground for a test suite in another process: the first line of standard output is its
+base URL; Ctrl-C or SIGTERM stops it (exit status 0). Copied beside the single file
+``threadrun.py`` as ``threadrun_testing.py``, the module works the same way.
+
 This module deliberately speaks raw JSON and does not import threadrun, so a bug in the
 library's model cannot hide behind a fake that shares it.
 
