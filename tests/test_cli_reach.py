@@ -15,7 +15,7 @@ from typing import Any, Dict
 
 from tests import load_testing
 from tests.support import AZURE_KEY, RawServer, http_response
-from tests.test_cli import cli_env, run_cli
+from tests.test_cli import KEY, cli_env, run_cli
 
 # Every command that talks to a server, with arguments that make it send one request.
 COMMANDS = (
@@ -156,6 +156,23 @@ class CredentialHeaderScrubbedTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn("HTTP 401: bad key [redacted] for you", proc.stderr)
         self.assertNotIn(AZURE_KEY, proc.stderr + proc.stdout)
+
+    def test_a_step_timestamp_echoing_the_key(self) -> None:
+        page = {"object": "list", "has_more": False, "data": [
+            {"id": "step_1", "object": "thread.run.step", "created_at": "at " + KEY}]}
+        server = RawServer(http_response(json.dumps(page).encode(), "200 OK",
+                                         "Content-Type: application/json\r\n"))  # fmt: skip
+        self.addCleanup(server.stop)
+        for option in ("--lenient", "--timestamps=iso"):
+            with self.subTest(option=option):
+                proc = run_cli("--base-url", "http://127.0.0.1:%d/v1" % server.port,
+                               "steps", "t", "r", option)  # fmt: skip
+                self.assertEqual(proc.returncode, 1, proc.stderr)
+                self.assertIn("threadrun: error: the server sent step 'step_1', whose "
+                              "created_at: expected", proc.stderr)  # fmt: skip
+                self.assertIn("[redacted]", proc.stderr)
+                self.assertNotIn(KEY, proc.stderr + proc.stdout)
+                self.assertNotIn(KEY[:12], proc.stderr)  # not even cut short
 
 
 class InsecureHttpTest(unittest.TestCase):

@@ -631,8 +631,8 @@ def _cmd_steps(args: argparse.Namespace) -> int:
     limit = args.limit
     write = sys.stdout.write
     flush = sys.stdout.flush
-    read = _step_reader(args)
     with _client(args) as client:
+        read = _step_reader(args, client._scrub)
         steps = client.list_steps(
             args.thread_id, args.run_id, limit=None if limit is None else min(limit, 100),
             order=args.order,
@@ -649,9 +649,12 @@ def _cmd_steps(args: argparse.Namespace) -> int:
 _STEP_TIMESTAMPS = ("created_at", "expired_at", "cancelled_at", "failed_at", "completed_at")
 
 
-def _step_reader(args: argparse.Namespace) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+def _step_reader(
+    args: argparse.Namespace, scrub: Callable[[str], str]
+) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
     """What --timestamps iso and --lenient do to a step (no run adapter applies to steps):
-    its timestamps read as they read a run's, and printed as integer seconds."""
+    its timestamps read as they read a run's, and printed as integer seconds. An error
+    quotes the step as the client's errors do: ``scrub`` keeps the key out."""
     if not getattr(args, "lenient", False) and getattr(args, "timestamps", None) != "iso":
         return lambda step: step
 
@@ -667,13 +670,25 @@ def _step_reader(args: argparse.Namespace) -> Callable[[Dict[str, Any]], Dict[st
                 continue
             try:
                 step[field] = read_one(value, field)
-            except ThreadRunError as exc:
-                raise APIError(
-                    "the server sent step %r, whose %s" % (_clean(str(step.get("id"))), exc)
-                ) from None
+            except ThreadRunError:
+                # The reason quotes the value, perhaps cut short: read the scrubbed value
+                # again for a reason that quotes no part of a key.
+                reason = _reason(read_one, scrub(value) if isinstance(value, str) else value,
+                                 field)  # fmt: skip
+                raise APIError(scrub(
+                    "the server sent step %r, whose %s" % (_clean(str(step.get("id"))), reason)
+                )) from None
         return step
 
     return read
+
+
+def _reason(read_one: Callable[[Any, str], Any], value: Any, field: str) -> str:
+    try:
+        read_one(value, field)
+    except ThreadRunError as exc:
+        return str(exc)
+    return "%s: not readable" % field  # pragma: no cover - a scrubbed value read after all
 
 
 # --------------------------------------------------------------------------------------------
