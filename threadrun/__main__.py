@@ -1128,7 +1128,10 @@ example:
                     help="worker processes (default 1; 0: one per core). A JSON Lines file is "
                     "split into byte ranges at line starts; a .gz file cannot be split (a gzip "
                     "stream is read from its start), so each .gz file, like each whole-file "
-                    "JSON document, goes to one worker. The output is the same whatever N"),
+                    "JSON document, goes to one worker; a FIFO or a pipe is read once, by the "
+                    "main process. N above the usable cores (or above what the file-descriptor "
+                    "limit allows) is lowered to that, with a note. The output is the same "
+                    "whatever N"),
             _option("--quiet", "-q", action="store_true",
                     help="no progress line (shown on stderr only when it is a terminal)"),
         ],
