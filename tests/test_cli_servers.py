@@ -1,5 +1,6 @@
 """The command line against servers that differ from the reference (issue 13): ``--timestamps
-iso`` for every command that reads runs, ``check`` included, and ``threadrun steps``.
+iso`` for every command that reads runs, ``check`` and ``steps`` included, and ``threadrun
+steps``.
 
 ``python -m threadrun`` runs as a subprocess against threadrun.testing.FakeRunsServer's
 "fastapi" flavour on 127.0.0.1; nothing is ever sent beyond loopback.
@@ -127,8 +128,15 @@ class ServersCLITest(unittest.TestCase):
         proc = self.cli("steps", self.thread, "00000000-0000-4000-8000-000000000000")
         self.assertEqual(proc.returncode, 1)
         self.assertIn("threadrun: error: HTTP 404: Run not found in thread.", proc.stderr)
-        proc = self.cli("steps", self.thread, run["id"], "--timestamps", "iso")
-        self.assertEqual(proc.returncode, 2)  # steps are as the server sent them: no option
+        # --timestamps iso reads a step's timestamps as it reads a run's, and prints them so.
+        proc = self.cli("steps", self.thread, run["id"], "--timestamps", "iso", "--order", "asc")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        printed = [json.loads(line) for line in proc.stdout.splitlines()]
+        for step, raw in zip(printed, stored):
+            self.assertEqual(step["id"], raw["id"])
+            for field in ("created_at", "completed_at"):
+                self.assertEqual(step[field], threadrun.iso_timestamps({field: raw[field]})[field])
+            self.assertIsInstance(step["created_at"], int)
 
     def write_runs(self, runs: List[Dict[str, Any]]) -> str:
         path = os.path.join(self.tmp, "runs.jsonl")
@@ -163,11 +171,11 @@ class ServersCLITest(unittest.TestCase):
         self.assertEqual(json.loads(proc.stdout)["valid"], 2)
 
     def test_which_commands_take_the_option(self) -> None:
-        for command in ("get", "wait", "list", "cancel", "check"):
+        for command in ("get", "wait", "list", "cancel", "check", "steps", "create"):
             with self.subTest(command=command):
                 proc = run_cli(command, "--help")
                 self.assertIn("--timestamps {unix,iso}", proc.stdout)
-        for command in ("steps", "demo"):
+        for command in ("demo",):
             with self.subTest(command=command):
                 self.assertNotIn("--timestamps", run_cli(command, "--help").stdout)
         proc = run_cli("get", "t", "r", "--timestamps", "rfc")

@@ -67,7 +67,10 @@ __all__ = [
     "ToolCall",
     "UnprocessableEntityError",
     "iso_timestamps",
+    "lenient",
     "message_text",
+    "metadata_as_text",
+    "millisecond_timestamps",
 ]
 
 __version__ = "0.1.0"
@@ -1196,6 +1199,10 @@ _TIMESTAMP_FIELDS = (
 )  # fmt: skip
 _ISO_PATTERN: Any = None  # compiled on first use: most programs never need it
 _UNIX_EPOCH_ORDINAL = 719163  # datetime.date(1970, 1, 1).toordinal()
+# 9999-12-31T23:59:59Z: an integer timestamp beyond it is taken as milliseconds by the
+# adapters (a millisecond one passes it from 1978 on).
+_MAX_SECONDS = 253402300799
+_METADATA_ENCODER: Any = None  # built on first use, as _ISO_PATTERN
 
 
 def iso_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
@@ -1227,6 +1234,133 @@ def iso_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
                 + _describe(value), field
             )  # fmt: skip
     return adapted
+
+
+def millisecond_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """A run adapter for servers that write some timestamps in milliseconds.
+
+    Returns a new dict, ``data`` with each of its six timestamp fields that holds an integer
+    beyond the year 9999 (over ``253402300799``) divided by 1000, truncated: ``1796603835780``
+    becomes ``1796603835``. Each field is judged on its own, so a server that writes
+    ``created_at`` in milliseconds and ``completed_at`` in seconds is read right. Other values
+    are left as they are (the model's checks then apply); an integer still beyond the year
+    9999 once divided raises :class:`ThreadRunError` naming the field. ``data`` is not
+    modified.
+    """
+    adapted = _adapted_copy(data)
+    for field in _TIMESTAMP_FIELDS:
+        value = adapted.get(field)
+        if type(value) is int and value > _MAX_SECONDS:
+            adapted[field] = _milliseconds_to_seconds(value, field)
+    return adapted
+
+
+def metadata_as_text(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """A run adapter for servers that keep metadata values of any JSON type.
+
+    Returns a new dict, ``data`` whose ``metadata`` values that are not strings are replaced
+    by their compact JSON text: ``{"stream": true}`` becomes ``{"stream": "true"}``,
+    ``{"n": 2}`` ``{"n": "2"}``. A value JSON cannot write (NaN) raises
+    :class:`ThreadRunError` naming it. Anything but an object in ``metadata`` is left to the
+    model's checks. ``data`` is not modified.
+    """
+    adapted = _adapted_copy(data)
+    _metadata_to_text(adapted)
+    return adapted
+
+
+def lenient(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """A run adapter that reads every quirk measured on self-hosted Assistants servers.
+
+    Returns a new dict, ``data`` with, in its six timestamp fields, ISO-8601 strings read as
+    :func:`iso_timestamps` reads them, integers beyond the year 9999 read as milliseconds as
+    :func:`millisecond_timestamps` reads them (each field on its own), and numbers with a
+    fraction truncated to whole seconds; ``"model": null`` as ``""`` (the reference type
+    has a string; ``instructions`` may be null as it is); ``metadata`` values that are not
+    strings as their JSON text, as :func:`metadata_as_text` writes them; and an ``object``
+    other than ``"thread.run"`` (a string, or null) as ``"thread.run"``. Anything it cannot
+    read raises :class:`ThreadRunError` naming the field; the model's checks apply to the
+    rest. ``data`` is not modified.
+
+    Use it as ``Client(run_adapter=threadrun.lenient)``; it composes with your own adapter
+    as any function does: ``run_adapter=lambda data: mine(threadrun.lenient(data))``.
+    """
+    adapted = _adapted_copy(data)
+    for field in _TIMESTAMP_FIELDS:
+        value = adapted.get(field)
+        if value is not None and (type(value) is not int or value > _MAX_SECONDS):
+            adapted[field] = _lenient_timestamp(value, field)
+    if "model" in adapted and adapted["model"] is None:
+        adapted["model"] = ""
+    kind_of_object = adapted.get("object", "thread.run")
+    if kind_of_object != "thread.run":
+        if kind_of_object is not None and not isinstance(kind_of_object, str):
+            raise ThreadRunError("expected a string, got " + _describe(kind_of_object), "object")
+        adapted["object"] = "thread.run"
+    _metadata_to_text(adapted)
+    return adapted
+
+
+def _lenient_timestamp(value: Any, field: str) -> Any:
+    """A timestamp as :func:`lenient` reads it: integer seconds (None stays None)."""
+    kind = type(value)
+    if value is None:
+        return None
+    if kind is int:
+        return _milliseconds_to_seconds(value, field) if value > _MAX_SECONDS else value
+    if kind is str:
+        return _iso_to_unix(value, field)
+    if kind is float and value == value and 0 <= value < _TIMESTAMP_LIMIT:
+        return _lenient_timestamp(int(value), field)
+    raise ThreadRunError(
+        "expected a timestamp (integer seconds or milliseconds, or an ISO-8601 date and "
+        "time), got " + _describe(value), field
+    )  # fmt: skip
+
+
+def _adapted_copy(data: Mapping[str, Any]) -> Dict[str, Any]:
+    # type() first: isinstance of an ABC costs more than the copy.
+    if type(data) is not dict and not isinstance(data, Mapping):
+        raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
+    return dict(data)
+
+
+def _milliseconds_to_seconds(value: int, field: str) -> int:
+    seconds = value // 1000
+    if seconds > _MAX_SECONDS:
+        raise ThreadRunError(
+            "beyond the year 9999 even read as milliseconds: " + _describe(value), field
+        )
+    return seconds
+
+
+def _metadata_to_text(adapted: Dict[str, Any]) -> None:
+    metadata = adapted.get("metadata")
+    if not isinstance(metadata, dict):
+        return
+    for value in metadata.values():
+        if type(value) is not str:
+            break
+    else:
+        return  # every value a string already: what servers send
+    global _METADATA_ENCODER
+    if _METADATA_ENCODER is None:
+        _METADATA_ENCODER = json.JSONEncoder(
+            separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )  # one for all: json.dumps with options builds an encoder per call
+    texts = {}
+    for key, value in metadata.items():
+        if isinstance(value, str):
+            texts[key] = value
+            continue
+        try:
+            texts[key] = _METADATA_ENCODER.encode(value)
+        except (TypeError, ValueError, RecursionError):
+            raise ThreadRunError(
+                "expected a value JSON can write, got " + _describe(value),
+                "metadata[%s]" % _key_repr(str(key)),
+            ) from None
+    adapted["metadata"] = texts
 
 
 def _iso_to_unix(text: str, field: str) -> int:
@@ -2863,7 +2997,7 @@ class Client:
     def poll(
         self, thread_id: str, run_id: str, *,
         interval: Optional[float] = None, timeout: Optional[float] = None,
-        on_run: Optional[Callable[[ThreadRun], Any]] = None,
+        on_run: Optional[Callable[[ThreadRun], Any]] = None, **unexpected: Any,
     ) -> ThreadRun:
         """Retrieve the run until it is terminal or ``requires_action``, and return it.
 
@@ -2873,6 +3007,11 @@ class Client:
         is raised, carrying the last run seen. ``timeout <= 0`` checks once. ``on_run`` is
         called with every run retrieved.
         """
+        if unexpected:
+            _refuse_sdk_keywords(unexpected, "interval")
+            raise TypeError(
+                "poll() got an unexpected keyword argument %r" % sorted(unexpected)[0]
+            )
         return self._poll(thread_id, run_id, interval, timeout, on_run, {}, None)
 
     def create_and_poll(
@@ -3581,7 +3720,7 @@ class Client:
             else:
                 if 200 <= status < 300:
                     return response_headers, payload, body
-                cause = self._status_error(status, response_headers, payload)
+                cause = self._status_error(status, response_headers, payload, request.target)
                 delay = self._retry.after_status(retries, status, response_headers)
                 if delay is None:
                     raise cause
@@ -3684,7 +3823,9 @@ class Client:
             return [self._scrub_value(item) for item in value]
         return value
 
-    def _status_error(self, status: int, headers: Dict[str, str], payload: bytes) -> APIStatusError:
+    def _status_error(
+        self, status: int, headers: Dict[str, str], payload: bytes, target: str
+    ) -> APIStatusError:
         text = payload.decode("utf-8", "replace")
         try:
             # Parsed before scrubbing: a credential written with \u escapes is found too.
@@ -3699,6 +3840,8 @@ class Client:
             message = _shorten(snippet, 200) if snippet else "(empty body)"
             if body is None and text:
                 body = text
+        if status == 404:
+            message += self._scrub(_swapped_ids_note(target[len(self._base_path):]))
         cls = _STATUS_ERRORS.get(status)
         if cls is None:
             cls = InternalServerError if status >= 500 else APIStatusError
@@ -3821,7 +3964,46 @@ def _checked_messages(messages: Any) -> List[Dict[str, Any]]:
 
 
 def _pop_options(params: Dict[str, Any]) -> Dict[str, Any]:
+    _refuse_sdk_keywords(params)
     return {name: params.pop(name) for name in _REQUEST_OPTIONS if name in params}
+
+
+def _refuse_sdk_keywords(keywords: Mapping[str, Any], interval: str = "poll_interval") -> None:
+    """A TypeError for a keyword of the openai SDK that threadrun spells otherwise, before
+    anything is sent (it would go to the server as a body parameter, or be ignored):
+    ``interval`` is what the method calls its poll interval."""
+    if "poll_interval_ms" in keywords:
+        raise TypeError(
+            "poll_interval_ms is the openai SDK's keyword: threadrun's is %s, in seconds "
+            "(poll_interval_ms=500 is %s=0.5); nothing was sent" % (interval, interval)
+        )
+    if "event_handler" in keywords:
+        raise TypeError(
+            "event_handler is the openai SDK's keyword: threadrun has no event handlers; "
+            "iterate the RunStream the method returns instead (for event, data in stream: "
+            "...; text_deltas() for the text, until_done() for the final run); nothing was sent"
+        )
+
+
+def _swapped_ids_note(path: str) -> str:
+    """What a 404 for ``path`` (``/threads/{thread_id}/runs/{run_id}...``, percent-encoded)
+    adds when its ids look swapped or misplaced: a thread id that starts with ``run_``, a
+    run id that starts with ``thread_``. The openai SDK's ``retrieve`` takes the run id
+    first; threadrun's methods take the thread id first."""
+    parts = path.split("?", 1)[0].split("/")
+    if len(parts) < 4 or parts[1] != "threads" or parts[3] != "runs":
+        return ""
+    thread_id = parts[2]
+    run_id = parts[4] if len(parts) > 4 else ""
+    if thread_id.startswith("run_") or run_id.startswith("thread_"):
+        return (
+            " (the thread id %r and the run id %r look swapped: threadrun takes "
+            "(thread_id, run_id), where the openai SDK's retrieve takes the run id first)"
+            % (_shorten(thread_id, 40), _shorten(run_id, 40))
+            if run_id
+            else " (the thread id %r looks like a run id)" % _shorten(thread_id, 40)
+        )
+    return ""
 
 
 def _pop_stream(params: Dict[str, Any], method: str, other: str) -> None:
@@ -3831,6 +4013,7 @@ def _pop_stream(params: Dict[str, Any], method: str, other: str) -> None:
 
 
 def _check_options(options: Dict[str, Any]) -> None:
+    _refuse_sdk_keywords(options)
     unknown = sorted(set(options) - set(_REQUEST_OPTIONS))
     if unknown:
         raise TypeError(

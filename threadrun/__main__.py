@@ -52,6 +52,7 @@ from threadrun.archive import (
     _encodable,
     _isatty,
     check_files,
+    usable_jobs,
 )
 
 TYPE_CHECKING = False
@@ -111,10 +112,12 @@ exit status:
 
 # Seconds between spinner frames while waiting.
 _FRAME = 0.08
-# The field of an APIResponseValidationError that --timestamps iso may mend.
-_TIMESTAMP_FIELD = re.compile(
-    r"(^|\[')(created_at|expires_at|started_at|cancelled_at|failed_at|completed_at)('\])?$"
-)
+_RUN_TIMESTAMPS = (
+    "created_at", "expires_at", "started_at", "cancelled_at", "failed_at", "completed_at",
+)  # fmt: skip
+# The field an APIResponseValidationError names: its name (in a list page, after data[N]),
+# and what lies within it (a metadata key).
+_FIELD_NAME = re.compile(r"^(?:data\[\d+\])?(?:\['(\w+)'\]|(\w+))(\[.*)?$")
 
 
 class _UsageError(Exception):
@@ -321,16 +324,21 @@ def _raw_detail(run: ThreadRun) -> str:
 
 
 def _error(message: str) -> None:
-    try:
-        sys.stderr.write("%s: error: %s\n" % (PROG, _clean(message)))
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+    _say("error", _clean(message))
 
 
 def _warn(message: str) -> None:
+    _say("warning", message)
+
+
+def _note(message: str) -> None:
+    _say("note", message)
+
+
+def _say(kind: str, message: str) -> None:
+    """One line on stderr, ``threadrun: KIND: MESSAGE``; a stderr gone is no reason to fail."""
     try:
-        sys.stderr.write("%s: warning: %s\n" % (PROG, message))
+        sys.stderr.write("%s: %s: %s\n" % (PROG, kind, message))
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
@@ -360,11 +368,29 @@ def _print_run(run: ThreadRun, args: argparse.Namespace) -> None:
     out.flush()
 
 
+def _reading_hint(exc: APIResponseValidationError) -> str:
+    """The option that would read what ``exc`` refused: --timestamps iso, --lenient, or none."""
+    match = _FIELD_NAME.match(exc.field or "")
+    if match is None:
+        return ""
+    name, within, text = match.group(1) or match.group(2), match.group(3), exc.message
+    if name in _RUN_TIMESTAMPS and "got string" in text:
+        return " (a server that writes ISO-8601 timestamps: add --timestamps iso)"
+    if (
+        "threadrun.lenient" in text
+        or (name == "model" and text.endswith("got null"))
+        or (name == "metadata" and within is not None and "expected a string, got" in text)
+        or (name == "object" and ("got string" in text or "got null" in text))
+        or (name in _RUN_TIMESTAMPS and "got number" in text)
+    ):
+        return " (a server with this quirk: add --lenient)"
+    return ""
+
+
 def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, APIResponseValidationError):
-        text = exc.message  # it says what the server sent, and which run
-        if _TIMESTAMP_FIELD.search(exc.field or "") and "got string" in text:
-            text += " (a server that writes ISO-8601 timestamps: add --timestamps iso)"
+        # It says what the server sent, and which run.
+        text = exc.message + _reading_hint(exc)
     elif isinstance(exc, ThreadRunError):
         text = "the server sent an invalid run: %s" % exc
     elif isinstance(exc, APIError):
@@ -384,22 +410,69 @@ def _describe_error(exc: BaseException) -> str:
 
 def _client(args: argparse.Namespace, sleep: Optional[Callable[[float], Any]] = None) -> Client:
     key = args.api_key or os.environ.get("OPENAI_API_KEY")
-    if not key:
+    headers, query, base_url = _azure_style(
+        key, dict(args.header or ()), dict(args.query or ()), args.base_url, os.environ
+    )
+    if not key and not any(threadrun._is_credential(name) for name in headers):
         raise _UsageError(
             "no API key: set the OPENAI_API_KEY environment variable (or pass --api-key, "
-            "which leaves the key in your shell history and the process list)"
+            "which leaves the key in your shell history and the process list; or, for a "
+            "server that takes its key in an api-key header, AZURE_OPENAI_API_KEY)"
         )
     options: Dict[str, Any] = {}
     if args.request_timeout is not None:
         options["timeout"] = args.request_timeout
     if args.max_retries is not None:
         options["max_retries"] = args.max_retries
-    if getattr(args, "timestamps", None) == "iso":
-        options["run_adapter"] = threadrun.iso_timestamps
+    adapter = _run_adapter(args)
+    if adapter is not None:
+        options["run_adapter"] = adapter
     try:
-        return Client(key, base_url=args.base_url, sleep=sleep, **options)
+        return Client(
+            key or None, base_url=base_url, sleep=sleep, default_headers=headers,
+            default_query=query, allow_insecure_http=bool(args.allow_insecure_http), **options,
+        )  # fmt: skip
     except (OpenAIError, ValueError, TypeError) as exc:
-        raise _UsageError(str(exc)) from None
+        # The refusals name the library's arguments: here they are the command's options.
+        message = str(exc).replace("allow_insecure_http=True", "--allow-insecure-http")
+        raise _UsageError(message.replace("default_headers", "--header")) from None
+
+
+def _azure_style(
+    key: Optional[str],
+    headers: Dict[str, str],
+    query: Dict[str, str],
+    base_url: Optional[str],
+    env: Mapping[str, str],
+) -> Tuple[Dict[str, str], Dict[str, str], Optional[str]]:
+    """The headers, query and base URL to send, with the openai SDK's Azure variables: with
+    no other key, AZURE_OPENAI_API_KEY is the api-key header (kept off the command line);
+    with an api-key header, OPENAI_API_VERSION is the api-version query and
+    AZURE_OPENAI_ENDPOINT + "/openai" the base URL, unless given otherwise."""
+    lower = {name.lower() for name in headers}
+    if not key and not any(threadrun._is_credential(name) for name in lower):
+        azure_key = env.get("AZURE_OPENAI_API_KEY")
+        if azure_key:
+            headers = dict(headers, **{"api-key": azure_key})
+            lower.add("api-key")
+    if "api-key" not in lower:
+        return headers, query, base_url
+    version = env.get("OPENAI_API_VERSION")
+    if version and "api-version" not in query:
+        query = dict(query, **{"api-version": version})
+    endpoint = env.get("AZURE_OPENAI_ENDPOINT")
+    if endpoint and base_url is None and not env.get("OPENAI_BASE_URL"):
+        base_url = endpoint.rstrip("/") + "/openai"
+    return headers, query, base_url
+
+
+def _run_adapter(args: argparse.Namespace) -> Optional[Callable[[Any], Any]]:
+    """How the command reads runs: --lenient, --timestamps iso, or strictly (None)."""
+    if getattr(args, "lenient", False):
+        return threadrun.lenient
+    if getattr(args, "timestamps", None) == "iso":
+        return threadrun.iso_timestamps
+    return None
 
 
 def _cmd_one_run(args: argparse.Namespace) -> int:
@@ -591,7 +664,9 @@ def _cmd_steps(args: argparse.Namespace) -> int:
     with _client(args) as client:
         steps = client.list_steps(args.thread_id, args.run_id, limit=_page_size(args.limit),
                                   order=args.order)  # fmt: skip
-        return _print_objects(steps, args.limit)
+        return _print_objects(
+            steps, args.limit, _timestamp_reader(args, client._scrub, "step", _STEP_TIMESTAMPS)
+        )
 
 
 def _page_size(limit: Optional[int]) -> Optional[int]:
@@ -601,15 +676,14 @@ def _page_size(limit: Optional[int]) -> Optional[int]:
 
 def _print_objects(
     objects: Iterator[Dict[str, Any]], limit: Optional[int],
-    adapt: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None,
+    read: Callable[[Dict[str, Any]], Dict[str, Any]],
 ) -> int:
-    """Up to ``limit`` of the decoded objects (steps, messages) as JSON Lines, each written as
-    its page arrives (``adapt``ed first, if given)."""
+    """Up to ``limit`` of the decoded objects (steps, messages) as JSON Lines, each as
+    ``read`` gives it, written as its page arrives."""
     write = sys.stdout.write
     flush = sys.stdout.flush
     for item in itertools.islice(objects, limit):
-        if adapt is not None:
-            item = adapt(item)
+        item = read(item)
         # ASCII, compact: as list writes runs (a decoded object holds no NaN to refuse).
         write(json.dumps(item, separators=(",", ":")) + "\n")
         flush()
@@ -617,35 +691,63 @@ def _print_objects(
     return EXIT_OK
 
 
+# The timestamp fields of the objects printed as they come (no run adapter applies to them).
+_STEP_TIMESTAMPS = ("created_at", "expired_at", "cancelled_at", "failed_at", "completed_at")
+_MESSAGE_TIMESTAMPS = ("created_at", "completed_at", "incomplete_at")
+
+
+def _timestamp_reader(
+    args: argparse.Namespace, scrub: Callable[[str], str], kind: str, fields: Sequence[str]
+) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+    """What --timestamps iso and --lenient do to a step or a message (``kind``): its
+    timestamp ``fields`` read as they read a run's, and printed as integer seconds. An error
+    quotes the object as the client's errors do: ``scrub`` keeps the key out."""
+    if not getattr(args, "lenient", False) and getattr(args, "timestamps", None) != "iso":
+        return lambda item: item
+
+    # threadrun's reading of a run's timestamps: the same verdict for these.
+    lenient = bool(getattr(args, "lenient", False))
+    read_one = threadrun._lenient_timestamp if lenient else threadrun._iso_to_unix
+
+    def read(item: Dict[str, Any]) -> Dict[str, Any]:
+        item = dict(item)
+        for field in fields:
+            value = item.get(field)
+            if value is None or (not lenient and type(value) is not str):
+                continue
+            try:
+                item[field] = read_one(value, field)
+            except ThreadRunError:
+                # The reason quotes the value, perhaps cut short: read the scrubbed value
+                # again for a reason that quotes no part of a key.
+                reason = _reason(read_one, scrub(value) if isinstance(value, str) else value,
+                                 field)  # fmt: skip
+                raise APIError(scrub(
+                    "the server sent %s %r, whose %s" % (kind, _clean(str(item.get("id"))), reason)
+                )) from None
+        return item
+
+    return read
+
+
+def _reason(read_one: Callable[[Any, str], Any], value: Any, field: str) -> str:
+    try:
+        read_one(value, field)
+    except ThreadRunError as exc:
+        return str(exc)
+    return "%s: not readable" % field  # pragma: no cover - a scrubbed value read after all
+
+
 # --------------------------------------------------------------------------------------------
 # ask and messages: threads and messages
 # --------------------------------------------------------------------------------------------
-
-# A message's timestamp fields, read as integer seconds with --timestamps iso.
-_MESSAGE_TIMESTAMPS = ("created_at", "completed_at", "incomplete_at")
-
 
 def _cmd_messages(args: argparse.Namespace) -> int:
     with _client(args) as client:
         messages = client.list_messages(args.thread_id, run_id=args.run, order=args.order,
                                         limit=_page_size(args.limit))  # fmt: skip
-        adapt = _unix_timestamps if args.timestamps == "iso" else None
-        return _print_objects(messages, args.limit, adapt)
-
-
-def _unix_timestamps(message: Dict[str, Any]) -> Dict[str, Any]:
-    """A message from a server that writes ISO-8601 times, with integer seconds instead."""
-    adapted = dict(message)
-    for field in _MESSAGE_TIMESTAMPS:
-        if isinstance(adapted.get(field), str):
-            try:
-                adapted[field] = threadrun._iso_to_unix(adapted[field], field)
-            except ThreadRunError as exc:
-                raise APIResponseValidationError(
-                    "the server sent message %r, which --timestamps iso cannot read: %s"
-                    % (message.get("id"), exc), body=message, request_id=None, field=field,
-                ) from None  # fmt: skip
-    return adapted
+        read = _timestamp_reader(args, client._scrub, "message", _MESSAGE_TIMESTAMPS)
+        return _print_objects(messages, args.limit, read)
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -964,11 +1066,14 @@ def _demo_stream(client: Client, progress: _Progress, params: Dict[str, Any]) ->
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    jobs, note = usable_jobs(args.jobs)
+    if note:
+        _note(note)
     return check_files(
         args.files,
         as_json=args.json,
-        jobs=args.jobs,
-        run_adapter=threadrun.iso_timestamps if args.timestamps == "iso" else None,
+        jobs=jobs,
+        run_adapter=_run_adapter(args),
         progress=not args.quiet and _isatty(sys.stderr) and os.environ.get("TERM") != "dumb",
     )
 
@@ -995,6 +1100,14 @@ def _number(
         return value
 
     return parse
+
+
+def _header(text: str) -> Tuple[str, str]:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip() or name != name.strip():
+        # Never the text itself: it may hold a credential.
+        raise argparse.ArgumentTypeError("expected 'NAME: VALUE' (the name, a colon, the value)")
+    return name, value.strip()
 
 
 def _pair(text: str) -> Tuple[str, str]:
@@ -1036,6 +1149,16 @@ def _add_connection_options(parser: argparse.ArgumentParser, *, top: bool) -> No
                 + ("; '--timeout S' before the command is the same" if top else "")),
         _option("--max-retries", metavar="N", type=_number(int, 0),
                 help="retries of a failed request (429, 5xx, connection errors; default 2)"),
+        _option("--header", metavar="'NAME: VALUE'", type=_header, action="append",
+                help="a header sent with every request (repeatable); one whose name says "
+                "key, token, auth or secret is a credential, kept out of every message, and "
+                "stands for the API key: --header 'api-key: ...'"),
+        _option("--query", metavar="KEY=VALUE", type=_pair, action="append",
+                help="a query parameter sent with every request (repeatable): "
+                "--query api-version=2024-05-01-preview"),
+        _option("--allow-insecure-http", action="store_true",
+                help="allow a plain http:// base URL to a host other than this machine (the "
+                "key then travels unencrypted)"),
         default=None if top else argparse.SUPPRESS,
     )  # fmt: skip
 
@@ -1061,11 +1184,19 @@ def _page_options(items: str) -> List[_Option]:
     ]  # fmt: skip
 
 
-_TIMESTAMPS = _option(
-    "--timestamps", choices=("unix", "iso"), default="unix",
-    help="how the runs write their timestamps: 'unix' (integer seconds, the API reference's; "
-    "the default) or 'iso' (RFC 3339 / ISO-8601 strings, as some self-hosted servers write "
-    "them: read as integer seconds, and printed so)",
+_RUN_READING = (
+    _option(
+        "--timestamps", choices=("unix", "iso"), default="unix",
+        help="how the runs write their timestamps: 'unix' (integer seconds, the API "
+        "reference's; the default) or 'iso' (RFC 3339 / ISO-8601 strings, as some self-hosted "
+        "servers write them: read as integer seconds, and printed so)",
+    ),
+    _option(
+        "--lenient", action="store_true",
+        help="read runs as threadrun.lenient does: ISO-8601 and millisecond timestamps as "
+        "integer seconds, a null model as \"\", metadata values that are not strings as their "
+        "JSON text (what is printed is what was read)",
+    ),
 )  # fmt: skip
 
 
@@ -1083,7 +1214,8 @@ def _command(
     help: str,
 ) -> None:
     """A command: its positional ids, the option groups it shares (``api``: the connection
-    options; ``prints_a_run``: the output options; ``reads_runs``: --timestamps), its own
+    options; ``prints_a_run``: the output options; ``reads_runs``: --timestamps and --lenient),
+    its own
     ``options``, and its ``help``: a paragraph that describes it (refilled), a blank line,
     then the rest as written (examples, exit statuses)."""
     description, epilog = help.split("\n\n", 1)
@@ -1100,7 +1232,7 @@ def _command(
     if prints_a_run:
         _add_output_options(parser)
     if reads_runs:
-        _add_options(parser, _TIMESTAMPS)
+        _add_options(parser, *_RUN_READING)
     if api:
         _add_connection_options(parser, top=False)
     _add_options(parser, *options)
@@ -1223,7 +1355,7 @@ examples:
 
     _command(
         commands, "steps", _cmd_steps, "print a run's steps as JSON Lines",
-        ids=run_ids, options=_page_options("steps"),
+        ids=run_ids, reads_runs=True, options=_page_options("steps"),
         help="""\
 Print a run's steps as JSON Lines (one compact step per line, as the server sent it), newest
 first unless --order asc; pages are followed until the end or --limit. On a server whose
@@ -1303,7 +1435,10 @@ example:
                     help="worker processes (default 1; 0: one per core). A JSON Lines file is "
                     "split into byte ranges at line starts; a .gz file cannot be split (a gzip "
                     "stream is read from its start), so each .gz file, like each whole-file "
-                    "JSON document, goes to one worker. The output is the same whatever N"),
+                    "JSON document, goes to one worker; a FIFO or a pipe is read once, by the "
+                    "main process. N above the usable cores (or above what the file-descriptor "
+                    "limit allows) is lowered to that, with a note. The output is the same "
+                    "whatever N"),
             _option("--quiet", "-q", action="store_true",
                     help="no progress line (shown on stderr only when it is a terminal)"),
         ],

@@ -50,7 +50,9 @@ if TYPE_CHECKING:  # pragma: no cover
     _Record = Tuple[int, Any]
     _Report = Callable[[str, int, str], None]
 
-__all__ = ["MAX_LINE_BYTES", "OutputError", "Summary", "WorkerDied", "check_files"]
+__all__ = [
+    "MAX_LINE_BYTES", "OutputError", "Summary", "WorkerDied", "check_files", "usable_jobs",
+]  # fmt: skip
 
 # A JSON Lines line longer than this is reported as too large and skipped without being held
 # in memory: a run the API returns is at most a few hundred kilobytes, and the client refuses
@@ -678,6 +680,43 @@ def check_files(
     return EXIT_INVALID if summary.invalid else EXIT_OK
 
 
+def usable_jobs(requested: int) -> Tuple[int, str]:
+    """The worker processes ``check --jobs requested`` starts (``0``: one per core), and a
+    note to show when that is fewer than asked: more workers than the cores this process
+    may use would only compete for them, and each worker takes file descriptors (EMFILE
+    beyond the limit)."""
+    return _jobs_within(requested, _cores(), _descriptor_limit())
+
+
+def _jobs_within(requested: int, cores: int, descriptors: Optional[int]) -> Tuple[int, str]:
+    if requested == 0:
+        requested = cores
+    allowed = cores
+    if descriptors is not None:
+        # Each worker holds a pipe end and a sentinel in this process, and a few more while
+        # it starts; the rest of the process keeps some for itself (stdio, the files read).
+        allowed = min(cores, max(1, (descriptors - 64) // 3))
+    if requested <= allowed:
+        return requested, ""
+    plural = "" if allowed == 1 else "s"
+    if descriptors is not None and allowed < cores:
+        return allowed, "--jobs %d: using %d worker%s (ulimit -n %d allows no more)" % (
+            requested, allowed, plural, descriptors
+        )  # fmt: skip
+    return allowed, "--jobs %d: using %d worker%s, one per usable core" % (
+        requested, allowed, plural
+    )  # fmt: skip
+
+
+def _descriptor_limit() -> Optional[int]:
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
 def _cores() -> int:
     """The cores this process may run on (a container or taskset may allow fewer than
     the machine has)."""
@@ -698,6 +737,16 @@ def _check_one(
     if path == "-":
         _check_stdin(summary, output, stdin, run_adapter)
         return
+    _check_path(path, summary, output, meter, run_adapter)
+
+
+def _check_path(
+    path: str,
+    summary: Summary,
+    output: _Output,
+    meter: Optional[_Meter],
+    run_adapter: Optional[Callable[[Any], Any]],
+) -> None:
     try:
         with _open(path) as stream:
             if meter is not None:
@@ -718,11 +767,24 @@ def _check_one(
 
 def _plan(paths: List[str], jobs: int, range_bytes: Optional[int]) -> Iterator[Tuple[str, Any]]:
     """The tasks in output order: ("range", (path, start, length, first of file?)),
-    ("file", path) for a .gz file or a document, ("stdin", None), ("unreadable", (path,
-    reason))."""
+    ("file", path) for a .gz file or a document, ("stdin", None), ("stream", path) for
+    anything but a regular file (a FIFO, a pipe as /dev/stdin, a process substitution: read
+    once, by this process, in its turn), ("unreadable", (path, reason))."""
+    import stat
+
     for path in paths:
         if path == "-":
             yield "stdin", None
+            continue
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except _READ_ERRORS as exc:
+            yield "unreadable", (path, _unreadable(exc))
+            continue
+        if not regular:
+            # Never opened here: opening a FIFO waits for its writer, and reading it to
+            # plan would leave nothing for the worker.
+            yield "stream", path
             continue
         if path.endswith(".gz"):
             yield "file", path
@@ -863,11 +925,17 @@ def _check_parallel(
     try:
         with _sigint_held(context):
             for _ in range(min(jobs, len(queue))):
-                parent, child = context.Pipe()
-                process = context.Process(  # type: ignore[attr-defined]
-                    target=_worker, args=(child, run_adapter), daemon=True
-                )
-                process.start()
+                try:
+                    parent, child = context.Pipe()
+                    process = context.Process(  # type: ignore[attr-defined]
+                        target=_worker, args=(child, run_adapter), daemon=True
+                    )
+                    process.start()
+                except OSError as exc:  # EMFILE, EAGAIN: not an output error
+                    raise WorkerDied(
+                        "cannot start worker process %d of %d: %s (try a smaller --jobs)"
+                        % (len(workers) + 1, jobs, exc.strerror or exc)
+                    ) from None
                 child.close()
                 workers.append(process)
                 pipes.append(parent)
@@ -890,6 +958,8 @@ def _check_parallel(
                 kind, what = tasks[emitted]
                 if kind == "stdin":
                     _check_stdin(summary, output, stdin, run_adapter)
+                elif kind == "stream":
+                    _check_path(what, summary, output, None, run_adapter)
                 elif kind == "unreadable":
                     summary.unreadable_files += 1
                     output.write_err("%s: error: cannot read %r: %s\n" % (PROG, what[0], what[1]))
@@ -937,7 +1007,8 @@ def _check_parallel(
 
 
 class WorkerDied(Exception):
-    """A --jobs worker process ended without its result (killed, out of memory)."""
+    """A --jobs worker process could not be started, or ended without its result (killed,
+    out of memory)."""
 
 
 def _died(process: Any, task: Tuple[str, Any]) -> WorkerDied:
@@ -996,6 +1067,9 @@ def _emit(
     kind, what = task
     path = _task_path(task)
     base = 0
+    if kind != "range" or what[3]:
+        # A file begins: the same path given again counts again, as with one process.
+        failed.discard(path)
     if kind == "range":
         if what[3]:
             line_base[path] = 0

@@ -59,13 +59,22 @@ instead: timestamps as RFC 3339 strings (``"2026-11-29T16:30:14.549940Z"``) in a
 timestamp fields and its steps', bare UUID ids, FastAPI's error bodies
 (``{"detail": "Run not found in thread."}``, and 422 ``{"detail": [{"loc": [...], "msg": ...,
 "type": ...}]}`` for invalid parameters), compact JSON, and ``required_action`` null while the
-run requires action (its tool calls are in its steps only).
+run requires action (its tool calls are in its steps only). ``flavour="loose"`` writes the
+quirks that ``threadrun.lenient`` reads: a run's ``created_at`` in milliseconds in its JSON
+answers (its other timestamps, and every timestamp of its streams, in seconds);
+``"model": null`` and ``"instructions": null`` for a run created without them; and a metadata
+value that is not a string, ``"stream": false`` (``true`` for a streamed run).
 
 The runs it serves follow the API reference's schema, and validate under the official SDK's
 strict ``Run`` model: a run created without ``instructions`` carries ``""`` (the fake's
 assistant has no instructions), not the ``null`` of the reference's examples, which the spec's
 ``instructions: string`` does not allow. Store ``add_run(..., instructions=None)`` to test a
 client against a server that sends null.
+
+``python -m threadrun.testing [--port N] [--api-key KEY] [--flavour NAME]`` runs the server in
+the foreground for a test suite in another process: the first line of standard output is its
+base URL; Ctrl-C or SIGTERM stops it (exit status 0). Copied beside the single file
+``threadrun.py`` as ``threadrun_testing.py``, the module works the same way.
 
 This module deliberately speaks raw JSON and does not import threadrun, so a bug in the
 library's model cannot hide behind a fake that shares it.
@@ -85,6 +94,7 @@ import http.server
 import json
 import re
 import secrets
+import signal
 import socket
 import socketserver
 import sys
@@ -1641,8 +1651,48 @@ class _FastAPIRunsAPI(_RunsAPI):
         return _Reply(error.status, self.encode({"detail": error.message}))
 
 
+class _LooseRunsAPI(_RunsAPI):
+    """The quirks measured on self-hosted servers that threadrun.lenient reads: a run's
+    ``created_at`` in milliseconds in JSON answers (its other timestamps in seconds),
+    ``"model": null`` and ``"instructions": null`` for a run created without them, and a
+    metadata value that is not a string (``"stream"``: how the run was requested)."""
+
+    def new_run(
+        self,
+        thread_id: str,
+        assistant_id: str,
+        script: Tuple[str, ...],
+        tool_calls: Tuple[ToolCallSpec, ...],
+        after: Tuple[str, ...],
+        fields: Mapping[str, Any],
+        message: Optional[str] = None,
+        events: Optional[List[_Event]] = None,
+    ) -> _Run:
+        quirks: Dict[str, Any] = {"model": None, "instructions": None}
+        quirks.update(fields)
+        quirks["metadata"] = dict(quirks.get("metadata") or {}, stream=events is not None)
+        return super().new_run(
+            thread_id, assistant_id, script, tool_calls, after, quirks, message, events
+        )
+
+    def encode(self, payload: Any) -> bytes:
+        if isinstance(payload, dict) and payload.get("object") == "list":
+            payload = dict(payload, data=[_in_milliseconds(item) for item in payload["data"]])
+        return _encode(_in_milliseconds(payload))
+
+
+def _in_milliseconds(item: Any) -> Any:
+    """A run with its created_at in milliseconds; anything else as it is."""
+    if not isinstance(item, dict) or item.get("object") != "thread.run":
+        return item
+    created = item.get("created_at")
+    if not isinstance(created, int) or isinstance(created, bool):
+        return item
+    return dict(item, created_at=created * 1000 + 780)
+
+
 # FakeRunsServer(flavour=...) -> the API it emulates.
-_FLAVOURS = {"openai": _RunsAPI, "fastapi": _FastAPIRunsAPI}
+_FLAVOURS = {"openai": _RunsAPI, "fastapi": _FastAPIRunsAPI, "loose": _LooseRunsAPI}
 
 
 # --------------------------------------------------------------------------------------------
@@ -2096,8 +2146,8 @@ class FakeRunsServer:
     without ``OpenAI-Beta: assistants=v2``; ``default_message`` is the text of the message a
     run writes when it completes. All these are also attributes that can be changed while the
     server runs; the scripts are checked when set (ValueError), not on each request.
-    ``flavour`` (read-only) is ``"openai"`` (the API reference) or ``"fastapi"`` (see the
-    module's documentation).
+    ``flavour`` (read-only) is ``"openai"`` (the API reference), ``"fastapi"`` or ``"loose"``
+    (see the module's documentation).
     """
 
     clock = _APISetting()
@@ -2215,7 +2265,7 @@ class FakeRunsServer:
 
     @property
     def flavour(self) -> str:
-        """The dialect the server speaks: ``"openai"`` or ``"fastapi"``."""
+        """The dialect the server speaks: ``"openai"``, ``"fastapi"`` or ``"loose"``."""
         return self._flavour
 
     @property
@@ -2498,3 +2548,67 @@ class FakeRunsServer:
                         self._faults.remove(entry)
                     return fault
         return None
+
+
+# --------------------------------------------------------------------------------------------
+# python -m threadrun.testing: the fake server in the foreground
+# --------------------------------------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """Ctrl-C or SIGTERM: stop serving."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    # Once: a second signal while the server shuts down must not interrupt the shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise _Stop
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m threadrun.testing``: serve until Ctrl-C or SIGTERM, then exit 0. The first
+    line of standard output is the base URL, for a test suite in another process (or
+    another language) to read."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m threadrun.testing",
+        description="Run the fake Runs API in the foreground, on loopback: the first line "
+        "of stdout is its base URL; Ctrl-C or SIGTERM stops it (exit status 0).",
+    )
+    parser.add_argument("--host", default=_HOST,
+                        help="the address to bind: %s only (the fake never listens beyond "
+                        "this machine)" % _HOST)  # fmt: skip
+    parser.add_argument("--port", type=int, default=0,
+                        help="the port (default 0: any free port)")  # fmt: skip
+    parser.add_argument("--api-key", metavar="KEY",
+                        help="require 'Authorization: Bearer KEY' (default: any key)")
+    parser.add_argument("--flavour", choices=sorted(_FLAVOURS), default="openai",
+                        help="the dialect to speak (default openai)")
+    args = parser.parse_args(argv)
+    if args.host != _HOST:
+        parser.error("--host must be %s: the fake never listens beyond this machine" % _HOST)
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be from 0 to 65535")
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    server = FakeRunsServer(port=args.port, api_key=args.api_key, flavour=args.flavour)
+    try:
+        try:
+            server.start()
+        except OSError as exc:
+            sys.stderr.write("python -m threadrun.testing: cannot listen: %s\n" % exc)
+            return 1
+        sys.stdout.write(server.base_url + "\n")
+        sys.stdout.flush()
+        while True:
+            time.sleep(3600)
+    except _Stop:
+        return 0
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
