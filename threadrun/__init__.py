@@ -82,19 +82,18 @@ import os
 import sys
 import time
 from collections import namedtuple
-from collections.abc import Mapping
+from collections.abc import Mapping as _Mapping  # (annotations say Mapping: typing's)
 from dataclasses import dataclass
 from io import BufferedReader, RawIOBase
 from operator import attrgetter
-from types import ModuleType
 
 # ``typing`` costs milliseconds to import (10% of the time to start Python and import this
-# module) and the model needs it only for annotations, which ``from __future__ import
+# module on 3.13) and the code needs it only for annotations, which ``from __future__ import
 # annotations`` keeps as strings. mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
-    import http.client
     import ssl
+    from collections.abc import Mapping
     from typing import (
         Any,
         Callable,
@@ -109,32 +108,47 @@ if TYPE_CHECKING:  # pragma: no cover
         TypeVar,
         Union,
     )  # fmt: skip
-_TYPING_NAMES = (
-    "Any", "Callable", "Dict", "Generator", "Iterator", "List", "NamedTuple", "NoReturn",
-    "Optional", "Tuple", "TypeVar", "Union",
-)  # fmt: skip
+else:
 
+    class _Deferred:
+        """A name the annotations use and this module does not import: typing's ``Optional``,
+        the ``ssl`` module. typing.get_type_hints() and inspect.get_annotations() evaluate
+        the annotation strings in this module's namespace, where ``Optional[str]`` then
+        gives typing's very object, and ``ssl.SSLContext`` ssl's: the module is imported
+        when an annotation is evaluated (by one who has imported typing already), never
+        when threadrun is."""
 
-class _Module(ModuleType):
-    # typing.get_type_hints(), inspect.get_annotations() and pydantic evaluate the annotation
-    # strings of ThreadRun in this module's namespace, which they reach as module.__dict__:
-    # that attribute imports typing and adds the names above the first time it is read once
-    # the module is imported (@dataclass reads it too, while it is being imported). The
-    # module's own code reads its globals directly, never through it, so it never pays.
-    @property
-    def __dict__(self) -> Dict[str, Any]:  # type: ignore[override]
-        namespace = globals()
-        importing = getattr(namespace.get("__spec__"), "_initializing", False)
-        if "Optional" not in namespace and not importing:
-            import typing
+        __slots__ = ("_module", "_name")
 
-            for name in _TYPING_NAMES:
-                namespace.setdefault(name, getattr(typing, name))
-        return namespace
+        def __init__(self, module, name=""):
+            self._module = module
+            self._name = name
 
+        def _target(self):
+            __import__(self._module)
+            target = sys.modules[self._module]
+            return getattr(target, self._name) if self._name else target
 
-if __name__ in sys.modules:  # (not when the file is run with exec)
-    sys.modules[__name__].__class__ = _Module
+        def __getitem__(self, parameters):
+            return self._target()[parameters]
+
+        def __getattr__(self, name):
+            return getattr(self._target(), name)
+
+    # ``Any`` alone cannot be deferred (a bare name evaluates to what the namespace holds):
+    # evaluated, annotations read it as ``object``, which is what it means of a value at run
+    # time (get_type_hints gives ``Optional[object]`` for ``Optional[Any]``). The generic
+    # names are always subscripted; ``Mapping`` is typing's (collections.abc.Mapping is
+    # subscriptable only from 3.9); the ABC itself is ``_Mapping``.
+    Any = object
+    Callable, Dict, Generator, Iterator, List, Mapping, Optional, Tuple, Union = (
+        _Deferred("typing", name)
+        for name in (
+            "Callable", "Dict", "Generator", "Iterator", "List", "Mapping", "Optional",
+            "Tuple", "Union",
+        )
+    )  # fmt: skip
+    ssl = _Deferred("ssl")
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,11 +455,11 @@ class ThreadRun:
     :meth:`to_dict` and :meth:`to_json` give back exactly what was parsed: a known key the
     input lacked stays absent, and ``tools``/``metadata`` given as null come back as null,
     although the attributes read ``None``, ``[]`` and ``{}`` as documented. How the input
-    gave those keys is remembered by the run (not a dataclass field), and kept by
-    :mod:`pickle`, :func:`copy.copy` and :func:`copy.deepcopy`; ``dataclasses.replace``
-    (and ``copy.replace``) keep it for every key whose value they do not change, and a key
-    replaced by a new value is present. A run built by calling ``ThreadRun(...)`` has every
-    key present.
+    gave those keys is remembered by the run (not a dataclass field), and applies only while
+    the attribute still reads that default: ``tools``/``metadata`` filled in after parsing
+    are written out. :mod:`pickle`, :func:`copy.copy`, :func:`copy.deepcopy`,
+    :meth:`replace` and ``copy.replace`` (3.13+) keep it; ``dataclasses.replace`` and
+    ``ThreadRun(...)`` build a run as the constructor does, with every key present.
 
     Fields typed ``Any`` hold any JSON value. Containers are not copied: ``tools``,
     ``metadata`` and the values of ``extra`` are the very objects of the parsed data, and
@@ -460,7 +474,10 @@ class ThreadRun:
 
     # _wire has no annotation, so it is not a dataclass field: None when the input gave all
     # 19 known keys and tools/metadata not null (what servers send), else the pair of
-    # frozensets (absent keys, keys given as null) that to_dict undoes.
+    # frozensets (absent keys, keys given as null) that to_dict undoes for the attributes
+    # that still read their default (None, [] or {}). Decided from the value when writing,
+    # so a container filled in after parsing is never dropped, and the record can never
+    # disagree with the run: there is nothing to check or to refuse when it is restored.
     __slots__ = (*_FIELDS, "_wire")
     id: str
     object: str
@@ -489,7 +506,7 @@ class ThreadRun:
         for name, check in _CHECKS:
             check(getattr(self, name), name)
         _check_extra(self.extra)
-        _set_wire(self, _wire_kept_by_replace(self))
+        _set_wire(self, None)  # built from values: every key present
 
     def __eq__(self, other: Any) -> bool:
         # Written out because the generated __eq__ of Python 3.13 compares field by field
@@ -502,18 +519,45 @@ class ThreadRun:
     def __hash__(self) -> int:
         return hash((self.id, self.thread_id, self.status, self.created_at))
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # @dataclass (3.13+) gives each dataclass a __replace__ of its own (dataclasses'),
+        # unless the class defines one: a subclass keeps run.replace's, as copy.replace's.
+        if "__replace__" not in cls.__dict__:
+            cls.__replace__ = ThreadRun.__replace__  # type: ignore[method-assign]
+
     def __reduce__(self) -> Any:
         # The default reduction of a slotted object restores state with setattr, which a
-        # frozen dataclass refuses; rebuild through __init__ (and its validation) instead,
-        # then __setstate__ restores what the input lacked. A run that lacked nothing
-        # pickles as before.
-        wire = _get_wire(self)
-        if wire is None:
-            return (type(self), _field_values(self))
-        return (type(self), _field_values(self), wire)
+        # frozen dataclass refuses. Rebuilt instead by the class's own __init__, with every
+        # field it takes (a subclass's own fields too), by name (a dataclass subclass may
+        # have keyword-only fields), so validated like any new run; then the record of how
+        # the input gave its keys. No state for __setstate__: a slots=True dataclass
+        # subclass has a generated one that would take it for field values.
+        fields = {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.init
+        }  # fmt: skip
+        return (_restore_run, (type(self), fields, _wire_or_none(self)))
 
-    def __setstate__(self, state: Any) -> None:
-        _set_wire(self, _checked_wire(state, self))
+    def replace(self, **changes: Any) -> ThreadRun:
+        """A new run with ``changes`` to its fields, validated as a new run is, keeping how
+        this run gave its keys: a key the input lacked stays absent and ``tools``/
+        ``metadata`` given as null stay null, unless ``changes`` gives them a value (even
+        the one they read). ``copy.replace(run, ...)`` (Python 3.13+) is this method.
+
+        ``dataclasses.replace(run, ...)`` builds the run as ``ThreadRun(...)`` does, from
+        values only: in its result every key is present.
+        """
+        new = dataclasses.replace(self, **changes)
+        wire = _wire_or_none(self)
+        if wire is not None:
+            absent, null = (names.difference(changes) for names in wire)
+            _set_wire(new, (absent, null) if absent or null else None)
+        return new
+
+    def __replace__(self, **changes: Any) -> ThreadRun:
+        return self.replace(**changes)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadRun:
@@ -529,48 +573,54 @@ class ThreadRun:
         # The hot path, unrolled: one read per known field. On CPython the reads are pops
         # from one C-level copy of the dict, which leave exactly the unknown keys behind, in
         # their original order; on PyPy, where popping from a copy costs more than all the
-        # rest, they are plain reads of data (take is dict.__getitem__), and a comprehension
-        # picks the unknown keys. take(source, key), not source.pop(key): no method lookup
-        # per key, 4 to 7% less time per run on 3.7-3.10, the same on 3.11, 3.12 and 3.14,
-        # 2 to 4% more on 3.13 and 3.15 (still under 0.96x the floor).
-        # A known key absent raises KeyError: such data (not what servers send) takes
-        # _from_dict_lacking, so that the hot path pays nothing for remembering absence.
+        # rest, they are plain reads of data (take is dict.get), and a comprehension picks
+        # the unknown keys. take(source, key, None), not source.pop(key, None): no method
+        # lookup per key, 4 to 7% less time per run on 3.7-3.10, the same on 3.11, 3.12 and
+        # 3.14, 2 to 4% more on 3.13 and 3.15 (still under 0.96x the floor).
+        # A key absent reads None like a null one, so a run lacking keys takes this same
+        # path: the unknown keys counted against the data's tell whether a known one is
+        # absent (a required one is then None, which the checks below send to the slow path
+        # to be named), and only then is the record of absence made.
         # Checks take the exact types json.loads produces (str.join also lets a str
         # subclass through, which the slow path accepts too); anything else (another
-        # subclass, null tools or metadata, a wrong type) goes to the slow path, which is
-        # the reference implementation and says precisely what is wrong.
+        # subclass, a wrong type) goes to the slow path, which is the reference
+        # implementation and says precisely what is wrong.
         if type(data) is not dict:
             return _from_mapping_slow(cls, data)
-        take: Callable[[Dict[str, Any], str], Any]  # (mypy: dict.pop has overloads)
+        take: Callable[[Dict[str, Any], str, None], Any]  # (mypy: dict.pop has overloads)
         if _SPLIT_BY_POPS:
             extra = source = data.copy()
             take = _dict_pop
         else:  # pragma: no cover - PyPy
             extra = {key: data[key] for key in data if key not in _KNOWN_KEYS}
             source = data
-            take = _dict_item
-        try:
-            run_id = take(source, "id")
-            object_ = take(source, "object")
-            created_at = take(source, "created_at")
-            thread_id = take(source, "thread_id")
-            assistant_id = take(source, "assistant_id")
-            status = take(source, "status")
-            required_action = take(source, "required_action")
-            last_error = take(source, "last_error")
-            expires_at = take(source, "expires_at")
-            started_at = take(source, "started_at")
-            cancelled_at = take(source, "cancelled_at")
-            failed_at = take(source, "failed_at")
-            completed_at = take(source, "completed_at")
-            incomplete_details = take(source, "incomplete_details")
-            model = take(source, "model")
-            instructions = take(source, "instructions")
-            tools = take(source, "tools")
-            metadata = take(source, "metadata")
-            usage = take(source, "usage")
-        except KeyError:
-            return _from_dict_lacking(cls, data)
+            take = _dict_get
+        run_id = take(source, "id", None)
+        object_ = take(source, "object", None)
+        created_at = take(source, "created_at", None)
+        thread_id = take(source, "thread_id", None)
+        assistant_id = take(source, "assistant_id", None)
+        status = take(source, "status", None)
+        required_action = take(source, "required_action", None)
+        last_error = take(source, "last_error", None)
+        expires_at = take(source, "expires_at", None)
+        started_at = take(source, "started_at", None)
+        cancelled_at = take(source, "cancelled_at", None)
+        failed_at = take(source, "failed_at", None)
+        completed_at = take(source, "completed_at", None)
+        incomplete_details = take(source, "incomplete_details", None)
+        model = take(source, "model", None)
+        instructions = take(source, "instructions", None)
+        tools = take(source, "tools", None)
+        metadata = take(source, "metadata", None)
+        usage = take(source, "usage", None)
+        wire = None
+        if len(data) - len(extra) != _KNOWN_COUNT or tools is None or metadata is None:
+            wire = _wire_of(data)
+            if tools is None:
+                tools = []
+            if metadata is None:
+                metadata = {}
         # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode.
         if not (
             type(created_at) is int
@@ -618,7 +668,7 @@ class ThreadRun:
         run.metadata = metadata
         run.usage = usage
         run.extra = extra
-        run._wire = None  # every known key given, tools and metadata not null
+        run._wire = wire
         run.__class__ = ThreadRun
         if cls is not ThreadRun:
             return _as_subclass(cls, run)
@@ -677,7 +727,10 @@ class ThreadRun:
                 # field wins, given or absent, so an extra key can never stand for it.
                 for name in _KNOWN_KEYS.intersection(extra):
                     data[name] = getattr(self, name)
-        wire = self._wire  # type: ignore[attr-defined]
+        try:
+            wire = self._wire  # type: ignore[attr-defined]
+        except AttributeError:  # a subclass's __post_init__ that does not call ThreadRun's
+            return data
         if wire is not None:
             _undo_defaults(data, wire)
         return data
@@ -744,7 +797,7 @@ class _RunBuilder(ThreadRun):
 
 _new_object = object.__new__
 _dict_pop = dict.pop
-_dict_item = dict.__getitem__
+_dict_get = dict.get
 _field_values = attrgetter(*_FIELDS)
 # The _wire slot, read and written past the frozen __setattr__ (and typed for mypy).
 _get_wire: Callable[[ThreadRun], Any] = ThreadRun._wire.__get__  # type: ignore[attr-defined]
@@ -880,7 +933,7 @@ _CHECKS = (
 
 def _from_mapping_slow(cls: Any, data: Any) -> ThreadRun:
     """from_dict's reference implementation: every rule, one field at a time, in order."""
-    if type(data) is not dict and not isinstance(data, Mapping):  # (the ABC check is slow)
+    if type(data) is not dict and not isinstance(data, _Mapping):  # (the ABC check is slow)
         raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
     run: Any = _new_object(_RunBuilder)
     for name, check in _CHECKS:
@@ -909,55 +962,58 @@ _EMPTY_DEFAULTS: Dict[str, Callable[[], Any]] = {"tools": list, "metadata": dict
 _NO_KEYS: frozenset[str] = frozenset()
 
 
-def _from_dict_lacking(cls: Any, data: Dict[str, Any]) -> ThreadRun:
-    """from_dict of a dict lacking known keys: the hot path on a copy given the optional
-    ones as their attributes read them (None, [], {}), which ends in the same run or the
-    same error as the reference path, then the record of what the data lacked."""
-    absent = _KNOWN_KEYS.difference(data)
-    if not absent.isdisjoint(_REQUIRED_KEYS):
-        return _from_mapping_slow(cls, data)
-    full = data.copy()  # the unknown keys keep their order
-    for name in absent:
-        empty = _EMPTY_DEFAULTS.get(name)
-        full[name] = empty() if empty else None
-    run = ThreadRun.from_dict(full)
-    # full lacks nothing, so the run's record holds at most the keys given as null
-    given = _get_wire(run)
-    _set_wire(run, (absent, given[1] if given else _NO_KEYS))
-    if cls is not ThreadRun:
-        return _as_subclass(cls, run)
-    return run
-
-
 def _as_subclass(cls: Any, run: ThreadRun) -> ThreadRun:
-    # A subclass may have another layout: build it through its __init__.
+    # A subclass may have another layout and fields of its own (with defaults): build it
+    # through its __init__ (and its __post_init__, which calls ThreadRun's to validate).
     built: ThreadRun = cls(*_field_values(run))
     _set_wire(built, _get_wire(run))
     return built
+
+
+def _restore_run(cls: Any, fields: Dict[str, Any], wire: Any) -> ThreadRun:
+    """A run from what ``ThreadRun.__reduce__`` gave (pickle, copy, deepcopy)."""
+    run: ThreadRun = cls(**fields)
+    if wire is not None:
+        _set_wire(run, _checked_wire(wire))
+    return run
+
+
+def _wire_or_none(run: ThreadRun) -> Any:
+    try:
+        return _get_wire(run)
+    except AttributeError:  # a subclass's __post_init__ that does not call ThreadRun's
+        return None
 
 
 def _wire_of(data: Mapping[str, Any]) -> Any:
     """How valid run data gives the known keys where the attributes cannot show it: None
     when it has all 19, tools and metadata not null; else (absent keys, null keys)."""
     absent = _KNOWN_KEYS.difference(data)
-    null = frozenset(
-        name for name in _EMPTY_DEFAULTS if name in data and data[name] is None
-    )  # fmt: skip
+    null = _NO_KEYS
+    if data.get("tools", ()) is None or data.get("metadata", ()) is None:
+        null = frozenset(name for name in _EMPTY_DEFAULTS if data.get(name, ()) is None)
     return (absent, null) if absent or null else None
 
 
 def _undo_defaults(data: Dict[str, Any], wire: Any) -> None:
+    """Leave out of ``data`` the keys the input lacked, and write null for the ``tools``/
+    ``metadata`` it gave as null, where the value is still the default they read as: a
+    container filled in since (``run.metadata["k"] = "v"``) is data, written as it is."""
     absent, null = wire
     for name in absent:
-        data.pop(name, None)
+        if _reads_as_default(data[name]):
+            del data[name]
     for name in null:
-        data[name] = None
+        if _reads_as_default(data[name]):
+            data[name] = None
 
 
-def _checked_wire(wire: Any, run: ThreadRun) -> Any:
-    """``wire`` if it is one the run could have been parsed with (a pickle may hold anything)."""
-    if wire is None:
-        return None
+def _reads_as_default(value: Any) -> bool:
+    return value is None or (isinstance(value, (list, dict)) and not value)
+
+
+def _checked_wire(wire: Any) -> Any:
+    """``wire`` if it is a record parsing could have made (a pickle may hold anything)."""
     try:
         absent, null = wire
         ok = (
@@ -965,52 +1021,12 @@ def _checked_wire(wire: Any, run: ThreadRun) -> Any:
             and type(null) is frozenset
             and absent <= _KNOWN_KEYS - _REQUIRED_KEYS
             and null <= _EMPTY_DEFAULTS.keys() - absent
-            and all(getattr(run, name) in (None, [], {}) for name in absent | null)
         )
     except (TypeError, ValueError):
         ok = False
     if not ok:
         raise ThreadRunError("invalid state to restore a run from: %s" % _describe(wire))
     return wire
-
-
-def _wire_kept_by_replace(run: ThreadRun) -> Any:
-    """For a run that ``dataclasses.replace`` (or ``copy.replace``) is building from another
-    one, the absent and null keys of the source whose values it keeps; else None."""
-    # dataclasses.replace calls the class with every field's value and nothing else, so the
-    # source run is found where it is: in replace's frame, this function's caller's
-    # caller's caller (__post_init__, then the generated __init__).
-    try:
-        frame = _getframe(3)
-    except (ValueError, TypeError):  # no such frame; no sys._getframe (the stub below)
-        return None
-    if frame.f_code not in _REPLACE_CODES:
-        return None
-    names = frame.f_locals
-    source = names.get("obj", names.get("self"))  # 3.7-3.12: obj; 3.13: self
-    if not isinstance(source, ThreadRun) or source is run:
-        return None
-    wire = _get_wire(source)
-    if wire is None:
-        return None
-    absent, null = (
-        frozenset(name for name in names if getattr(run, name) is getattr(source, name))
-        for names in wire
-    )
-    return (absent, null) if absent or null else None
-
-
-def _no_frames(depth: int) -> Any:
-    raise TypeError("no sys._getframe")
-
-
-_getframe: Callable[[int], Any] = getattr(sys, "_getframe", _no_frames)
-# replace() on 3.7-3.12; on 3.13 replace() and copy.replace() both call _replace().
-_REPLACE_CODES = frozenset(
-    function.__code__
-    for function in (dataclasses.replace, getattr(dataclasses, "_replace", None))
-    if function is not None
-)
 
 
 _EXPECTED_NAMES: Dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
@@ -1158,7 +1174,7 @@ def message_text(message: Mapping[str, Any]) -> str:
     Raises :class:`ThreadRunError` naming the path when ``message`` is not an object, its
     ``content`` is neither a list nor a string, or a text part's value is not a string.
     """
-    if not isinstance(message, Mapping):
+    if not isinstance(message, _Mapping):
         raise ThreadRunError("expected a message object, got " + _describe(message))
     content = message.get("content")
     if isinstance(content, str):
@@ -1168,11 +1184,11 @@ def message_text(message: Mapping[str, Any]) -> str:
                              "content")  # fmt: skip
     pieces = []
     for index, part in enumerate(content):
-        if not isinstance(part, Mapping) or part.get("type") != "text":
+        if not isinstance(part, _Mapping) or part.get("type") != "text":
             continue
         text = part.get("text")
         path = "content[%d]['text']" % index
-        if isinstance(text, Mapping):
+        if isinstance(text, _Mapping):
             text = text.get("value")
             path += "['value']"
         if text is None:
@@ -1210,7 +1226,7 @@ def iso_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
     :meth:`ThreadRun.from_dict`. The run built holds the integers, and its :meth:`ThreadRun.to_dict`
     gives them: lossless is relative to what was parsed, after the adapter.
     """
-    if not isinstance(data, Mapping):
+    if not isinstance(data, _Mapping):
         raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
     adapted = dict(data)
     for field in _TIMESTAMP_FIELDS:
@@ -2462,7 +2478,7 @@ class Client:
         self, thread_id: str, run_id: str, metadata: Mapping[str, str], **options: Any
     ) -> ThreadRun:
         """``POST /threads/{thread_id}/runs/{run_id}``: replace the run's metadata."""
-        if not isinstance(metadata, Mapping):
+        if not isinstance(metadata, _Mapping):
             raise TypeError("metadata must be a mapping of str to str")
         body = {"metadata": dict(metadata)}
         return self._run_request("POST", thread_id, run_id, "", body, options)[0]
@@ -2777,7 +2793,7 @@ class Client:
         method: str,
     ) -> Dict[str, Any]:
         _check_id(assistant_id, "assistant_id")
-        if thread is not None and not isinstance(thread, Mapping):
+        if thread is not None and not isinstance(thread, _Mapping):
             raise TypeError("thread must be a mapping (messages, metadata, tool_resources)")
         if method.endswith("_stream"):
             _pop_stream(params, method + "()", "create_thread_and_run()")
@@ -3204,7 +3220,7 @@ class Client:
             _merge_headers(headers, extra_headers)
         extra_query = options.get("extra_query")
         if extra_query:
-            if not isinstance(extra_query, Mapping):
+            if not isinstance(extra_query, _Mapping):
                 raise TypeError("extra_query must be a mapping")
             names = set(extra_query)
             pairs = [pair for pair in pairs if pair[0] not in names] + [
@@ -3212,7 +3228,7 @@ class Client:
             ]
         extra_body = options.get("extra_body")
         if extra_body:
-            if not isinstance(extra_body, Mapping):
+            if not isinstance(extra_body, _Mapping):
                 raise TypeError("extra_body must be a mapping")
             if method != "POST":
                 raise TypeError("extra_body is only for requests with a body (POST)")
@@ -3395,7 +3411,7 @@ def _is_seconds(value: Any) -> bool:
 def _checked_headers(headers: Any, what: str) -> Dict[str, str]:
     if headers is None:
         return {}
-    if not isinstance(headers, Mapping):
+    if not isinstance(headers, _Mapping):
         raise TypeError("%s must map str to str" % what)
     checked = dict(headers)
     for name, value in checked.items():
@@ -3421,7 +3437,7 @@ def _merge_headers(headers: Dict[str, str], extra: Dict[str, str]) -> None:
 def _checked_outputs(tool_outputs: Any) -> List[Dict[str, Any]]:
     outputs = []
     for index, item in enumerate(tool_outputs):
-        if not isinstance(item, Mapping) or not isinstance(item.get("tool_call_id"), str):
+        if not isinstance(item, _Mapping) or not isinstance(item.get("tool_call_id"), str):
             raise TypeError("tool_outputs[%d] must be a mapping with a str 'tool_call_id'" % index)
         outputs.append(dict(item))
     return outputs
