@@ -11,14 +11,9 @@ import collections.abc
 import copy
 import dataclasses
 import dis
-import inspect
 import json
-import os
 import pickle
-import subprocess
-import sys
 import types
-import typing
 import unittest
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
@@ -772,44 +767,6 @@ class TestLossless(Base):
                     self.assertEqual(again.to_dict(), data)
                     self.assertEqual(list(again.to_dict()), expected_keys(data))
 
-    def test_full_run_pickles_as_before(self) -> None:
-        run = ThreadRun.from_dict(_by_name("22-completed.json"))
-        self.assertEqual(run.__reduce__(), (ThreadRun, tuple(getattr(run, f) for f in FIELDS)))
-
-    def test_bad_pickled_state_refused(self) -> None:
-        run = ThreadRun.from_dict(minimal())
-        cls, args, state = run.__reduce__()
-        for bad in (1, (frozenset(["id"]), frozenset()), (frozenset(), frozenset(["usage"])),
-                    (["usage"], frozenset()), (frozenset(["nope"]), frozenset()), ()):  # fmt: skip
-            with self.subTest(bad=bad):
-                again = cls(*args)
-                self.assertRunError(lambda a=again, b=bad: a.__setstate__(b), None)
-        full = ThreadRun.from_dict(_by_name("22-completed.json"))
-        with self.assertRaises(ThreadRunError):  # usage has a value: it cannot be absent
-            full.__setstate__((frozenset(["usage"]), frozenset()))
-        self.assertIsNone(cls(*args).__setstate__(state))
-
-    def test_replace_keeps_the_other_keys(self) -> None:
-        data = with_(minimal(), tools=None, zz=1)
-        run = ThreadRun.from_dict(data)
-        replaced = dataclasses.replace(run, status="completed", completed_at=1710351900)
-        self.assertEqual(replaced.to_dict(),
-                         dict(data, status="completed", completed_at=1710351900))  # fmt: skip
-        self.assertEqual(list(replaced.to_dict()), [*REQUIRED[:-1], "completed_at", "model",
-                                                    "tools", "zz"])  # fmt: skip
-        # a key replaced by a new value is present, even by the value it reads as
-        for field, value in (("usage", {"total_tokens": 1}), ("tools", []), ("metadata", {}),
-                             ("instructions", "hi")):  # fmt: skip
-            with self.subTest(field):
-                replaced = dataclasses.replace(run, **{field: value})
-                self.assertEqual(replaced.to_dict(), dict(data, **{field: value}))
-        # a key not changed keeps its state, also when given its own value again
-        self.assertEqual(dataclasses.replace(run, usage=None, tools=run.tools).to_dict(), data)
-        self.assertEqual(dataclasses.replace(run).to_dict(), data)
-        replace = getattr(copy, "replace", None)  # 3.13+
-        if replace is not None:
-            self.assertEqual(replace(run, status="x").to_dict(), dict(data, status="x"))
-
     def test_construction_gives_every_key(self) -> None:
         run = ThreadRun.from_dict(minimal())
         built = ThreadRun(**kwargs_of(run))
@@ -828,21 +785,6 @@ class TestLossless(Base):
 # --------------------------------------------------------------------------------------------
 # the ecosystem reads the type; one schema, checked
 # --------------------------------------------------------------------------------------------
-
-MODULE_DIR = os.path.dirname(os.path.abspath(threadrun.__file__))
-if os.path.basename(threadrun.__file__).startswith("__init__."):
-    MODULE_DIR = os.path.dirname(MODULE_DIR)  # the package's parent, not the package
-
-HINTS = {
-    "id": str, "object": str, "created_at": int, "thread_id": str, "assistant_id": str,
-    "status": str, "required_action": Optional[Any], "last_error": Optional[Any],
-    "expires_at": Optional[int], "started_at": Optional[int], "cancelled_at": Optional[int],
-    "failed_at": Optional[int], "completed_at": Optional[int],
-    "incomplete_details": Optional[Any], "model": str, "instructions": Optional[str],
-    "tools": List[Any], "metadata": Dict[str, str], "usage": Optional[Any],
-    "extra": Dict[str, Any],
-}  # fmt: skip
-
 
 def distinct_run() -> Dict[str, Any]:
     """Valid data in which every known key has a value no other key has, plus one unknown."""
@@ -905,57 +847,6 @@ class TestPlainPaths(Base):
         for bad in (["a", 1], [None], ["a", b"b"], ["a", bytearray(b"b")]):
             with self.subTest(bad=bad), self.assertRaises(TypeError):
                 check(bad)
-
-
-class TestTypeHints(Base):
-    def test_get_type_hints_of_every_public_class(self) -> None:
-        for name in threadrun.__all__:
-            value = getattr(threadrun, name)
-            if isinstance(value, type):
-                with self.subTest(name):
-                    typing.get_type_hints(value)  # raised NameError for ThreadRun
-        self.assertEqual(typing.get_type_hints(ThreadRun), HINTS)
-        self.assertEqual(typing.get_type_hints(ToolCall), {"id": str, "name": str,
-                                                           "arguments": str})  # fmt: skip
-
-    def test_fresh_process(self) -> None:
-        # In a process where nothing touched threadrun's namespace before: importing it does
-        # not import typing (the reason for the lazy names), and get_type_hints still works.
-        code = (
-            "import sys; sys.path.insert(0, sys.argv[1]); import threadrun\n"
-            "assert 'typing' not in sys.modules, 'import threadrun imported typing'\n"
-            "import typing, dataclasses\n"
-            "hints = typing.get_type_hints(threadrun.ThreadRun)\n"
-            "print(hints['tools'], hints['usage'], len(dataclasses.fields(threadrun.ThreadRun)))\n"
-        )
-        proc = subprocess.run([sys.executable, "-I", "-S", "-c", code, MODULE_DIR],
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertEqual(proc.stdout.split()[0], "typing.List[typing.Any]")
-        self.assertEqual(proc.stdout.split()[-1], "20")
-
-    def test_inspect_get_annotations(self) -> None:
-        get_annotations = getattr(inspect, "get_annotations", None)  # 3.10+
-        if get_annotations is None:
-            self.skipTest("inspect.get_annotations is new in 3.10")
-        self.assertEqual(get_annotations(ThreadRun, eval_str=True), HINTS)
-
-    def test_pydantic_type_adapter(self) -> None:
-        try:
-            import pydantic
-        except ImportError:
-            self.skipTest("pydantic is not installed (a dev tool, never a dependency)")
-        adapter = pydantic.TypeAdapter(ThreadRun)
-        for name, _raw, data in CORPUS:
-            with self.subTest(name):
-                run = ThreadRun.from_dict(data)
-                self.assertIs(adapter.validate_python(run), run)
-                fields = kwargs_of(run)
-                self.assertEqual(adapter.validate_python(fields), run)
-                self.assertEqual(adapter.validate_json(json.dumps(fields)), run)
-                self.assertEqual(adapter.dump_python(run)["extra"], run.extra)
-        with self.assertRaises(pydantic.ValidationError):
-            adapter.validate_python(dict(kwargs_of(ThreadRun.from_dict(minimal())), id=1))
 
 
 class TestOneSchema(Base):

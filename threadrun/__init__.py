@@ -92,6 +92,7 @@ from operator import attrgetter
 # annotations`` keeps as strings. mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    import http.client
     import ssl
     from collections.abc import Mapping
     from typing import (
@@ -799,9 +800,11 @@ _new_object = object.__new__
 _dict_pop = dict.pop
 _dict_get = dict.get
 _field_values = attrgetter(*_FIELDS)
-# The _wire slot, read and written past the frozen __setattr__ (and typed for mypy).
-_get_wire: Callable[[ThreadRun], Any] = ThreadRun._wire.__get__  # type: ignore[attr-defined]
-_set_wire: Callable[[ThreadRun, Any], None] = ThreadRun._wire.__set__  # type: ignore[attr-defined]
+
+
+def _set_wire(run: ThreadRun, wire: Any) -> None:
+    # The _wire slot, written past the frozen __setattr__ as dataclasses writes fields.
+    object.__setattr__(run, "_wire", wire)
 _TERMINAL = RunStatus.TERMINAL
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -966,7 +969,7 @@ def _as_subclass(cls: Any, run: ThreadRun) -> ThreadRun:
     # A subclass may have another layout and fields of its own (with defaults): build it
     # through its __init__ (and its __post_init__, which calls ThreadRun's to validate).
     built: ThreadRun = cls(*_field_values(run))
-    _set_wire(built, _get_wire(run))
+    _set_wire(built, run._wire)  # type: ignore[attr-defined]
     return built
 
 
@@ -980,7 +983,7 @@ def _restore_run(cls: Any, fields: Dict[str, Any], wire: Any) -> ThreadRun:
 
 def _wire_or_none(run: ThreadRun) -> Any:
     try:
-        return _get_wire(run)
+        return run._wire  # type: ignore[attr-defined]
     except AttributeError:  # a subclass's __post_init__ that does not call ThreadRun's
         return None
 
@@ -1059,9 +1062,24 @@ def _parse_float(text: str) -> float:
     return value
 
 
-# A float literal too large for a double (1e400) would decode as Infinity, which JSON does not
-# have and to_json could not write back: refuse it like NaN.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_float)
+class _Decoder(json.JSONDecoder):
+    """json's decoder with the rules of run data: a float literal too large for a double
+    (1e400) would decode as Infinity, which JSON does not have and to_json could not write
+    back: refused like NaN. ``scan_value(text, index)`` reads the one value at ``index`` (see
+    _decode). Pickled as a new one: its scanner is a C object no pickler writes, and
+    cloudpickle, shipping this module by value, pickles every global its functions use."""
+
+    def __init__(self) -> None:
+        super().__init__(parse_constant=_reject_constant, parse_float=_parse_float)
+        self.scan_value: Callable[[str, int], Tuple[Any, int]] = (
+            # (typeshed does not declare scan_once; JSONDecoder has had it since 2.6)
+            self.scan_once if _SCAN_IN_C else _scan_document  # type: ignore[attr-defined]
+        )
+
+    def __reduce__(self) -> Any:
+        return (_Decoder, ())
+
+
 _JSON_SPACE = " \t\n\r"
 
 
@@ -1099,16 +1117,15 @@ def _scan_document(text: str, start: int) -> Tuple[Any, int]:
 
 # Tricks that pay on CPython's interpreter and cost on a JIT (PyPy), where the plain way is
 # faster: _SPLIT_BY_POPS (see ThreadRun.from_dict); _check_strings, one str.join (in C,
-# cheaper than a type() test each; PyPy's join also takes a bytearray); _scan_value,
-# JSONDecoder.scan_once, json's C scanner called directly (see _decode).
-_SPLIT_BY_POPS = sys.implementation.name == "cpython"
+# cheaper than a type() test each; PyPy's join also takes a bytearray); _SCAN_IN_C,
+# _Decoder.scan_value is JSONDecoder.scan_once, json's C scanner called directly (see
+# _decode), where PyPy's is _scan_document.
+_SPLIT_BY_POPS = _SCAN_IN_C = sys.implementation.name == "cpython"
 if sys.implementation.name == "cpython":
     _check_strings: Callable[[List[Any]], Any] = "".join
-    # (typeshed does not declare scan_once; JSONDecoder has had it since Python 2.6)
-    _scan_value: Callable[[str, int], Tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 else:  # pragma: no cover - PyPy
     _check_strings = _check_strings_each
-    _scan_value = _scan_document
+_DECODER = _Decoder()
 
 
 def _loads(text: Any) -> Any:
@@ -1146,7 +1163,7 @@ def _decode(text: Any) -> Any:
     # scanner gives up on, takes decode's own way, which also gives json's own message for
     # what is wrong.
     try:
-        value, end = _scan_value(text, 0)
+        value, end = _DECODER.scan_value(text, 0)
     except StopIteration:
         pass
     else:
@@ -1431,7 +1448,7 @@ class RunStream:
     def _events(self) -> Generator[RunEvent, None, None]:
         decoder = self._decoder
         read_chunk = self._read_chunk
-        scan = _scan_value
+        scan = _DECODER.scan_value
         parse_run = self._parse_run
         try:
             while True:
