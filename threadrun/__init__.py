@@ -115,9 +115,10 @@ else:
         """A name the annotations use and this module does not import: typing's ``Optional``,
         the ``ssl`` module. typing.get_type_hints() and inspect.get_annotations() evaluate
         the annotation strings in this module's namespace, where ``Optional[str]`` then
-        gives typing's very object, and ``ssl.SSLContext`` ssl's: the module is imported
-        when an annotation is evaluated (by one who has imported typing already), never
-        when threadrun is."""
+        gives typing's very object (``Optional[BinaryIO]`` too), and ``ssl.SSLContext``
+        ssl's: the module is imported when an annotation is evaluated (by one who has
+        imported typing already), never when threadrun is. (A module attribute is no
+        help: get_type_hints evaluates in the module's __dict__, a plain dict.)"""
 
         __slots__ = ("_module", "_name")
 
@@ -131,7 +132,16 @@ else:
             return getattr(target, self._name) if self._name else target
 
         def __getitem__(self, parameters):
-            return self._target()[parameters]
+            return self._target()[_Deferred._resolved(parameters)]
+
+        @staticmethod
+        def _resolved(value):
+            # a name that is not generic (BinaryIO) is only ever deferred as a parameter
+            if isinstance(value, _Deferred):
+                return value._target()
+            if isinstance(value, (tuple, list)):  # Dict[K, V], Callable[[A, B], R]
+                return type(value)(map(_Deferred._resolved, value))
+            return value
 
         def __getattr__(self, name):
             return getattr(self._target(), name)
