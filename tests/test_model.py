@@ -392,8 +392,7 @@ class TestBadInput(Base):
             ThreadRun.from_dict, "metadata['k']", with_(minimal(), metadata={"k": deep})
         )
         ra = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [deep]}}
-        run = ThreadRun.from_dict(with_(minimal(), required_action=ra))
-        self.assertRunError(lambda: run.tool_calls, P + "[0]")
+        self.assertRunError(ThreadRun.from_dict, P + "[0]", with_(minimal(), required_action=ra))
 
 
 class TestBadJson(Base):
@@ -568,13 +567,32 @@ class TestDefaults(Base):
                     run = ThreadRun.from_dict(with_(minimal(), **{k: v}))
                     self.assertEqual(getattr(run, k), v)
 
-    def test_unknown_status_and_object_kept(self) -> None:
-        run = ThreadRun.from_dict(with_(minimal(), status="some_future_status",
-                                        object="thread.run.v9"))  # fmt: skip
+    def test_unknown_status_kept(self) -> None:
+        run = ThreadRun.from_dict(with_(minimal(), status="some_future_status"))
         self.assertEqual(run.status, "some_future_status")
-        self.assertEqual(run.object, "thread.run.v9")
         self.assertFalse(run.is_terminal)
         self.assertEqual(run.to_dict()["status"], "some_future_status")
+
+    def test_object_is_thread_run(self) -> None:
+        # issue 24: a message, a step or a list page carrying a run's keys is not a run
+        for found, shown in (("thread.message", "string 'thread.message'"),
+                             ("thread.run.v9", "string 'thread.run.v9'"), ("", "string ''"),
+                             ("Thread.Run", "string 'Thread.Run'"), (5, "integer 5"),
+                             (None, "null")):  # fmt: skip
+            data = with_(minimal(), object=found)
+            for label, parse in (("from_dict", ThreadRun.from_dict),
+                                 ("from_dict of a Mapping",
+                                  lambda d: ThreadRun.from_dict(types.MappingProxyType(d))),
+                                 ("from_json", lambda d: ThreadRun.from_json(json.dumps(d))),
+                                 ("constructor", lambda d: ThreadRun(**expected_attributes(d),
+                                                                      extra={})),
+                                 ):  # fmt: skip
+                with self.subTest(found=found, path=label):
+                    err = self.assertRunError(parse, "object", data)
+                    self.assertIn("expected 'thread.run', got " + shown, str(err))
+                    self.assertIn("threadrun.lenient", str(err))
+        self.assertEqual(ThreadRun.from_dict(with_(minimal(), object=_S("thread.run"))).object,
+                         "thread.run")  # fmt: skip
 
     def test_empty_strings_allowed(self) -> None:
         run = ThreadRun.from_dict(with_(minimal(), id="", model="", instructions=""))
@@ -783,8 +801,9 @@ class TestLossless(Base):
 
 
 # --------------------------------------------------------------------------------------------
-# the ecosystem reads the type; one schema, checked
+# one schema, checked
 # --------------------------------------------------------------------------------------------
+
 
 def distinct_run() -> Dict[str, Any]:
     """Valid data in which every known key has a value no other key has, plus one unknown."""
@@ -796,7 +815,8 @@ def distinct_run() -> Dict[str, Any]:
             data[key] = {"from": key}
         else:
             data[key] = "%s-value" % key
-    data.update(tools=[{"type": "tools"}], metadata={"k": "metadata"}, zz="extra")
+    data.update(object="thread.run", tools=[{"type": "tools"}], metadata={"k": "metadata"})
+    data["zz"] = "extra"
     return data
 
 
@@ -1114,15 +1134,15 @@ class TestToolCalls(Base):
         self.assertEqual(run.tool_calls, (ToolCall("c1", "a", '{"x":1}'), ToolCall("c2", "b", "")))
 
     def test_malformed(self) -> None:
+        # issue 24: a submit_tool_outputs action is checked by from_dict (and by the
+        # constructor), the path of what is wrong named; tool_calls then never raises
         c = _call()
         rows = [
-            ("required_action", "oops"),
-            ("required_action", ["x"]),
-            ("required_action", 5),
             ("required_action['submit_tool_outputs']",
              {"type": "submit_tool_outputs", "submit_tool_outputs": "x"}),
             ("required_action['submit_tool_outputs']",
              {"type": "submit_tool_outputs", "submit_tool_outputs": [1]}),
+            ("required_action['submit_tool_outputs']", {"type": "submit_tool_outputs"}),
             (P, _ra("x")),
             (P, _ra({"0": c})),
             (P, _ra(5)),
@@ -1144,12 +1164,44 @@ class TestToolCalls(Base):
              _ra([c, c, dict(c, function={"name": "f", "arguments": None})])),
         ]  # fmt: skip
         for field, ra in rows:
-            with self.subTest(field=field, ra=ra):
+            data = with_(minimal(), status="requires_action", required_action=ra)
+            before = copy.deepcopy(data)
+            for label, parse in (
+                ("from_dict", ThreadRun.from_dict),
+                ("Mapping", lambda d: ThreadRun.from_dict(types.MappingProxyType(d))),
+                ("from_json", lambda d: ThreadRun.from_json(json.dumps(d))),
+                ("constructor", lambda d: ThreadRun(**expected_attributes(d), extra={})),
+            ):
+                with self.subTest(field=field, ra=ra, path=label):
+                    self.assertRunError(parse, field, data)
+                    self.assertEqual(data, before)
+
+    def test_other_layouts_read_but_hold_no_tool_calls(self) -> None:
+        # null and layouts other than submit_tool_outputs parse (a server's own layout, an
+        # action of the future); tool_calls says why there are no calls to read in them
+        rows = [
+            ("required_action", "oops", "expected an object, got string 'oops'"),
+            ("required_action", ["x"], "expected an object, got array"),
+            ("required_action", 5, "expected an object, got integer 5"),
+            ("required_action['type']", {}, "is missing, not 'submit_tool_outputs'"),
+            ("required_action['type']", {"type": "other"},
+             "is string 'other', not 'submit_tool_outputs': no tool calls to read"),
+            ("required_action['type']", {"type": "code_interpreter", "x": 1},
+             "is string 'code_interpreter', not 'submit_tool_outputs'"),
+            ("required_action['type']", {"submit_tool_outputs": {"tool_calls": []}},
+             "is missing, not 'submit_tool_outputs'"),
+        ]  # fmt: skip
+        for field, ra, message in rows:
+            with self.subTest(ra=ra):
                 data = with_(minimal(), status="requires_action", required_action=ra)
-                before = copy.deepcopy(data)
-                run = ThreadRun.from_dict(data)  # required_action itself is not validated
-                self.assertRunError(lambda run=run: run.tool_calls, field)
-                self.assertEqual(data, before)
+                run = ThreadRun.from_dict(data)
+                self.assertEqual(run.to_dict(), data)
+                err = self.assertRunError(lambda run=run: run.tool_calls, field)
+                self.assertIn(message, str(err))
+        self.assertEqual(ThreadRun.from_dict(with_(minimal(), required_action=None)).tool_calls,
+                         ())  # fmt: skip
+        run = ThreadRun.from_dict(with_(minimal(), required_action=_ra([dict(_call(), type="x")])))
+        self.assertEqual(run.tool_calls, ())  # calls of other types than function are skipped
 
 
 class TestToJson(Base):

@@ -178,6 +178,8 @@ _REQUIRED_KEYS = frozenset(
     ("id", "object", "created_at", "thread_id", "assistant_id", "status", "model")
 )
 _TIMESTAMP_LIMIT = 2**64  # timestamps are u64 in the reference type
+_RUN_OBJECT = "thread.run"  # the only value of "object" in the reference type
+_SUBMIT_TOOL_OUTPUTS = "submit_tool_outputs"
 _SHORT_REPR = 40  # characters of a bad value an error message may quote
 _JSON_TYPE_NAMES = (
     (int, "integer"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"),
@@ -644,6 +646,7 @@ class ThreadRun:
             and (instructions is None or type(instructions) is str)
             and type(tools) is list
             and type(metadata) is dict
+            and object_ == _RUN_OBJECT
         ):
             return _from_mapping_slow(cls, data)
         # The required strings and every key that must be a string (the unknown keys, the
@@ -658,6 +661,8 @@ class ThreadRun:
         for value in metadata.values():
             if type(value) is not str:
                 return _from_mapping_slow(cls, data)
+        if required_action is not None:  # (null for all but requires_action runs)
+            _check_required_action(required_action, "required_action")
         run: Any = _new_object(_RunBuilder)
         run.id = run_id
         run.object = object_
@@ -762,36 +767,26 @@ class ThreadRun:
 
     @property
     def tool_calls(self) -> Tuple[ToolCall, ...]:
-        """The function calls ``required_action`` asks for, in order; empty when none.
+        """The function calls ``required_action`` asks for, in order; empty when
+        ``required_action`` is null or its calls are all of other types than ``function``.
 
-        Raises :class:`ThreadRunError` naming the path when ``required_action`` is malformed.
+        :meth:`from_dict` has checked their shape when ``required_action['type']`` is
+        ``submit_tool_outputs``. Raises :class:`ThreadRunError` naming the path when
+        ``required_action`` is not an object, or is one of another ``type`` (no tool calls
+        to read in it: a server's own layout, or an action of the future).
         """
         action = self.required_action
         if action is None:
             return ()
-        path = "required_action"
-        if type(action) is not dict:
-            raise ThreadRunError("expected an object, got " + _describe(action), path)
-        if "submit_tool_outputs" not in action and action.get("type") != "submit_tool_outputs":
-            return ()  # an action type of the future: not ours to reject
-        outputs = _get_typed(action, "submit_tool_outputs", dict, path)
-        path += "['submit_tool_outputs']"
-        calls = _get_typed(outputs, "tool_calls", list, path)
-        path += "['tool_calls']"
-        result = []
-        for index, call in enumerate(calls):
-            call_path = "%s[%d]" % (path, index)
-            if type(call) is not dict:
-                raise ThreadRunError("expected an object, got " + _describe(call), call_path)
-            if call.get("type", "function") != "function":
-                continue
-            call_id = _get_typed(call, "id", str, call_path)
-            function = _get_typed(call, "function", dict, call_path)
-            call_path += "['function']"
-            name = _get_typed(function, "name", str, call_path)
-            arguments = _get_typed(function, "arguments", str, call_path)
-            result.append(ToolCall(call_id, name, arguments))
-        return tuple(result)
+        if not isinstance(action, dict):
+            raise ThreadRunError("expected an object, got " + _describe(action), "required_action")
+        if action.get("type") != _SUBMIT_TOOL_OUTPUTS:
+            raise ThreadRunError(
+                "is %s, not 'submit_tool_outputs': no tool calls to read"
+                % (_describe(action["type"]) if "type" in action else "missing"),
+                "required_action['type']",
+            )
+        return _read_tool_calls(action)
 
 
 class _RunBuilder(ThreadRun):
@@ -882,6 +877,48 @@ def _check_any(value: Any, field: str) -> Any:
     return value
 
 
+def _check_object(value: Any, field: str) -> Any:
+    if value != _RUN_OBJECT or not isinstance(value, str):
+        raise ThreadRunError(
+            "expected 'thread.run', got %s (a server that writes another value is read "
+            "with run_adapter=threadrun.lenient)" % _describe(value),
+            field,
+        )
+    return value
+
+
+def _check_required_action(value: Any, field: str) -> Any:
+    # The reference type's layout is checked where it is declared; null and any other
+    # layout (a server's own, an action of the future) are kept as they are.
+    if isinstance(value, dict) and value.get("type") == _SUBMIT_TOOL_OUTPUTS:
+        _read_tool_calls(value)
+    return value
+
+
+def _read_tool_calls(action: Dict[str, Any]) -> Tuple[ToolCall, ...]:
+    """The function calls of a ``submit_tool_outputs`` action; ThreadRunError naming the path
+    of the first thing in it that is not as the reference type has it."""
+    path = "required_action"
+    outputs = _get_typed(action, "submit_tool_outputs", dict, path)
+    path += "['submit_tool_outputs']"
+    calls = _get_typed(outputs, "tool_calls", list, path)
+    path += "['tool_calls']"
+    result = []
+    for index, call in enumerate(calls):
+        call_path = "%s[%d]" % (path, index)
+        if type(call) is not dict:
+            raise ThreadRunError("expected an object, got " + _describe(call), call_path)
+        if call.get("type", "function") != "function":
+            continue
+        call_id = _get_typed(call, "id", str, call_path)
+        function = _get_typed(call, "function", dict, call_path)
+        call_path += "['function']"
+        name = _get_typed(function, "name", str, call_path)
+        arguments = _get_typed(function, "arguments", str, call_path)
+        result.append(ToolCall(call_id, name, arguments))
+    return tuple(result)
+
+
 def _check_tools(value: Any, field: str) -> Any:
     if not isinstance(value, list):
         raise ThreadRunError("expected an array, got " + _describe(value), field)
@@ -923,12 +960,12 @@ def _key_repr(key: str) -> str:
 # fast path accepts plus subclasses of the JSON types.
 _CHECKS = (
     ("id", _check_str),
-    ("object", _check_str),
+    ("object", _check_object),
     ("created_at", _check_timestamp),
     ("thread_id", _check_str),
     ("assistant_id", _check_str),
     ("status", _check_str),
-    ("required_action", _check_any),
+    ("required_action", _check_required_action),
     ("last_error", _check_any),
     ("expires_at", _check_optional_timestamp),
     ("started_at", _check_optional_timestamp),
