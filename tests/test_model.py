@@ -251,7 +251,8 @@ def bad_dict_cases() -> Iterator[Tuple[str, Any, FieldSpec]]:
     for v in str_bad:
         yield "instructions=%r" % (v,), with_(base, instructions=v), "instructions"
     ts_bad = ["1710351818", "", 1.0, 1.5, float("nan"), True, False, [], {}, [1], -1,
-              -(2**63), 2**64, 2**64 + 1, 2**100, b"1"]  # fmt: skip
+              -(2**63), 253402300800, 1796603835780, 2**63, 2**64 - 1, 2**64, 2**100,
+              b"1"]  # fmt: skip
     for v in [*ts_bad, None]:
         yield "created_at=%r" % (v,), with_(base, created_at=v), "created_at"
     for k in OPTIONAL_TS:
@@ -297,12 +298,28 @@ class TestBadInput(Base):
 
     def test_timestamp_bounds_ok(self) -> None:
         for k in ("created_at", *OPTIONAL_TS):
-            for v in (0, 1, 2**63, 2**64 - 1):
+            for v in (0, 1, 1796603835, 253402300799):  # up to the end of year 9999
                 with self.subTest(k=k, v=v):
                     run = ThreadRun.from_dict(with_(minimal(), **{k: v}))
                     self.assertEqual(getattr(run, k), v)
                     self.assertIs(type(getattr(run, k)), int)
                     self.assertEqual(ThreadRun.from_json(run.to_json()), run)
+
+    def test_milliseconds_refused_with_a_hint(self) -> None:
+        # issue 21: a server writing milliseconds is refused, not read as the year 58900
+        for k in ("created_at", *OPTIONAL_TS):
+            for value, hint in ((253402300800, True), (1796603835780, True),
+                                (253402300799999, True), (253402300800000, False),
+                                (2**64 - 1, False), (-1, False)):  # fmt: skip
+                data = with_(minimal(), **{k: value})
+                for parse in (ThreadRun.from_dict, lambda d: ThreadRun.from_json(json.dumps(d)),
+                              lambda d: ThreadRun.from_dict(types.MappingProxyType(d))):  # fmt: skip
+                    with self.subTest(k=k, value=value):
+                        err = self.assertRunError(parse, k, data)
+                        self.assertIn("expected Unix seconds from 0 to 253402300799 (year 9999)",
+                                      str(err))  # fmt: skip
+                        self.assertEqual("it looks like milliseconds, which run_adapter="
+                                         "threadrun.lenient reads" in str(err), hint)  # fmt: skip
 
     def test_non_dict_data(self) -> None:
         for v in ([], [("id", "x")], "x", "", None, 0, 1, 1.5, True, b"{}", object()):

@@ -177,7 +177,11 @@ _KNOWN_COUNT = len(_KNOWN_KEYS)
 _REQUIRED_KEYS = frozenset(
     ("id", "object", "created_at", "thread_id", "assistant_id", "status", "model")
 )
-_TIMESTAMP_LIMIT = 2**64  # timestamps are u64 in the reference type
+# Timestamps are Unix seconds. The reference type's u64 would allow more than any date has:
+# the last second of year 9999 is the largest taken, so that milliseconds (1796603835780,
+# written by some servers) are refused rather than read as a date in the year 58900.
+_TIMESTAMP_MAX = 253402300799  # 9999-12-31T23:59:59Z
+_TIMESTAMP_MAX_MS = _TIMESTAMP_MAX * 1000 + 999
 _RUN_OBJECT = "thread.run"  # the only value of "object" in the reference type
 _SUBMIT_TOOL_OUTPUTS = "submit_tool_outputs"
 _SHORT_REPR = 40  # characters of a bad value an error message may quote
@@ -634,15 +638,30 @@ class ThreadRun:
                 tools = []
             if metadata is None:
                 metadata = {}
-        # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode.
+        # 253402300799 is _TIMESTAMP_MAX, written out: a constant, not a global to look up.
         if not (
             type(created_at) is int
-            and not created_at >> 64
-            and (expires_at is None or (type(expires_at) is int and not expires_at >> 64))
-            and (started_at is None or (type(started_at) is int and not started_at >> 64))
-            and (cancelled_at is None or (type(cancelled_at) is int and not cancelled_at >> 64))
-            and (failed_at is None or (type(failed_at) is int and not failed_at >> 64))
-            and (completed_at is None or (type(completed_at) is int and not completed_at >> 64))
+            and 0 <= created_at <= 253402300799
+            and (
+                expires_at is None
+                or (type(expires_at) is int and 0 <= expires_at <= 253402300799)
+            )
+            and (
+                started_at is None
+                or (type(started_at) is int and 0 <= started_at <= 253402300799)
+            )
+            and (
+                cancelled_at is None
+                or (type(cancelled_at) is int and 0 <= cancelled_at <= 253402300799)
+            )
+            and (
+                failed_at is None
+                or (type(failed_at) is int and 0 <= failed_at <= 253402300799)
+            )
+            and (
+                completed_at is None
+                or (type(completed_at) is int and 0 <= completed_at <= 253402300799)
+            )
             and (instructions is None or type(instructions) is str)
             and type(tools) is list
             and type(metadata) is dict
@@ -862,10 +881,12 @@ def _check_timestamp(value: Any, field: str) -> Any:
         raise ThreadRunError(
             "expected an integer timestamp, got " + _describe(value), field
         )
-    if not 0 <= value < _TIMESTAMP_LIMIT:
-        raise ThreadRunError(
-            "expected a timestamp from 0 to 2**64-1, got " + _describe(value), field
-        )
+    if not 0 <= value <= _TIMESTAMP_MAX:
+        message = "expected Unix seconds from 0 to %d (year 9999), got %s" % (
+            _TIMESTAMP_MAX, _describe(value))  # fmt: skip
+        if _TIMESTAMP_MAX < value <= _TIMESTAMP_MAX_MS:
+            message += ": it looks like milliseconds, which run_adapter=threadrun.lenient reads"
+        raise ThreadRunError(message, field)
     return value
 
 
