@@ -312,8 +312,11 @@ class TestBadInput(Base):
                                 (253402300799999, True), (253402300800000, False),
                                 (2**64 - 1, False), (-1, False)):  # fmt: skip
                 data = with_(minimal(), **{k: value})
-                for parse in (ThreadRun.from_dict, lambda d: ThreadRun.from_json(json.dumps(d)),
-                              lambda d: ThreadRun.from_dict(types.MappingProxyType(d))):  # fmt: skip
+                for parse in (
+                    ThreadRun.from_dict,
+                    lambda d: ThreadRun.from_json(json.dumps(d)),
+                    lambda d: ThreadRun.from_dict(types.MappingProxyType(d)),
+                ):
                     with self.subTest(k=k, value=value):
                         err = self.assertRunError(parse, k, data)
                         self.assertIn("expected Unix seconds from 0 to 253402300799 (year 9999)",
