@@ -916,6 +916,14 @@ class TestOneSchema(Base):
                 constants.extend(i.argval if isinstance(i.argval, tuple) else [i.argval])
         self.assertEqual([c for c in constants if isinstance(c, str)][:19], list(KNOWN))
 
+    def test_constants_written_out_in_from_dict(self) -> None:
+        constants = ThreadRun.from_dict.__func__.__code__.co_consts  # type: ignore[attr-defined]
+        for name, value in (("_KNOWN_COUNT", 19), ("_TIMESTAMP_MAX", 253402300799),
+                            ("_RUN_OBJECT", "thread.run")):  # fmt: skip
+            with self.subTest(name):
+                self.assertEqual(getattr(threadrun, name), value)
+                self.assertIn(value, constants)
+
     def test_distinct_values_land_in_their_fields(self) -> None:
         data = distinct_run()
         for wrap in (dict, types.MappingProxyType):

@@ -177,6 +177,7 @@ _KNOWN_COUNT = len(_KNOWN_KEYS)
 _REQUIRED_KEYS = frozenset(
     ("id", "object", "created_at", "thread_id", "assistant_id", "status", "model")
 )
+_OPTIONAL_KEYS = _KNOWN_KEYS - _REQUIRED_KEYS
 # Timestamps are Unix seconds. The reference type's u64 would allow more than any date has:
 # the last second of year 9999 is the largest taken, so that milliseconds (1796603835780,
 # written by some servers) are refused rather than read as a date in the year 58900.
@@ -632,13 +633,14 @@ class ThreadRun:
         metadata = take(source, "metadata", None)
         usage = take(source, "usage", None)
         wire = None
-        if len(data) - len(extra) != _KNOWN_COUNT or tools is None or metadata is None:
+        if len(data) - len(extra) != 19 or tools is None or metadata is None:  # _KNOWN_COUNT
             wire = _wire_of(data)
             if tools is None:
                 tools = []
             if metadata is None:
                 metadata = {}
-        # 253402300799 is _TIMESTAMP_MAX, written out: a constant, not a global to look up.
+        # 253402300799 is _TIMESTAMP_MAX (19 _KNOWN_COUNT, "thread.run" _RUN_OBJECT), written
+        # out: a constant, not a global to look up.
         if not (
             type(created_at) is int
             and 0 <= created_at <= 253402300799
@@ -665,7 +667,7 @@ class ThreadRun:
             and (instructions is None or type(instructions) is str)
             and type(tools) is list
             and type(metadata) is dict
-            and object_ == _RUN_OBJECT
+            and object_ == "thread.run"  # _RUN_OBJECT
         ):
             return _from_mapping_slow(cls, data)
         # The required strings and every key that must be a string (the unknown keys, the
@@ -1058,8 +1060,9 @@ def _wire_or_none(run: ThreadRun) -> Any:
 
 def _wire_of(data: Mapping[str, Any]) -> Any:
     """How valid run data gives the known keys where the attributes cannot show it: None
-    when it has all 19, tools and metadata not null; else (absent keys, null keys)."""
-    absent = _KNOWN_KEYS.difference(data)
+    when it has all 19, tools and metadata not null; else (absent keys, null keys). (Data
+    lacking a required key is not valid: from_dict refuses it whatever this gives.)"""
+    absent = _OPTIONAL_KEYS.difference(data)
     null = _NO_KEYS
     if data.get("tools", ()) is None or data.get("metadata", ()) is None:
         null = frozenset(name for name in _EMPTY_DEFAULTS if data.get(name, ()) is None)
@@ -1090,7 +1093,7 @@ def _checked_wire(wire: Any) -> Any:
         ok = (
             type(absent) is frozenset
             and type(null) is frozenset
-            and absent <= _KNOWN_KEYS - _REQUIRED_KEYS
+            and absent <= _OPTIONAL_KEYS
             and null <= _EMPTY_DEFAULTS.keys() - absent
         )
     except (TypeError, ValueError):
