@@ -861,9 +861,10 @@ class TestPlainPaths(Base):
             scan("[" * 100000 + "]" * 100000, 0)
 
     def test_from_dict_the_plain_way(self) -> None:
-        saved = threadrun._SPLIT_BY_POPS, threadrun._check_strings
+        saved = threadrun._SPLIT_BY_POPS, threadrun._check_strings, threadrun._absent_keys
         threadrun._SPLIT_BY_POPS = False
         threadrun._check_strings = threadrun._check_strings_each
+        threadrun._absent_keys = threadrun._absent_each
         try:
             inputs = [d for _n, _r, d in CORPUS] + [d for _label, d in wire_cases()]
             inputs += [distinct_run(), with_(minimal(), x=None)]
@@ -879,7 +880,7 @@ class TestPlainPaths(Base):
             self.assertRunError(ThreadRun.from_dict, "status",
                                 with_(minimal(), status=bytearray(b"queued")))  # fmt: skip
         finally:
-            threadrun._SPLIT_BY_POPS, threadrun._check_strings = saved
+            threadrun._SPLIT_BY_POPS, threadrun._check_strings, threadrun._absent_keys = saved
 
     def test_check_strings_each(self) -> None:
         check = threadrun._check_strings_each

@@ -178,6 +178,7 @@ _REQUIRED_KEYS = frozenset(
     ("id", "object", "created_at", "thread_id", "assistant_id", "status", "model")
 )
 _OPTIONAL_KEYS = _KNOWN_KEYS - _REQUIRED_KEYS
+_OPTIONAL_NAMES = tuple(name for name in _FIELDS if name in _OPTIONAL_KEYS)
 # Timestamps are Unix seconds. The reference type's u64 would allow more than any date has:
 # the last second of year 9999 is the largest taken, so that milliseconds (1796603835780,
 # written by some servers) are refused rather than read as a date in the year 58900.
@@ -1062,11 +1063,15 @@ def _wire_of(data: Mapping[str, Any]) -> Any:
     """How valid run data gives the known keys where the attributes cannot show it: None
     when it has all 19, tools and metadata not null; else (absent keys, null keys). (Data
     lacking a required key is not valid: from_dict refuses it whatever this gives.)"""
-    absent = _OPTIONAL_KEYS.difference(data)
+    absent = _absent_keys(data)
     null = _NO_KEYS
     if data.get("tools", ()) is None or data.get("metadata", ()) is None:
         null = frozenset(name for name in _EMPTY_DEFAULTS if data.get(name, ()) is None)
     return (absent, null) if absent or null else None
+
+
+def _absent_each(data: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset([name for name in _OPTIONAL_NAMES if name not in data])
 
 
 def _undo_defaults(data: Dict[str, Any], wire: Any) -> None:
@@ -1190,12 +1195,15 @@ def _scan_document(text: str, start: int) -> Tuple[Any, int]:
 # faster: _SPLIT_BY_POPS (see ThreadRun.from_dict); _check_strings, one str.join (in C,
 # cheaper than a type() test each; PyPy's join also takes a bytearray); _SCAN_IN_C,
 # _Decoder.scan_value is JSONDecoder.scan_once, json's C scanner called directly (see
-# _decode), where PyPy's is _scan_document.
+# _decode), where PyPy's is _scan_document; _absent_keys, one frozenset.difference (in C,
+# 2x faster than a test per key; 3x slower on PyPy 3.9).
 _SPLIT_BY_POPS = _SCAN_IN_C = sys.implementation.name == "cpython"
 if sys.implementation.name == "cpython":
     _check_strings: Callable[[List[Any]], Any] = "".join
+    _absent_keys: Callable[[Mapping[str, Any]], frozenset[str]] = _OPTIONAL_KEYS.difference
 else:  # pragma: no cover - PyPy
     _check_strings = _check_strings_each
+    _absent_keys = _absent_each
 _DECODER = _Decoder()
 
 
