@@ -144,6 +144,8 @@ else:
             return value
 
         def __getattr__(self, name):
+            if name.startswith("_"):  # (pickle, copy: never an attribute annotations read)
+                raise AttributeError(name)
             return getattr(self._target(), name)
 
     # ``Any`` alone cannot be deferred (a bare name evaluates to what the namespace holds):
