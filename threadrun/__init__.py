@@ -588,6 +588,9 @@ class ThreadRun:
         ``status``, ``model``. Optional fields absent or null become None; ``tools`` and
         ``metadata`` absent or null become ``[]`` and ``{}``. Any other key goes to ``extra``
         with its value untouched. ``data`` is never modified, and ``run.to_dict() == data``.
+        ``object`` must be ``"thread.run"``, timestamps Unix seconds up to the end of year
+        9999, and a ``required_action`` of type ``submit_tool_outputs`` must hold its tool
+        calls as the reference type has them (the README lists every rule).
 
         Raises :class:`ThreadRunError` naming the field for any invalid input.
         """
