@@ -607,8 +607,8 @@ class ThreadRun:
         # to be named), and only then is the record of absence made.
         # Checks take the exact types json.loads produces (str.join also lets a str
         # subclass through, which the slow path accepts too); anything else (another
-        # subclass, a wrong type) goes to the slow path, which is the reference
-        # implementation and says precisely what is wrong.
+        # subclass, null tools or metadata, a wrong type) goes to the slow path, which is
+        # the reference implementation and says precisely what is wrong.
         if type(data) is not dict:
             return _from_mapping_slow(cls, data)
         take: Callable[[Dict[str, Any], str, None], Any]  # (mypy: dict.pop has overloads)
@@ -639,11 +639,11 @@ class ThreadRun:
         metadata = take(source, "metadata", None)
         usage = take(source, "usage", None)
         wire = None
-        if len(data) - len(extra) != 19 or tools is None or metadata is None:  # _KNOWN_COUNT
+        if len(data) - len(extra) != 19:  # _KNOWN_COUNT: a known key is absent
             wire = _wire_of(data)
-            if tools is None:
+            if tools is None and "tools" not in data:
                 tools = []
-            if metadata is None:
+            if metadata is None and "metadata" not in data:
                 metadata = {}
         # 253402300799 is _TIMESTAMP_MAX (19 _KNOWN_COUNT, "thread.run" _RUN_OBJECT), written
         # out: a constant, not a global to look up.
