@@ -48,6 +48,14 @@ def payload() -> Dict[str, Any]:
     return data
 
 
+def sparse_payload() -> Dict[str, Any]:
+    """The payload lacking the known keys that 8 of the 23 reference examples lack
+    (``required_action``; ``incomplete_details`` too in 2 of them)."""
+    data = payload()
+    del data["required_action"], data["incomplete_details"]
+    return data
+
+
 def compact_json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
@@ -282,6 +290,7 @@ from_dict
     mashumaro         threadrun  >=   2.0   wall     mashumaro / threadrun
     mashumaro frozen  threadrun  ref  2.0   wall     mashumaro (frozen) / threadrun
     threadrun         floor      <=   1.3   wall     threadrun / floor
+    sparse            threadrun  <=   1.3   wall     run lacking 2 keys / full run
 from_json
     openai            threadrun  >=   1.1   wall     Run.model_validate_json / threadrun
     threadrun         floor      <=   1.4   wall     threadrun / json.loads

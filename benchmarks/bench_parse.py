@@ -26,6 +26,7 @@ from _common import (
     measures,
     payload,
     print_targets,
+    sparse_payload,
     timed_table,
 )
 
@@ -39,7 +40,9 @@ def candidates(data: Dict[str, Any], body: bytes) -> Dict[str, List[Candidate]]:
     """threadrun and its floors, per table (run.py adds the peers after them)."""
     run = ThreadRun.from_dict(data)
     floor_run = FloorRun(data)
+    sparse = sparse_payload()
     assert run.to_dict() == data and floor_to_dict(floor_run) == data
+    assert ThreadRun.from_dict(sparse).to_dict() == sparse
     encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
     return {
         "from_dict": [
@@ -49,6 +52,9 @@ def candidates(data: Dict[str, Any], body: bytes) -> Dict[str, List[Candidate]]:
                       "no checks; extra by dict comprehension"),
             Candidate("tuned floor", "tuned floor: copy+pop split (TunedFloorRun)",
                       lambda: TunedFloorRun(data), "no checks; extra split as from_dict does"),
+            Candidate("sparse", "threadrun: the same run lacking 2 known keys",
+                      lambda: ThreadRun.from_dict(sparse),
+                      "no required_action, incomplete_details: 8 reference examples lack some"),
         ],
         "from_json": [
             Candidate("threadrun", "threadrun: ThreadRun.from_json",

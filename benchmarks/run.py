@@ -575,6 +575,8 @@ def bench_versions(suite: Suite) -> None:
     # For reference, after from_json: json.loads then an object built with no checks, over
     # json.loads (where a target of from_json cannot be met, this shows what it leaves).
     (unchecked,) = [t for t in TARGETS if (t.table, t.numerator) == ("from_json", "floor object")]
+    # A run lacking known keys against the full one (its own target, judged with the others).
+    (sparse,) = [t for t in TARGETS if (t.table, t.numerator) == ("from_dict", "sparse")]
     rows = []
     results = {}
     pythons = [(i.release, i.path) for i in interpreters()]  # CPython by version, then PyPy
@@ -601,7 +603,8 @@ def bench_versions(suite: Suite) -> None:
             cells.append(fmt_time(result["seconds"][target.table]["threadrun"]))
             cells.append("%.2fx" % judged[target.name]["value"])
         cells.append("%.2fx" % judged[unchecked.name]["value"])
-        verdicts = [judged[target.name]["verdict"] for target in floor_targets]
+        cells.append("%.2fx" % judged[sparse.name]["value"])
+        verdicts = [judged[target.name]["verdict"] for target in (*floor_targets, sparse)]
         cells.append("ok" if verdicts == ["ok"] * len(verdicts) else "MISSED")
         rows.append(cells)
     if not pythons:
@@ -611,11 +614,14 @@ def bench_versions(suite: Suite) -> None:
     for target in floor_targets:
         headers += [target.table, "ratio"]
     headers.append("unchecked")
-    headers.append("targets (%s)" % "/".join("%g" % target.limit for target in floor_targets))
+    headers.append("sparse")
+    limits = "/".join("%g" % target.limit for target in (*floor_targets, sparse))
+    headers.append("targets (%s)" % limits)
     print_table(
         "versions: benchmarks/bench_parse.py (threadrun vs its floor, wall time) on each "
         "interpreter (CPython, then PyPy); ratio = threadrun / floor; unchecked = "
-        "json.loads + FloorRun (no checks) / json.loads",
+        "json.loads + FloorRun (no checks) / json.loads; sparse = from_dict of the run lacking "
+        "2 known keys / of the full run",
         headers,
         rows,
         first_width=8,

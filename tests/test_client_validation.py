@@ -262,11 +262,11 @@ class ErrorBodyMessageTest(ServerTest):
 
 
 class ToolCallsMessagesTest(unittest.TestCase):
-    def run_with(self, action: Any) -> Any:
-        data = json.loads(run_json(status="requires_action", required_action=action))
-        return threadrun.ThreadRun.from_dict(data)
+    def data_with(self, action: Any) -> Any:
+        return json.loads(run_json(status="requires_action", required_action=action))
 
     def test_missing_is_not_null(self) -> None:
+        # (issue 24: a submit_tool_outputs action is checked by from_dict, with these words)
         cases = [
             ({"type": "submit_tool_outputs", "details": {"tool_calls": []}},
              "required_action['submit_tool_outputs']: is missing, expected an object (the "
@@ -276,19 +276,31 @@ class ToolCallsMessagesTest(unittest.TestCase):
             ({"type": "submit_tool_outputs", "submit_tool_outputs": {}},
              "required_action['submit_tool_outputs']['tool_calls']: is missing, expected an "
              "array (the object is empty)"),
-            ({"submit_tool_outputs": {"tool_calls": [{"id": "c", "type": "function"}]}},
+            ({"type": "submit_tool_outputs",
+              "submit_tool_outputs": {"tool_calls": [{"id": "c", "type": "function"}]}},
              "required_action['submit_tool_outputs']['tool_calls'][0]['function']: is "
              "missing, expected an object (the object has 'id', 'type')"),
-            ({"submit_tool_outputs": {"tool_calls": [{"id": "c", "function": {"name": None}}]}},
+            ({"type": "submit_tool_outputs",
+              "submit_tool_outputs": {"tool_calls": [{"id": "c", "function": {"name": None}}]}},
              "required_action['submit_tool_outputs']['tool_calls'][0]['function']['name']: "
              "expected a string, got null"),
         ]  # fmt: skip
         for action, message in cases:
             with self.subTest(action=action):
-                run = self.run_with(action)
                 with self.assertRaises(threadrun.ThreadRunError) as cm:
-                    run.tool_calls  # noqa: B018
+                    threadrun.ThreadRun.from_dict(self.data_with(action))
                 self.assertEqual(str(cm.exception), message)
+
+    def test_another_layout_has_no_tool_calls_to_read(self) -> None:
+        action = {"submit_tool_outputs": {"tool_calls": []}}  # no type
+        run = threadrun.ThreadRun.from_dict(self.data_with(action))
+        with self.assertRaises(threadrun.ThreadRunError) as cm:
+            run.tool_calls  # noqa: B018
+        self.assertEqual(
+            str(cm.exception),
+            "required_action['type']: is missing, not 'submit_tool_outputs': no tool calls to "
+            "read",
+        )
 
 
 if __name__ == "__main__":

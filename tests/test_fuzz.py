@@ -353,9 +353,11 @@ def check_run(run: Any, data: Any, rng: random.Random) -> None:
         if copy.copy(run).to_dict() != d:
             raise Broken("a copy of the run lost how its keys were given")
     elif r < 0.4:
-        replaced = dataclasses.replace(run, status="x")
+        replaced = run.replace(status="x")
         if replaced.to_dict() != dict(d, status="x"):
-            raise Broken("dataclasses.replace lost how the other keys were given")
+            raise Broken("run.replace lost how the other keys were given")
+        if dataclasses.replace(run, status="x") != replaced:
+            raise Broken("dataclasses.replace(run) != run.replace")
     if hash(again) != hash(run):
         raise Broken("equal runs hash differently")
     if rng.random() < 0.5:
@@ -368,6 +370,9 @@ def check_run(run: Any, data: Any, rng: random.Random) -> None:
         calls = run.tool_calls
     except ThreadRunError as err:
         check_error(err)
+        action = run.required_action
+        if isinstance(action, dict) and action.get("type") == "submit_tool_outputs":
+            raise Broken("from_dict let through tool calls that tool_calls refuses") from err
     else:
         if type(calls) is not tuple or not all(type(c) is ToolCall for c in calls):
             raise Broken("tool_calls: %.200r" % (calls,))

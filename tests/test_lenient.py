@@ -189,7 +189,9 @@ class LooseServerTest(LooseServer):
         with self.client() as strict, \
                 self.assertRaises(threadrun.APIResponseValidationError) as caught:
             strict.create("thread_loose", "asst_1")
-        self.assertEqual(caught.exception.field, "model")
+        # The first field strict parsing refuses: created_at, in milliseconds.
+        self.assertEqual(caught.exception.field, "created_at")
+        self.assertIn("looks like milliseconds", str(caught.exception))
         with self.client(run_adapter=threadrun.lenient) as client:
             created = client.create("thread_loose", "asst_1", metadata={"user": "u1"})
             self.assertEqual(created.metadata, {"user": "u1", "stream": "false"})
@@ -228,8 +230,10 @@ class LenientCLITest(LooseServer):
                     args[2] = self.server.add_run("thread_cli", statuses=("in_progress",))["id"]
                 refused = self.cli(*args)
                 self.assertEqual(refused.returncode, 1)
-                self.assertIn("model: expected a string, got null (a server with this quirk: "
-                              "add --lenient)", refused.stderr)  # fmt: skip
+                self.assertIn("created_at: expected Unix seconds", refused.stderr)
+                self.assertIn("it looks like milliseconds, which run_adapter=threadrun.lenient "
+                              "reads (a server with this quirk: add --lenient)",
+                              refused.stderr)  # fmt: skip
         proc = self.cli("list", "thread_cli", "--lenient")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         for line in proc.stdout.splitlines():
@@ -263,8 +267,9 @@ class LenientCLITest(LooseServer):
                 outputs.append(proc.stdout)
         self.assertEqual(outputs[0], outputs[1])
         proc = run_cli("check", "--json", path)
-        # Strictly: ISO, two fractions, model, metadata, object null, and the bad one.
-        self.assertEqual(json.loads(proc.stdout)["invalid"], 7)
+        # Strictly: three in milliseconds, ISO, two fractions, model, metadata, two objects,
+        # and the bad one.
+        self.assertEqual(json.loads(proc.stdout)["invalid"], 11)
 
     def test_which_refusals_suggest_it(self) -> None:
         from threadrun.__main__ import _reading_hint

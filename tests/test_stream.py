@@ -553,7 +553,7 @@ class ErrorsTest(unittest.TestCase):
             ("thread.message.delta", '{"x": 1e400}', "too large for a number"),
             ("thread.run.queued", run_json()[:-1], "invalid JSON"),
             ("thread.run.queued", '{"id": "run_1", "object": "thread.run"}', "missing"),
-            ("thread.run.failed", run_json(created_at=-1), "created_at: expected a timestamp"),
+            ("thread.run.failed", run_json(created_at=-1), "created_at: expected Unix seconds"),
         ):
             with self.subTest(event_type=event_type, data=data):
                 source = Source(sse("thread.created", "{}") + sse(event_type, data), DONE)

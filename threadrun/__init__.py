@@ -85,19 +85,19 @@ import os
 import sys
 import time
 from collections import namedtuple
-from collections.abc import Mapping
+from collections.abc import Mapping as _Mapping  # (annotations say Mapping: typing's)
 from dataclasses import dataclass
 from io import BufferedReader, RawIOBase
 from operator import attrgetter
-from types import ModuleType
 
 # ``typing`` costs milliseconds to import (10% of the time to start Python and import this
-# module) and the model needs it only for annotations, which ``from __future__ import
+# module on 3.13) and the code needs it only for annotations, which ``from __future__ import
 # annotations`` keeps as strings. mypy treats this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import http.client
     import ssl
+    from collections.abc import Mapping
     from typing import (
         Any,
         Callable,
@@ -112,32 +112,59 @@ if TYPE_CHECKING:  # pragma: no cover
         TypeVar,
         Union,
     )  # fmt: skip
-_TYPING_NAMES = (
-    "Any", "Callable", "Dict", "Generator", "Iterator", "List", "NamedTuple", "NoReturn",
-    "Optional", "Tuple", "TypeVar", "Union",
-)  # fmt: skip
+else:
 
+    class _Deferred:
+        """A name the annotations use and this module does not import: typing's ``Optional``,
+        the ``ssl`` module. typing.get_type_hints() and inspect.get_annotations() evaluate
+        the annotation strings in this module's namespace, where ``Optional[str]`` then
+        gives typing's very object (``Optional[BinaryIO]`` too), and ``ssl.SSLContext``
+        ssl's: the module is imported when an annotation is evaluated (by one who has
+        imported typing already), never when threadrun is. (A module attribute is no
+        help: get_type_hints evaluates in the module's __dict__, a plain dict.)"""
 
-class _Module(ModuleType):
-    # typing.get_type_hints(), inspect.get_annotations() and pydantic evaluate the annotation
-    # strings of ThreadRun in this module's namespace, which they reach as module.__dict__:
-    # that attribute imports typing and adds the names above the first time it is read once
-    # the module is imported (@dataclass reads it too, while it is being imported). The
-    # module's own code reads its globals directly, never through it, so it never pays.
-    @property
-    def __dict__(self) -> Dict[str, Any]:  # type: ignore[override]
-        namespace = globals()
-        importing = getattr(namespace.get("__spec__"), "_initializing", False)
-        if "Optional" not in namespace and not importing:
-            import typing
+        __slots__ = ("_module", "_name")
 
-            for name in _TYPING_NAMES:
-                namespace.setdefault(name, getattr(typing, name))
-        return namespace
+        def __init__(self, module, name=""):
+            self._module = module
+            self._name = name
 
+        def _target(self):
+            __import__(self._module)
+            target = sys.modules[self._module]
+            return getattr(target, self._name) if self._name else target
 
-if __name__ in sys.modules:  # (not when the file is run with exec)
-    sys.modules[__name__].__class__ = _Module
+        def __getitem__(self, parameters):
+            return self._target()[_Deferred._resolved(parameters)]
+
+        @staticmethod
+        def _resolved(value):
+            # a name that is not generic (BinaryIO) is only ever deferred as a parameter
+            if isinstance(value, _Deferred):
+                return value._target()
+            if isinstance(value, (tuple, list)):  # Dict[K, V], Callable[[A, B], R]
+                return type(value)(map(_Deferred._resolved, value))
+            return value
+
+        def __getattr__(self, name):
+            if name.startswith("_"):  # (pickle, copy: never an attribute annotations read)
+                raise AttributeError(name)
+            return getattr(self._target(), name)
+
+    # ``Any`` alone cannot be deferred (a bare name evaluates to what the namespace holds):
+    # evaluated, annotations read it as ``object``, which is what it means of a value at run
+    # time (get_type_hints gives ``Optional[object]`` for ``Optional[Any]``). The generic
+    # names are always subscripted; ``Mapping`` is typing's (collections.abc.Mapping is
+    # subscriptable only from 3.9); the ABC itself is ``_Mapping``.
+    Any = object
+    Callable, Dict, Generator, Iterator, List, Mapping, Optional, Tuple, Union = (
+        _Deferred("typing", name)
+        for name in (
+            "Callable", "Dict", "Generator", "Iterator", "List", "Mapping", "Optional",
+            "Tuple", "Union",
+        )
+    )  # fmt: skip
+    ssl = _Deferred("ssl")
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,7 +182,15 @@ _KNOWN_COUNT = len(_KNOWN_KEYS)
 _REQUIRED_KEYS = frozenset(
     ("id", "object", "created_at", "thread_id", "assistant_id", "status", "model")
 )
-_TIMESTAMP_LIMIT = 2**64  # timestamps are u64 in the reference type
+_OPTIONAL_KEYS = _KNOWN_KEYS - _REQUIRED_KEYS
+_OPTIONAL_NAMES = tuple(name for name in _FIELDS if name in _OPTIONAL_KEYS)
+# Timestamps are Unix seconds. The reference type's u64 would allow more than any date has:
+# the last second of year 9999 is the largest taken, so that milliseconds (1796603835780,
+# written by some servers) are refused rather than read as a date in the year 58900.
+_TIMESTAMP_MAX = 253402300799  # 9999-12-31T23:59:59Z
+_TIMESTAMP_MAX_MS = _TIMESTAMP_MAX * 1000 + 999
+_RUN_OBJECT = "thread.run"  # the only value of "object" in the reference type
+_SUBMIT_TOOL_OUTPUTS = "submit_tool_outputs"
 _SHORT_REPR = 40  # characters of a bad value an error message may quote
 _JSON_TYPE_NAMES = (
     (int, "integer"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"),
@@ -448,11 +483,11 @@ class ThreadRun:
     :meth:`to_dict` and :meth:`to_json` give back exactly what was parsed: a known key the
     input lacked stays absent, and ``tools``/``metadata`` given as null come back as null,
     although the attributes read ``None``, ``[]`` and ``{}`` as documented. How the input
-    gave those keys is remembered by the run (not a dataclass field), and kept by
-    :mod:`pickle`, :func:`copy.copy` and :func:`copy.deepcopy`; ``dataclasses.replace``
-    (and ``copy.replace``) keep it for every key whose value they do not change, and a key
-    replaced by a new value is present. A run built by calling ``ThreadRun(...)`` has every
-    key present.
+    gave those keys is remembered by the run (not a dataclass field), and applies only while
+    the attribute still reads that default: ``tools``/``metadata`` filled in after parsing
+    are written out. :mod:`pickle`, :func:`copy.copy`, :func:`copy.deepcopy`,
+    :meth:`replace` and ``copy.replace`` (3.13+) keep it; ``dataclasses.replace`` and
+    ``ThreadRun(...)`` build a run as the constructor does, with every key present.
 
     Fields typed ``Any`` hold any JSON value. Containers are not copied: ``tools``,
     ``metadata`` and the values of ``extra`` are the very objects of the parsed data, and
@@ -467,7 +502,10 @@ class ThreadRun:
 
     # _wire has no annotation, so it is not a dataclass field: None when the input gave all
     # 19 known keys and tools/metadata not null (what servers send), else the pair of
-    # frozensets (absent keys, keys given as null) that to_dict undoes.
+    # frozensets (absent keys, keys given as null) that to_dict undoes for the attributes
+    # that still read their default (None, [] or {}). Decided from the value when writing,
+    # so a container filled in after parsing is never dropped, and the record can never
+    # disagree with the run: there is nothing to check or to refuse when it is restored.
     __slots__ = (*_FIELDS, "_wire")
     id: str
     object: str
@@ -496,7 +534,7 @@ class ThreadRun:
         for name, check in _CHECKS:
             check(getattr(self, name), name)
         _check_extra(self.extra)
-        _set_wire(self, _wire_kept_by_replace(self))
+        _set_wire(self, None)  # built from values: every key present
 
     def __eq__(self, other: Any) -> bool:
         # Written out because the generated __eq__ of Python 3.13 compares field by field
@@ -509,18 +547,45 @@ class ThreadRun:
     def __hash__(self) -> int:
         return hash((self.id, self.thread_id, self.status, self.created_at))
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # @dataclass (3.13+) gives each dataclass a __replace__ of its own (dataclasses'),
+        # unless the class defines one: a subclass keeps run.replace's, as copy.replace's.
+        if "__replace__" not in cls.__dict__:
+            cls.__replace__ = ThreadRun.__replace__  # type: ignore[method-assign]
+
     def __reduce__(self) -> Any:
         # The default reduction of a slotted object restores state with setattr, which a
-        # frozen dataclass refuses; rebuild through __init__ (and its validation) instead,
-        # then __setstate__ restores what the input lacked. A run that lacked nothing
-        # pickles as before.
-        wire = _get_wire(self)
-        if wire is None:
-            return (type(self), _field_values(self))
-        return (type(self), _field_values(self), wire)
+        # frozen dataclass refuses. Rebuilt instead by the class's own __init__, with every
+        # field it takes (a subclass's own fields too), by name (a dataclass subclass may
+        # have keyword-only fields), so validated like any new run; then the record of how
+        # the input gave its keys. No state for __setstate__: a slots=True dataclass
+        # subclass has a generated one that would take it for field values.
+        fields = {
+            field.name: getattr(self, field.name)
+            for field in dataclasses.fields(self)
+            if field.init
+        }  # fmt: skip
+        return (_restore_run, (type(self), fields, _wire_or_none(self)))
 
-    def __setstate__(self, state: Any) -> None:
-        _set_wire(self, _checked_wire(state, self))
+    def replace(self, **changes: Any) -> ThreadRun:
+        """A new run with ``changes`` to its fields, validated as a new run is, keeping how
+        this run gave its keys: a key the input lacked stays absent and ``tools``/
+        ``metadata`` given as null stay null, unless ``changes`` gives them a value (even
+        the one they read). ``copy.replace(run, ...)`` (Python 3.13+) is this method.
+
+        ``dataclasses.replace(run, ...)`` builds the run as ``ThreadRun(...)`` does, from
+        values only: in its result every key is present.
+        """
+        new = dataclasses.replace(self, **changes)
+        wire = _wire_or_none(self)
+        if wire is not None:
+            absent, null = (names.difference(changes) for names in wire)
+            _set_wire(new, (absent, null) if absent or null else None)
+        return new
+
+    def __replace__(self, **changes: Any) -> ThreadRun:
+        return self.replace(**changes)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ThreadRun:
@@ -530,66 +595,92 @@ class ThreadRun:
         ``status``, ``model``. Optional fields absent or null become None; ``tools`` and
         ``metadata`` absent or null become ``[]`` and ``{}``. Any other key goes to ``extra``
         with its value untouched. ``data`` is never modified, and ``run.to_dict() == data``.
+        ``object`` must be ``"thread.run"``, timestamps Unix seconds up to the end of year
+        9999, and a ``required_action`` of type ``submit_tool_outputs`` must hold its tool
+        calls as the reference type has them (the README lists every rule).
 
         Raises :class:`ThreadRunError` naming the field for any invalid input.
         """
         # The hot path, unrolled: one read per known field. On CPython the reads are pops
         # from one C-level copy of the dict, which leave exactly the unknown keys behind, in
         # their original order; on PyPy, where popping from a copy costs more than all the
-        # rest, they are plain reads of data (take is dict.__getitem__), and a comprehension
-        # picks the unknown keys. take(source, key), not source.pop(key): no method lookup
-        # per key, 4 to 7% less time per run on 3.7-3.10, the same on 3.11, 3.12 and 3.14,
-        # 2 to 4% more on 3.13 and 3.15 (still under 0.96x the floor).
-        # A known key absent raises KeyError: such data (not what servers send) takes
-        # _from_dict_lacking, so that the hot path pays nothing for remembering absence.
+        # rest, they are plain reads of data (take is dict.get), and a comprehension picks
+        # the unknown keys. take(source, key, None), not source.pop(key, None): no method
+        # lookup per key, 4 to 7% less time per run on 3.7-3.10, the same on 3.11, 3.12 and
+        # 3.14, 2 to 4% more on 3.13 and 3.15 (still under 0.96x the floor).
+        # A key absent reads None like a null one, so a run lacking keys takes this same
+        # path: the unknown keys counted against the data's tell whether a known one is
+        # absent (a required one is then None, which the checks below send to the slow path
+        # to be named), and only then is the record of absence made.
         # Checks take the exact types json.loads produces (str.join also lets a str
         # subclass through, which the slow path accepts too); anything else (another
         # subclass, null tools or metadata, a wrong type) goes to the slow path, which is
         # the reference implementation and says precisely what is wrong.
         if type(data) is not dict:
             return _from_mapping_slow(cls, data)
-        take: Callable[[Dict[str, Any], str], Any]  # (mypy: dict.pop has overloads)
+        take: Callable[[Dict[str, Any], str, None], Any]  # (mypy: dict.pop has overloads)
         if _SPLIT_BY_POPS:
             extra = source = data.copy()
             take = _dict_pop
         else:  # pragma: no cover - PyPy
             extra = {key: data[key] for key in data if key not in _KNOWN_KEYS}
             source = data
-            take = _dict_item
-        try:
-            run_id = take(source, "id")
-            object_ = take(source, "object")
-            created_at = take(source, "created_at")
-            thread_id = take(source, "thread_id")
-            assistant_id = take(source, "assistant_id")
-            status = take(source, "status")
-            required_action = take(source, "required_action")
-            last_error = take(source, "last_error")
-            expires_at = take(source, "expires_at")
-            started_at = take(source, "started_at")
-            cancelled_at = take(source, "cancelled_at")
-            failed_at = take(source, "failed_at")
-            completed_at = take(source, "completed_at")
-            incomplete_details = take(source, "incomplete_details")
-            model = take(source, "model")
-            instructions = take(source, "instructions")
-            tools = take(source, "tools")
-            metadata = take(source, "metadata")
-            usage = take(source, "usage")
-        except KeyError:
-            return _from_dict_lacking(cls, data)
-        # For an int, "not t >> 64" is "0 <= t < 2**64" in half the bytecode.
+            take = _dict_get
+        run_id = take(source, "id", None)
+        object_ = take(source, "object", None)
+        created_at = take(source, "created_at", None)
+        thread_id = take(source, "thread_id", None)
+        assistant_id = take(source, "assistant_id", None)
+        status = take(source, "status", None)
+        required_action = take(source, "required_action", None)
+        last_error = take(source, "last_error", None)
+        expires_at = take(source, "expires_at", None)
+        started_at = take(source, "started_at", None)
+        cancelled_at = take(source, "cancelled_at", None)
+        failed_at = take(source, "failed_at", None)
+        completed_at = take(source, "completed_at", None)
+        incomplete_details = take(source, "incomplete_details", None)
+        model = take(source, "model", None)
+        instructions = take(source, "instructions", None)
+        tools = take(source, "tools", None)
+        metadata = take(source, "metadata", None)
+        usage = take(source, "usage", None)
+        wire = None
+        if len(data) - len(extra) != 19:  # _KNOWN_COUNT: a known key is absent
+            wire = _wire_of(data)
+            if tools is None and "tools" not in data:
+                tools = []
+            if metadata is None and "metadata" not in data:
+                metadata = {}
+        # 253402300799 is _TIMESTAMP_MAX (19 _KNOWN_COUNT, "thread.run" _RUN_OBJECT), written
+        # out: a constant, not a global to look up.
         if not (
             type(created_at) is int
-            and not created_at >> 64
-            and (expires_at is None or (type(expires_at) is int and not expires_at >> 64))
-            and (started_at is None or (type(started_at) is int and not started_at >> 64))
-            and (cancelled_at is None or (type(cancelled_at) is int and not cancelled_at >> 64))
-            and (failed_at is None or (type(failed_at) is int and not failed_at >> 64))
-            and (completed_at is None or (type(completed_at) is int and not completed_at >> 64))
+            and 0 <= created_at <= 253402300799
+            and (
+                expires_at is None
+                or (type(expires_at) is int and 0 <= expires_at <= 253402300799)
+            )
+            and (
+                started_at is None
+                or (type(started_at) is int and 0 <= started_at <= 253402300799)
+            )
+            and (
+                cancelled_at is None
+                or (type(cancelled_at) is int and 0 <= cancelled_at <= 253402300799)
+            )
+            and (
+                failed_at is None
+                or (type(failed_at) is int and 0 <= failed_at <= 253402300799)
+            )
+            and (
+                completed_at is None
+                or (type(completed_at) is int and 0 <= completed_at <= 253402300799)
+            )
             and (instructions is None or type(instructions) is str)
             and type(tools) is list
             and type(metadata) is dict
+            and object_ == "thread.run"  # _RUN_OBJECT
         ):
             return _from_mapping_slow(cls, data)
         # The required strings and every key that must be a string (the unknown keys, the
@@ -604,6 +695,8 @@ class ThreadRun:
         for value in metadata.values():
             if type(value) is not str:
                 return _from_mapping_slow(cls, data)
+        if required_action is not None:  # (null for all but requires_action runs)
+            _check_required_action(required_action, "required_action")
         run: Any = _new_object(_RunBuilder)
         run.id = run_id
         run.object = object_
@@ -625,7 +718,7 @@ class ThreadRun:
         run.metadata = metadata
         run.usage = usage
         run.extra = extra
-        run._wire = None  # every known key given, tools and metadata not null
+        run._wire = wire
         run.__class__ = ThreadRun
         if cls is not ThreadRun:
             return _as_subclass(cls, run)
@@ -684,7 +777,10 @@ class ThreadRun:
                 # field wins, given or absent, so an extra key can never stand for it.
                 for name in _KNOWN_KEYS.intersection(extra):
                     data[name] = getattr(self, name)
-        wire = self._wire  # type: ignore[attr-defined]
+        try:
+            wire = self._wire  # type: ignore[attr-defined]
+        except AttributeError:  # a subclass's __post_init__ that does not call ThreadRun's
+            return data
         if wire is not None:
             _undo_defaults(data, wire)
         return data
@@ -705,36 +801,26 @@ class ThreadRun:
 
     @property
     def tool_calls(self) -> Tuple[ToolCall, ...]:
-        """The function calls ``required_action`` asks for, in order; empty when none.
+        """The function calls ``required_action`` asks for, in order; empty when
+        ``required_action`` is null or its calls are all of other types than ``function``.
 
-        Raises :class:`ThreadRunError` naming the path when ``required_action`` is malformed.
+        :meth:`from_dict` has checked their shape when ``required_action['type']`` is
+        ``submit_tool_outputs``. Raises :class:`ThreadRunError` naming the path when
+        ``required_action`` is not an object, or is one of another ``type`` (no tool calls
+        to read in it: a server's own layout, or an action of the future).
         """
         action = self.required_action
         if action is None:
             return ()
-        path = "required_action"
-        if type(action) is not dict:
-            raise ThreadRunError("expected an object, got " + _describe(action), path)
-        if "submit_tool_outputs" not in action and action.get("type") != "submit_tool_outputs":
-            return ()  # an action type of the future: not ours to reject
-        outputs = _get_typed(action, "submit_tool_outputs", dict, path)
-        path += "['submit_tool_outputs']"
-        calls = _get_typed(outputs, "tool_calls", list, path)
-        path += "['tool_calls']"
-        result = []
-        for index, call in enumerate(calls):
-            call_path = "%s[%d]" % (path, index)
-            if type(call) is not dict:
-                raise ThreadRunError("expected an object, got " + _describe(call), call_path)
-            if call.get("type", "function") != "function":
-                continue
-            call_id = _get_typed(call, "id", str, call_path)
-            function = _get_typed(call, "function", dict, call_path)
-            call_path += "['function']"
-            name = _get_typed(function, "name", str, call_path)
-            arguments = _get_typed(function, "arguments", str, call_path)
-            result.append(ToolCall(call_id, name, arguments))
-        return tuple(result)
+        if not isinstance(action, dict):
+            raise ThreadRunError("expected an object, got " + _describe(action), "required_action")
+        if action.get("type") != _SUBMIT_TOOL_OUTPUTS:
+            raise ThreadRunError(
+                "is %s, not 'submit_tool_outputs': no tool calls to read"
+                % (_describe(action["type"]) if "type" in action else "missing"),
+                "required_action['type']",
+            )
+        return _read_tool_calls(action)
 
 
 class _RunBuilder(ThreadRun):
@@ -751,11 +837,13 @@ class _RunBuilder(ThreadRun):
 
 _new_object = object.__new__
 _dict_pop = dict.pop
-_dict_item = dict.__getitem__
+_dict_get = dict.get
 _field_values = attrgetter(*_FIELDS)
-# The _wire slot, read and written past the frozen __setattr__ (and typed for mypy).
-_get_wire: Callable[[ThreadRun], Any] = ThreadRun._wire.__get__  # type: ignore[attr-defined]
-_set_wire: Callable[[ThreadRun, Any], None] = ThreadRun._wire.__set__  # type: ignore[attr-defined]
+
+
+def _set_wire(run: ThreadRun, wire: Any) -> None:
+    # The _wire slot, written past the frozen __setattr__ as dataclasses writes fields.
+    object.__setattr__(run, "_wire", wire)
 _TERMINAL = RunStatus.TERMINAL
 _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -808,10 +896,12 @@ def _check_timestamp(value: Any, field: str) -> Any:
         raise ThreadRunError(
             "expected an integer timestamp, got " + _describe(value), field
         )
-    if not 0 <= value < _TIMESTAMP_LIMIT:
-        raise ThreadRunError(
-            "expected a timestamp from 0 to 2**64-1, got " + _describe(value), field
-        )
+    if not 0 <= value <= _TIMESTAMP_MAX:
+        message = "expected Unix seconds from 0 to %d (year 9999), got %s" % (
+            _TIMESTAMP_MAX, _describe(value))  # fmt: skip
+        if _TIMESTAMP_MAX < value <= _TIMESTAMP_MAX_MS:
+            message += ": it looks like milliseconds, which run_adapter=threadrun.lenient reads"
+        raise ThreadRunError(message, field)
     return value
 
 
@@ -821,6 +911,48 @@ def _check_optional_timestamp(value: Any, field: str) -> Any:
 
 def _check_any(value: Any, field: str) -> Any:
     return value
+
+
+def _check_object(value: Any, field: str) -> Any:
+    if value != _RUN_OBJECT or not isinstance(value, str):
+        raise ThreadRunError(
+            "expected 'thread.run', got %s (a server that writes another value is read "
+            "with run_adapter=threadrun.lenient)" % _describe(value),
+            field,
+        )
+    return value
+
+
+def _check_required_action(value: Any, field: str) -> Any:
+    # The reference type's layout is checked where it is declared; null and any other
+    # layout (a server's own, an action of the future) are kept as they are.
+    if isinstance(value, dict) and value.get("type") == _SUBMIT_TOOL_OUTPUTS:
+        _read_tool_calls(value)
+    return value
+
+
+def _read_tool_calls(action: Dict[str, Any]) -> Tuple[ToolCall, ...]:
+    """The function calls of a ``submit_tool_outputs`` action; ThreadRunError naming the path
+    of the first thing in it that is not as the reference type has it."""
+    path = "required_action"
+    outputs = _get_typed(action, "submit_tool_outputs", dict, path)
+    path += "['submit_tool_outputs']"
+    calls = _get_typed(outputs, "tool_calls", list, path)
+    path += "['tool_calls']"
+    result = []
+    for index, call in enumerate(calls):
+        call_path = "%s[%d]" % (path, index)
+        if type(call) is not dict:
+            raise ThreadRunError("expected an object, got " + _describe(call), call_path)
+        if call.get("type", "function") != "function":
+            continue
+        call_id = _get_typed(call, "id", str, call_path)
+        function = _get_typed(call, "function", dict, call_path)
+        call_path += "['function']"
+        name = _get_typed(function, "name", str, call_path)
+        arguments = _get_typed(function, "arguments", str, call_path)
+        result.append(ToolCall(call_id, name, arguments))
+    return tuple(result)
 
 
 def _check_tools(value: Any, field: str) -> Any:
@@ -864,12 +996,12 @@ def _key_repr(key: str) -> str:
 # fast path accepts plus subclasses of the JSON types.
 _CHECKS = (
     ("id", _check_str),
-    ("object", _check_str),
+    ("object", _check_object),
     ("created_at", _check_timestamp),
     ("thread_id", _check_str),
     ("assistant_id", _check_str),
     ("status", _check_str),
-    ("required_action", _check_any),
+    ("required_action", _check_required_action),
     ("last_error", _check_any),
     ("expires_at", _check_optional_timestamp),
     ("started_at", _check_optional_timestamp),
@@ -887,7 +1019,7 @@ _CHECKS = (
 
 def _from_mapping_slow(cls: Any, data: Any) -> ThreadRun:
     """from_dict's reference implementation: every rule, one field at a time, in order."""
-    if type(data) is not dict and not isinstance(data, Mapping):  # (the ABC check is slow)
+    if type(data) is not dict and not isinstance(data, _Mapping):  # (the ABC check is slow)
         raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
     run: Any = _new_object(_RunBuilder)
     for name, check in _CHECKS:
@@ -916,108 +1048,76 @@ _EMPTY_DEFAULTS: Dict[str, Callable[[], Any]] = {"tools": list, "metadata": dict
 _NO_KEYS: frozenset[str] = frozenset()
 
 
-def _from_dict_lacking(cls: Any, data: Dict[str, Any]) -> ThreadRun:
-    """from_dict of a dict lacking known keys: the hot path on a copy given the optional
-    ones as their attributes read them (None, [], {}), which ends in the same run or the
-    same error as the reference path, then the record of what the data lacked."""
-    absent = _KNOWN_KEYS.difference(data)
-    if not absent.isdisjoint(_REQUIRED_KEYS):
-        return _from_mapping_slow(cls, data)
-    full = data.copy()  # the unknown keys keep their order
-    for name in absent:
-        empty = _EMPTY_DEFAULTS.get(name)
-        full[name] = empty() if empty else None
-    run = ThreadRun.from_dict(full)
-    # full lacks nothing, so the run's record holds at most the keys given as null
-    given = _get_wire(run)
-    _set_wire(run, (absent, given[1] if given else _NO_KEYS))
-    if cls is not ThreadRun:
-        return _as_subclass(cls, run)
+def _as_subclass(cls: Any, run: ThreadRun) -> ThreadRun:
+    # A subclass may have another layout and fields of its own (with defaults): build it
+    # through its __init__ (and its __post_init__, which calls ThreadRun's to validate).
+    built: ThreadRun = cls(*_field_values(run))
+    _set_wire(built, run._wire)  # type: ignore[attr-defined]
+    return built
+
+
+def _restore_run(cls: Any, fields: Dict[str, Any], wire: Any) -> ThreadRun:
+    """A run from what ``ThreadRun.__reduce__`` gave (pickle, copy, deepcopy)."""
+    run: ThreadRun = cls(**fields)
+    if wire is not None:
+        _set_wire(run, _checked_wire(wire))
     return run
 
 
-def _as_subclass(cls: Any, run: ThreadRun) -> ThreadRun:
-    # A subclass may have another layout: build it through its __init__.
-    built: ThreadRun = cls(*_field_values(run))
-    _set_wire(built, _get_wire(run))
-    return built
+def _wire_or_none(run: ThreadRun) -> Any:
+    try:
+        return run._wire  # type: ignore[attr-defined]
+    except AttributeError:  # a subclass's __post_init__ that does not call ThreadRun's
+        return None
 
 
 def _wire_of(data: Mapping[str, Any]) -> Any:
     """How valid run data gives the known keys where the attributes cannot show it: None
-    when it has all 19, tools and metadata not null; else (absent keys, null keys)."""
-    absent = _KNOWN_KEYS.difference(data)
-    null = frozenset(
-        name for name in _EMPTY_DEFAULTS if name in data and data[name] is None
-    )  # fmt: skip
+    when it has all 19, tools and metadata not null; else (absent keys, null keys). (Data
+    lacking a required key is not valid: from_dict refuses it whatever this gives.)"""
+    absent = _absent_keys(data)
+    null = _NO_KEYS
+    if data.get("tools", ()) is None or data.get("metadata", ()) is None:
+        null = frozenset(name for name in _EMPTY_DEFAULTS if data.get(name, ()) is None)
     return (absent, null) if absent or null else None
 
 
+def _absent_each(data: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset([name for name in _OPTIONAL_NAMES if name not in data])
+
+
 def _undo_defaults(data: Dict[str, Any], wire: Any) -> None:
+    """Leave out of ``data`` the keys the input lacked, and write null for the ``tools``/
+    ``metadata`` it gave as null, where the value is still the default they read as: a
+    container filled in since (``run.metadata["k"] = "v"``) is data, written as it is."""
     absent, null = wire
     for name in absent:
-        data.pop(name, None)
+        if _reads_as_default(data[name]):
+            del data[name]
     for name in null:
-        data[name] = None
+        if _reads_as_default(data[name]):
+            data[name] = None
 
 
-def _checked_wire(wire: Any, run: ThreadRun) -> Any:
-    """``wire`` if it is one the run could have been parsed with (a pickle may hold anything)."""
-    if wire is None:
-        return None
+def _reads_as_default(value: Any) -> bool:
+    return value is None or (isinstance(value, (list, dict)) and not value)
+
+
+def _checked_wire(wire: Any) -> Any:
+    """``wire`` if it is a record parsing could have made (a pickle may hold anything)."""
     try:
         absent, null = wire
         ok = (
             type(absent) is frozenset
             and type(null) is frozenset
-            and absent <= _KNOWN_KEYS - _REQUIRED_KEYS
+            and absent <= _OPTIONAL_KEYS
             and null <= _EMPTY_DEFAULTS.keys() - absent
-            and all(getattr(run, name) in (None, [], {}) for name in absent | null)
         )
     except (TypeError, ValueError):
         ok = False
     if not ok:
         raise ThreadRunError("invalid state to restore a run from: %s" % _describe(wire))
     return wire
-
-
-def _wire_kept_by_replace(run: ThreadRun) -> Any:
-    """For a run that ``dataclasses.replace`` (or ``copy.replace``) is building from another
-    one, the absent and null keys of the source whose values it keeps; else None."""
-    # dataclasses.replace calls the class with every field's value and nothing else, so the
-    # source run is found where it is: in replace's frame, this function's caller's
-    # caller's caller (__post_init__, then the generated __init__).
-    try:
-        frame = _getframe(3)
-    except (ValueError, TypeError):  # no such frame; no sys._getframe (the stub below)
-        return None
-    if frame.f_code not in _REPLACE_CODES:
-        return None
-    names = frame.f_locals
-    source = names.get("obj", names.get("self"))  # 3.7-3.12: obj; 3.13: self
-    if not isinstance(source, ThreadRun) or source is run:
-        return None
-    wire = _get_wire(source)
-    if wire is None:
-        return None
-    absent, null = (
-        frozenset(name for name in names if getattr(run, name) is getattr(source, name))
-        for names in wire
-    )
-    return (absent, null) if absent or null else None
-
-
-def _no_frames(depth: int) -> Any:
-    raise TypeError("no sys._getframe")
-
-
-_getframe: Callable[[int], Any] = getattr(sys, "_getframe", _no_frames)
-# replace() on 3.7-3.12; on 3.13 replace() and copy.replace() both call _replace().
-_REPLACE_CODES = frozenset(
-    function.__code__
-    for function in (dataclasses.replace, getattr(dataclasses, "_replace", None))
-    if function is not None
-)
 
 
 _EXPECTED_NAMES: Dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
@@ -1050,9 +1150,24 @@ def _parse_float(text: str) -> float:
     return value
 
 
-# A float literal too large for a double (1e400) would decode as Infinity, which JSON does not
-# have and to_json could not write back: refuse it like NaN.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_parse_float)
+class _Decoder(json.JSONDecoder):
+    """json's decoder with the rules of run data: a float literal too large for a double
+    (1e400) would decode as Infinity, which JSON does not have and to_json could not write
+    back: refused like NaN. ``scan_value(text, index)`` reads the one value at ``index`` (see
+    _decode). Pickled as a new one: its scanner is a C object no pickler writes, and
+    cloudpickle, shipping this module by value, pickles every global its functions use."""
+
+    def __init__(self) -> None:
+        super().__init__(parse_constant=_reject_constant, parse_float=_parse_float)
+        self.scan_value: Callable[[str, int], Tuple[Any, int]] = (
+            # (typeshed does not declare scan_once; JSONDecoder has had it since 2.6)
+            self.scan_once if _SCAN_IN_C else _scan_document  # type: ignore[attr-defined]
+        )
+
+    def __reduce__(self) -> Any:
+        return (_Decoder, ())
+
+
 _JSON_SPACE = " \t\n\r"
 
 
@@ -1090,16 +1205,18 @@ def _scan_document(text: str, start: int) -> Tuple[Any, int]:
 
 # Tricks that pay on CPython's interpreter and cost on a JIT (PyPy), where the plain way is
 # faster: _SPLIT_BY_POPS (see ThreadRun.from_dict); _check_strings, one str.join (in C,
-# cheaper than a type() test each; PyPy's join also takes a bytearray); _scan_value,
-# JSONDecoder.scan_once, json's C scanner called directly (see _decode).
-_SPLIT_BY_POPS = sys.implementation.name == "cpython"
+# cheaper than a type() test each; PyPy's join also takes a bytearray); _SCAN_IN_C,
+# _Decoder.scan_value is JSONDecoder.scan_once, json's C scanner called directly (see
+# _decode), where PyPy's is _scan_document; _absent_keys, one frozenset.difference (in C,
+# 2x faster than a test per key; 3x slower on PyPy 3.9).
+_SPLIT_BY_POPS = _SCAN_IN_C = sys.implementation.name == "cpython"
 if sys.implementation.name == "cpython":
     _check_strings: Callable[[List[Any]], Any] = "".join
-    # (typeshed does not declare scan_once; JSONDecoder has had it since Python 2.6)
-    _scan_value: Callable[[str, int], Tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+    _absent_keys: Callable[[Mapping[str, Any]], frozenset[str]] = _OPTIONAL_KEYS.difference
 else:  # pragma: no cover - PyPy
     _check_strings = _check_strings_each
-    _scan_value = _scan_document
+    _absent_keys = _absent_each
+_DECODER = _Decoder()
 
 
 def _loads(text: Any) -> Any:
@@ -1137,7 +1254,7 @@ def _decode(text: Any) -> Any:
     # scanner gives up on, takes decode's own way, which also gives json's own message for
     # what is wrong.
     try:
-        value, end = _scan_value(text, 0)
+        value, end = _DECODER.scan_value(text, 0)
     except StopIteration:
         pass
     else:
@@ -1165,7 +1282,7 @@ def message_text(message: Mapping[str, Any]) -> str:
     Raises :class:`ThreadRunError` naming the path when ``message`` is not an object, its
     ``content`` is neither a list nor a string, or a text part's value is not a string.
     """
-    if not isinstance(message, Mapping):
+    if not isinstance(message, _Mapping):
         raise ThreadRunError("expected a message object, got " + _describe(message))
     content = message.get("content")
     if isinstance(content, str):
@@ -1175,11 +1292,11 @@ def message_text(message: Mapping[str, Any]) -> str:
                              "content")  # fmt: skip
     pieces = []
     for index, part in enumerate(content):
-        if not isinstance(part, Mapping) or part.get("type") != "text":
+        if not isinstance(part, _Mapping) or part.get("type") != "text":
             continue
         text = part.get("text")
         path = "content[%d]['text']" % index
-        if isinstance(text, Mapping):
+        if isinstance(text, _Mapping):
             text = text.get("value")
             path += "['value']"
         if text is None:
@@ -1199,9 +1316,6 @@ _TIMESTAMP_FIELDS = (
 )  # fmt: skip
 _ISO_PATTERN: Any = None  # compiled on first use: most programs never need it
 _UNIX_EPOCH_ORDINAL = 719163  # datetime.date(1970, 1, 1).toordinal()
-# 9999-12-31T23:59:59Z: an integer timestamp beyond it is taken as milliseconds by the
-# adapters (a millisecond one passes it from 1978 on).
-_MAX_SECONDS = 253402300799
 _METADATA_ENCODER: Any = None  # built on first use, as _ISO_PATTERN
 
 
@@ -1221,7 +1335,7 @@ def iso_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
     :meth:`ThreadRun.from_dict`. The run built holds the integers, and its :meth:`ThreadRun.to_dict`
     gives them: lossless is relative to what was parsed, after the adapter.
     """
-    if not isinstance(data, Mapping):
+    if not isinstance(data, _Mapping):
         raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
     adapted = dict(data)
     for field in _TIMESTAMP_FIELDS:
@@ -1250,7 +1364,7 @@ def millisecond_timestamps(data: Mapping[str, Any]) -> Dict[str, Any]:
     adapted = _adapted_copy(data)
     for field in _TIMESTAMP_FIELDS:
         value = adapted.get(field)
-        if type(value) is int and value > _MAX_SECONDS:
+        if type(value) is int and value > _TIMESTAMP_MAX:
             adapted[field] = _milliseconds_to_seconds(value, field)
     return adapted
 
@@ -1288,15 +1402,15 @@ def lenient(data: Mapping[str, Any]) -> Dict[str, Any]:
     adapted = _adapted_copy(data)
     for field in _TIMESTAMP_FIELDS:
         value = adapted.get(field)
-        if value is not None and (type(value) is not int or value > _MAX_SECONDS):
+        if value is not None and (type(value) is not int or value > _TIMESTAMP_MAX):
             adapted[field] = _lenient_timestamp(value, field)
     if "model" in adapted and adapted["model"] is None:
         adapted["model"] = ""
-    kind_of_object = adapted.get("object", "thread.run")
-    if kind_of_object != "thread.run":
+    kind_of_object = adapted.get("object", _RUN_OBJECT)
+    if kind_of_object != _RUN_OBJECT:
         if kind_of_object is not None and not isinstance(kind_of_object, str):
             raise ThreadRunError("expected a string, got " + _describe(kind_of_object), "object")
-        adapted["object"] = "thread.run"
+        adapted["object"] = _RUN_OBJECT
     _metadata_to_text(adapted)
     return adapted
 
@@ -1307,10 +1421,10 @@ def _lenient_timestamp(value: Any, field: str) -> Any:
     if value is None:
         return None
     if kind is int:
-        return _milliseconds_to_seconds(value, field) if value > _MAX_SECONDS else value
+        return _milliseconds_to_seconds(value, field) if value > _TIMESTAMP_MAX else value
     if kind is str:
         return _iso_to_unix(value, field)
-    if kind is float and value == value and 0 <= value < _TIMESTAMP_LIMIT:
+    if kind is float and 0 <= value <= _TIMESTAMP_MAX_MS:  # (not NaN, not infinite)
         return _lenient_timestamp(int(value), field)
     raise ThreadRunError(
         "expected a timestamp (integer seconds or milliseconds, or an ISO-8601 date and "
@@ -1320,14 +1434,14 @@ def _lenient_timestamp(value: Any, field: str) -> Any:
 
 def _adapted_copy(data: Mapping[str, Any]) -> Dict[str, Any]:
     # type() first: isinstance of an ABC costs more than the copy.
-    if type(data) is not dict and not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, _Mapping):
         raise ThreadRunError("expected a JSON object (dict), got " + _describe(data))
     return dict(data)
 
 
 def _milliseconds_to_seconds(value: int, field: str) -> int:
     seconds = value // 1000
-    if seconds > _MAX_SECONDS:
+    if seconds > _TIMESTAMP_MAX:
         raise ThreadRunError(
             "beyond the year 9999 even read as milliseconds: " + _describe(value), field
         )
@@ -1603,7 +1717,7 @@ class RunStream:
     def _events(self) -> Generator[RunEvent, None, None]:
         decoder = self._decoder
         read_chunk = self._read_chunk
-        scan = _scan_value
+        scan = _DECODER.scan_value
         messages: Dict[Any, List[Any]] = self._messages  # looked up by what a delta names
         try:
             while True:
@@ -2873,7 +2987,7 @@ class Client:
         self, thread_id: str, run_id: str, metadata: Mapping[str, str], **options: Any
     ) -> ThreadRun:
         """``POST /threads/{thread_id}/runs/{run_id}``: replace the run's metadata."""
-        if not isinstance(metadata, Mapping):
+        if not isinstance(metadata, _Mapping):
             raise TypeError("metadata must be a mapping of str to str")
         body = {"metadata": dict(metadata)}
         return self._run_request("POST", thread_id, run_id, "", body, options)[0]
@@ -3251,7 +3365,7 @@ class Client:
         method: str,
     ) -> Dict[str, Any]:
         _check_id(assistant_id, "assistant_id")
-        if thread is not None and not isinstance(thread, Mapping):
+        if thread is not None and not isinstance(thread, _Mapping):
             raise TypeError("thread must be a mapping (messages, metadata, tool_resources)")
         if method.endswith("_stream"):
             _pop_stream(params, method + "()", "create_thread_and_run()")
@@ -3753,7 +3867,7 @@ class Client:
             _merge_headers(headers, extra_headers)
         extra_query = options.get("extra_query")
         if extra_query:
-            if not isinstance(extra_query, Mapping):
+            if not isinstance(extra_query, _Mapping):
                 raise TypeError("extra_query must be a mapping")
             names = set(extra_query)
             pairs = [pair for pair in pairs if pair[0] not in names] + [
@@ -3761,7 +3875,7 @@ class Client:
             ]
         extra_body = options.get("extra_body")
         if extra_body:
-            if not isinstance(extra_body, Mapping):
+            if not isinstance(extra_body, _Mapping):
                 raise TypeError("extra_body must be a mapping")
             if method != "POST":
                 raise TypeError("extra_body is only for requests with a body (POST)")
@@ -3939,7 +4053,7 @@ def _checked_content(content: Any, what: str) -> Any:
                         % (what, type(content).__name__))  # fmt: skip
     parts = []
     for index, part in enumerate(content):
-        if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+        if not isinstance(part, _Mapping) or not isinstance(part.get("type"), str):
             raise TypeError("%s[%d] must be a content part: a mapping with a str 'type', "
                             "got %s" % (what, index, type(part).__name__))  # fmt: skip
         parts.append(dict(part))
@@ -3953,7 +4067,7 @@ def _checked_messages(messages: Any) -> List[Dict[str, Any]]:
     checked = []
     for index, message in enumerate(messages):
         what = "messages[%d]" % index
-        if not isinstance(message, Mapping):
+        if not isinstance(message, _Mapping):
             raise TypeError("%s must be a mapping with 'role' and 'content', got %s"
                             % (what, type(message).__name__))  # fmt: skip
         item = dict(message)
@@ -4039,7 +4153,7 @@ def _is_seconds(value: Any) -> bool:
 def _checked_headers(headers: Any, what: str) -> Dict[str, str]:
     if headers is None:
         return {}
-    if not isinstance(headers, Mapping):
+    if not isinstance(headers, _Mapping):
         raise TypeError("%s must map str to str" % what)
     checked = dict(headers)
     for name, value in checked.items():
@@ -4065,7 +4179,7 @@ def _merge_headers(headers: Dict[str, str], extra: Dict[str, str]) -> None:
 def _checked_outputs(tool_outputs: Any) -> List[Dict[str, Any]]:
     outputs = []
     for index, item in enumerate(tool_outputs):
-        if not isinstance(item, Mapping) or not isinstance(item.get("tool_call_id"), str):
+        if not isinstance(item, _Mapping) or not isinstance(item.get("tool_call_id"), str):
             raise TypeError("tool_outputs[%d] must be a mapping with a str 'tool_call_id'" % index)
         outputs.append(dict(item))
     return outputs

@@ -49,6 +49,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
     _Record = Tuple[int, Any]
     _Report = Callable[[str, int, str], None]
+else:
+    # The names annotations use, as in threadrun (see _Deferred there): typing's objects when
+    # typing.get_type_hints() evaluates them, typing not imported until then.
+    from threadrun import _Deferred
+
+    Any = object
+    IO, BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple = (
+        _Deferred("typing", name)
+        for name in (
+            "IO", "BinaryIO", "Callable", "Dict", "Iterable", "Iterator", "List", "Optional",
+            "Sequence", "Set", "Tuple",
+        )
+    )  # fmt: skip
 
 __all__ = [
     "MAX_LINE_BYTES", "OutputError", "Summary", "WorkerDied", "check_files", "usable_jobs",
