@@ -66,6 +66,19 @@ class AskTest(cli.CLITest):
                 self.assertEqual((answer["role"], answer["run_id"]), ("assistant", run_id))
                 self.assertEqual(self.server.get_run(run_id)["thread_id"], thread_id)
 
+    def test_ask_streamed_prints_the_messages_as_completed_not_the_deltas(self) -> None:
+        # A citation-only delta (no text) and a delta of text the completed message does
+        # not have: the answer is the assistant's completed message, whatever the deltas said.
+        self.script("queued", "in_progress", "completed")
+        citation = {"id": "msg_other", "object": "thread.message.delta", "delta": {"content": [
+            {"index": 0, "type": "text", "text": {"annotations": [{"type": "file_citation"}]}},
+            {"index": 1, "type": "text", "text": {"value": "not the answer"}}]}}  # fmt: skip
+        self.server.inject(cli.testing.Fault(after_event="thread.message.in_progress",
+                                             events=[("thread.message.delta", citation)]))
+        proc = self.ask("asst_1", "What's the weather?", "--stream")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout, MESSAGE + "\n")
+
     def test_ask_in_a_thread_continues_the_conversation(self) -> None:
         self.script("queued", "completed")
         first = self.ask("asst_1", "Weather in Paris?")

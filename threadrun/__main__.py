@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Any,
         Callable,
         Dict,
+        Iterable,
         Iterator,
         List,
         Mapping,
@@ -823,14 +824,14 @@ def _ask_streamed(
     client: Client, args: argparse.Namespace, thread_id: str, params: Dict[str, Any],
     progress: _Progress,
 ) -> Any:
-    """The run, streamed, its text live on stdout when that is a terminal: (run, its text,
-    whether it was shown live), (run, None, False) when no text came, or the exit status of
-    a deadline passed."""
+    """The run, streamed, its text live on stdout when that is a terminal: (run, the text of
+    the messages it streamed, whether that was shown live), (run, None, False) when it
+    streamed no message, or the exit status of a deadline passed."""
     started = time.monotonic()
     stream = client.stream(thread_id, args.assistant_id, stream_timeout=args.deadline, **params)
     _AFTER_ACTION.append("the server started a run in thread %s" % _clean(thread_id))
     live = _Answer(sys.stdout) if _Answer.is_live(sys.stdout) else None
-    pieces = []
+    shown = False
     try:
         with stream:
             for event in stream:  # up to the run's first event, which names it
@@ -840,9 +841,9 @@ def _ask_streamed(
                     break
             for piece in stream.text_deltas():
                 _check_interrupted()
-                pieces.append(piece)
                 if live is not None:
                     live.delta(piece)
+                    shown = True
             run = stream.until_done()
     except APITimeoutError as exc:
         if args.deadline is None or time.monotonic() - started < args.deadline:
@@ -852,16 +853,28 @@ def _ask_streamed(
     finally:
         if live is not None:
             live.end()
-    if not pieces:  # a server that streams no text: the answer is read from the thread
+    # The messages as the stream completed them, not the deltas: a completed message is
+    # the server's last word on its text.
+    answer = _assistant_text(stream.messages)
+    if answer is None:  # a server that streams no message: the answer is read from the thread
         return run, None, False
-    return run, "".join(pieces), live is not None
+    return run, answer, shown
 
 
 def _answer_of(client: Client, thread_id: str, run_id: str) -> Optional[str]:
-    """The text of the assistant's messages that the run wrote, oldest first, a blank line
-    between two; None (and a warning) if it wrote none."""
+    """The text of the assistant's messages that the run wrote; None (and a warning) if it
+    wrote none."""
+    answer = _assistant_text(client.list_messages(thread_id, run_id=run_id, order="asc"))
+    if answer is None:
+        _warn("run %s completed without writing a message" % _clean(run_id))
+    return answer
+
+
+def _assistant_text(messages: Iterable[Dict[str, Any]]) -> Optional[str]:
+    """The text of the assistant's messages among ``messages``, oldest first, a blank line
+    between two; None if there is none."""
     texts = []
-    for message in client.list_messages(thread_id, run_id=run_id, order="asc"):
+    for message in messages:
         if message.get("role") != "assistant":
             continue
         try:
@@ -871,10 +884,7 @@ def _answer_of(client: Client, thread_id: str, run_id: str) -> Optional[str]:
                 "the server sent message %r, whose text cannot be read: %s"
                 % (message.get("id"), exc), body=message, request_id=None, field=exc.field,
             ) from None  # fmt: skip
-    if not texts:
-        _warn("run %s completed without writing a message" % _clean(run_id))
-        return None
-    return "\n\n".join(texts)
+    return "\n\n".join(texts) if texts else None
 
 
 def _say_tool_calls(run: ThreadRun) -> None:
