@@ -619,13 +619,13 @@ def copy_all(parts: List[Any]) -> List[Any]:
 
 
 # --------------------------------------------------------------------------------------------
-# Dask and Spark: the README's recipes
+# Dask and Spark: the recipes of docs/archives.md
 # --------------------------------------------------------------------------------------------
 
 
-def readme_block(title: str) -> str:
-    """The Python block under the README heading ``title``."""
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as fh:
+def docs_block(title: str) -> str:
+    """The Python block under the heading ``title`` of docs/archives.md."""
+    with open(os.path.join(REPO, "docs", "archives.md"), encoding="utf-8") as fh:
         text = fh.read()
     section = text[text.index(title) :]
     start = section.index("```python\n") + len("```python\n")
@@ -633,10 +633,10 @@ def readme_block(title: str) -> str:
 
 
 class EngineRecipeTest(TempDir):
-    """The README's recipes, run as written on archive/ in a temporary directory."""
+    """The recipes of docs/archives.md, run as written on archive/ in a temporary directory."""
 
     def run_recipe(self, engine: str, paths: List[str], **env: str) -> None:
-        code = readme_block("### The function each worker runs") + readme_block("### " + engine)
+        code = docs_block("## The function each worker runs") + docs_block("## " + engine)
         namespace: Dict[str, Any] = {"__name__": "readme"}
         # Workers import threadrun from the repository, whatever the current directory.
         env["PYTHONPATH"] = REPO
@@ -646,7 +646,7 @@ class EngineRecipeTest(TempDir):
         os.chdir(self.tmp)
         try:
             with contextlib.redirect_stdout(io.StringIO()) as printed:
-                exec(compile(code, "README.md (%s)" % engine, "exec"), namespace)
+                exec(compile(code, "docs/archives.md (%s)" % engine, "exec"), namespace)
         finally:
             os.chdir(cwd)
             sys.path[:] = path
