@@ -30,14 +30,16 @@ from tests.support import REPO
 from tests.test_cli import cli_env, run_cli, run_line, run_on_terminal
 
 check: Any = None  # threadrun.archive, set by setUpModule (package-only)
+driver: Any = None  # threadrun._cli_check: check as the command line drives it
 
 
 def setUpModule() -> None:
-    global check
+    global check, driver
     load_testing()  # SkipTest in single-file mode: check is package-only
+    import threadrun._cli_check
     import threadrun.archive
 
-    check = threadrun.archive
+    check, driver = threadrun.archive, threadrun._cli_check
 
 
 def valid_line(index: int, **fields: Any) -> str:
@@ -89,7 +91,7 @@ class TempDir(unittest.TestCase):
 
     def check_in_process(self, paths: List[str], **options: Any) -> Tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
-        code = check.check_files(paths, out=out, err=err, as_json=True, **options)
+        code = driver.check_files(paths, out=out, err=err, as_json=True, **options)
         return code, out.getvalue(), err.getvalue()
 
 

@@ -1,4 +1,4 @@
-"""The parser checks what the documentation says it checks (issues 24 and 21).
+"""The parser checks what the documentation says it checks.
 
 The documentation's list of parser rules (between ``<!-- parser rules -->`` and
 ``<!-- /parser rules -->``, in docs/model.md and in any other page of docs/ or README.md) is
@@ -250,7 +250,7 @@ class TestCheckVerdicts(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp)
 
     def test_check_reports_them_invalid(self) -> None:
-        from threadrun import archive
+        from threadrun import _cli_check
 
         lines = [run_json("run_ok").decode()]
         lines += [run_json("run_%d" % index, **fields).decode()
@@ -259,7 +259,7 @@ class TestCheckVerdicts(unittest.TestCase):
         with open(path, "w") as file:
             file.write("\n".join(lines) + "\n")
         out, err = io.StringIO(), io.StringIO()
-        code = archive.check_files([path], out=out, err=err, as_json=True)
+        code = _cli_check.check_files([path], out=out, err=err, as_json=True)
         summary = json.loads(out.getvalue())
         self.assertEqual((code, summary["valid"], summary["invalid"]), (1, 1, len(VERDICTS)))
         reported = err.getvalue().splitlines()

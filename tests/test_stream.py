@@ -1,4 +1,4 @@
-"""Specification of streamed runs (issue 12, sections 1 and 2): the server-sent-events decoder,
+"""Specification of streamed runs: the server-sent-events decoder,
 RunEvent and RunStream.
 
 RunStream's contract is over the body's byte chunks: ``read_chunk()`` gives the next bytes
