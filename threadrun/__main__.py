@@ -14,8 +14,10 @@
 Standard output carries only JSON (``check`` prints a human summary unless ``--json``, ``ask``
 the assistant's answer as plain text);
 progress and errors go to standard error. This module parses arguments and prints;
-``check``'s machinery is ``threadrun.archive``. It is the only module that imports both
-``threadrun`` and ``threadrun.testing`` (lazily, for ``demo``); nothing imports it.
+``check`` is driven by ``threadrun._cli_check`` (over ``threadrun.archive``, the worker
+library), and every live terminal line is drawn by ``threadrun._live``. It is the only module
+that imports both ``threadrun`` and ``threadrun.testing`` (lazily, for ``demo``); nothing
+imports it.
 """
 
 from __future__ import annotations
