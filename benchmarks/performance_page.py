@@ -74,6 +74,8 @@ def render(data: Dict[str, Any]) -> str:
             out.extend(_wall_and_cpu(name, result))
         elif "bytes_per_run" in result:
             out.extend(_bytes(name, result))
+        elif "threadrun_bytes" in result:
+            out.extend(_footprint(result))
     if "versions" in results:
         out.extend(_versions(results["versions"]))
     out.extend(_targets(data["targets"]))
@@ -121,6 +123,22 @@ def _bytes(name: str, result: Dict[str, Any]) -> List[str]:
             "**threadrun**" if key == "threadrun" else key, size,
             _ratio(size, sizes["threadrun"]),
         ))  # fmt: skip
+    return [*rows, ""]
+
+
+def _footprint(result: Dict[str, Any]) -> List[str]:
+    rows = ["## footprint", "",
+            "| package | dependencies | files | bytes w/o .pyc | lines of .py |",
+            "| --- | ---: | ---: | ---: | ---: |",
+            "| **threadrun**: `threadrun/__init__.py` | 0 | 1 | {:,} | {:,} |".format(
+                result["threadrun_bytes"], result["threadrun_lines"])]  # fmt: skip
+    sdk = result["sdk"]
+    if sdk:
+        rows.append("| official SDK: `{}` and its dependencies | {} | {:,} | {:,} | {:,} |".format(
+            sdk["requirement"], len(sdk["wheels"]) - 1, sdk["files"], sdk["bytes_without_pyc"],
+            sdk["py_lines"]))  # fmt: skip
+    else:
+        rows += ["", "The SDK: %s." % result["sdk_how"]]
     return [*rows, ""]
 
 
