@@ -58,8 +58,8 @@ from _common import (
 
 import threadrun
 from threadrun import ThreadRun, ThreadRunError
-from threadrun.archive import check_files
-from threadrun.testing import _WEATHER_TOOL, _run_object
+from threadrun._cli_check import check_files
+from threadrun.testing import WEATHER_TOOL, _run_object
 
 STATUSES = [  # (status, weight): an archive is mostly finished runs
     ("completed", 62),
@@ -111,12 +111,12 @@ def make_run(rng: random.Random, index: int) -> Dict[str, Any]:
         run["instructions"] = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(20, 80)))
     if size < 0.10:  # the big ones: long instructions, several tools, full metadata
         run["instructions"] = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(300, 900)))
-        run["tools"] = [_WEATHER_TOOL, {"type": "code_interpreter"}, {"type": "file_search"}]
+        run["tools"] = [WEATHER_TOOL, {"type": "code_interpreter"}, {"type": "file_search"}]
         files = ["file-%08x" % i for i in range(6)]
         run["tool_resources"] = {"code_interpreter": {"file_ids": files}}
         run["metadata"] = {"key_%d" % i: "value %d" % rng.randrange(10**6) for i in range(16)}
     elif rng.random() < 0.5:
-        run["tools"] = [_WEATHER_TOOL]
+        run["tools"] = [WEATHER_TOOL]
         run["metadata"] = {"user": "user_%d" % rng.randrange(1000), "session": "s%d" % index}
     end = None if started is None else started + int(rng.expovariate(1 / 12)) + 1
     if status in ("completed", "failed", "incomplete"):
@@ -137,7 +137,7 @@ def make_run(rng: random.Random, index: int) -> Dict[str, Any]:
     elif status == "incomplete":
         run["incomplete_details"] = {"reason": "max_completion_tokens"}
     elif status == "requires_action":
-        run["tools"] = [_WEATHER_TOOL]
+        run["tools"] = [WEATHER_TOOL]
         run["required_action"] = {
             "type": "submit_tool_outputs",
             "submit_tool_outputs": {
@@ -221,7 +221,7 @@ def check(path: str) -> int:
 MEMORY_SCRIPT = r"""
 import json, resource, sys, tracemalloc
 sys.path.insert(0, sys.argv[1])
-from threadrun.archive import check_files
+from threadrun._cli_check import check_files
 from threadrun.testing import _run_object
 class Null:
     def write(self, text): return len(text)
@@ -260,7 +260,7 @@ def subprocess_wall(path: str) -> float:
 JOBS_MEMORY_SCRIPT = r"""
 import json, resource, sys
 sys.path.insert(0, sys.argv[1])
-from threadrun.archive import check_files
+from threadrun._cli_check import check_files
 from threadrun.testing import _run_object
 class Null:
     def write(self, text): return len(text)

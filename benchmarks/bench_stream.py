@@ -1,4 +1,4 @@
-"""Event-stream parsing of RunStream against the floor and the official SDK (issue 12, §5).
+"""Event-stream parsing of RunStream against the floor and the official SDK.
 
     python benchmarks/bench_stream.py [--rounds N] [--quick] [--memory-mb N] [--samples N]
 
@@ -62,7 +62,7 @@ MIN_EVENTS = 10_000
 READ_SIZE = 65536
 DONE = b"event: done\ndata: [DONE]\n\n"
 GAP = 0.01  # seconds the latency server waits before and after the first event
-LATENCY_LIMIT = 0.005  # seconds: issue 12's "within 5 ms"
+LATENCY_LIMIT = 0.005  # seconds: an event is handed over "within 5 ms" of its arrival
 
 
 def corpus_events():

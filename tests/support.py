@@ -6,7 +6,7 @@ benchmarks) need.
 - Loopback networking: ports, request-id shapes, base classes of the client tests (a fake
   clock, a FakeRunsServer per test), a scripted raw-socket server and a forward proxy.
 
-The client's specification (issue 3, section 8; issue 9) is split by concern across
+The client's specification is split by concern across
 tests/test_client_*.py. Every request they make goes to a server on 127.0.0.1
 (threadrun.testing's FakeRunsServer, or the scripted raw server and forward proxy here);
 nothing is ever sent beyond loopback. Waits go through an injected ``sleep``/``clock``

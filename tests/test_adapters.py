@@ -1,4 +1,4 @@
-"""Run adapters (issue 13 section 2): threadrun.iso_timestamps, and Client(run_adapter=...)
+"""Run adapters: threadrun.iso_timestamps, and Client(run_adapter=...)
 applied to every run a server returns.
 
 The client tests go to servers on 127.0.0.1 only (threadrun.testing's FakeRunsServer);

@@ -30,14 +30,16 @@ from tests.support import REPO
 from tests.test_cli import cli_env, run_cli, run_line, run_on_terminal
 
 check: Any = None  # threadrun.archive, set by setUpModule (package-only)
+driver: Any = None  # threadrun._cli_check: check as the command line drives it
 
 
 def setUpModule() -> None:
-    global check
+    global check, driver
     load_testing()  # SkipTest in single-file mode: check is package-only
+    import threadrun._cli_check
     import threadrun.archive
 
-    check = threadrun.archive
+    check, driver = threadrun.archive, threadrun._cli_check
 
 
 def valid_line(index: int, **fields: Any) -> str:
@@ -89,7 +91,7 @@ class TempDir(unittest.TestCase):
 
     def check_in_process(self, paths: List[str], **options: Any) -> Tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
-        code = check.check_files(paths, out=out, err=err, as_json=True, **options)
+        code = driver.check_files(paths, out=out, err=err, as_json=True, **options)
         return code, out.getvalue(), err.getvalue()
 
 
@@ -619,13 +621,13 @@ def copy_all(parts: List[Any]) -> List[Any]:
 
 
 # --------------------------------------------------------------------------------------------
-# Dask and Spark: the README's recipes
+# Dask and Spark: the recipes of docs/archives.md
 # --------------------------------------------------------------------------------------------
 
 
-def readme_block(title: str) -> str:
-    """The Python block under the README heading ``title``."""
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as fh:
+def docs_block(title: str) -> str:
+    """The Python block under the heading ``title`` of docs/archives.md."""
+    with open(os.path.join(REPO, "docs", "archives.md"), encoding="utf-8") as fh:
         text = fh.read()
     section = text[text.index(title) :]
     start = section.index("```python\n") + len("```python\n")
@@ -633,10 +635,10 @@ def readme_block(title: str) -> str:
 
 
 class EngineRecipeTest(TempDir):
-    """The README's recipes, run as written on archive/ in a temporary directory."""
+    """The recipes of docs/archives.md, run as written on archive/ in a temporary directory."""
 
     def run_recipe(self, engine: str, paths: List[str], **env: str) -> None:
-        code = readme_block("### The function each worker runs") + readme_block("### " + engine)
+        code = docs_block("## The function each worker runs") + docs_block("## " + engine)
         namespace: Dict[str, Any] = {"__name__": "readme"}
         # Workers import threadrun from the repository, whatever the current directory.
         env["PYTHONPATH"] = REPO
@@ -646,7 +648,7 @@ class EngineRecipeTest(TempDir):
         os.chdir(self.tmp)
         try:
             with contextlib.redirect_stdout(io.StringIO()) as printed:
-                exec(compile(code, "README.md (%s)" % engine, "exec"), namespace)
+                exec(compile(code, "docs/archives.md (%s)" % engine, "exec"), namespace)
         finally:
             os.chdir(cwd)
             sys.path[:] = path

@@ -1,5 +1,5 @@
 """``check --jobs N`` on inputs that are not regular files, its bound on workers, and a path given
-twice (issue 21 point 6): the output is that of ``--jobs 1``, never a hang, never an EMFILE
+twice: the output is that of ``--jobs 1``, never a hang, never an EMFILE
 taken for an output failure.
 
 Real files, FIFOs, pipes and process substitutions (bash), through ``python -m threadrun``.
@@ -21,7 +21,7 @@ from tests import SINGLE_FILE
 from tests.test_cli import REPO, cli_env, run_cli
 
 if not SINGLE_FILE:
-    from threadrun import archive
+    from threadrun import _cli_check
     from threadrun.testing import _run_object
 
 
@@ -113,7 +113,7 @@ class WorkerBoundTest(unittest.TestCase):
         ]
         for requested, cores, limit, workers, words in cases:
             with self.subTest(requested=requested, cores=cores, limit=limit):
-                got, note = archive._jobs_within(requested, cores, limit)
+                got, note = _cli_check._jobs_within(requested, cores, limit)
                 self.assertEqual(got, workers)
                 if words:
                     self.assertIn(words, note)
@@ -149,9 +149,9 @@ class WorkerBoundTest(unittest.TestCase):
         path = os.path.join(tmp, "runs.jsonl")
         with open(path, "w") as fh:
             fh.writelines(run_line(index) for index in range(2000))
-        script = ("import sys\nfrom threadrun import archive\ntry:\n"
-                  "    archive.check_files([sys.argv[1]], jobs=200, range_bytes=1000)\n"
-                  "except archive.WorkerDied as exc:\n    print(exc)\n")  # fmt: skip
+        script = ("import sys\nfrom threadrun import _cli_check\ntry:\n"
+                  "    _cli_check.check_files([sys.argv[1]], jobs=200, range_bytes=1000)\n"
+                  "except _cli_check.WorkerDied as exc:\n    print(exc)\n")  # fmt: skip
         proc = subprocess.run(
             ["bash", "-c", 'ulimit -n 48 && exec "$@"', "bash", sys.executable, "-c", script,
              path],

@@ -1,4 +1,4 @@
-"""The command line's ``ask`` and ``messages`` (issue 20), run as real subprocesses against a
+"""The command line's ``ask`` and ``messages``, run as real subprocesses against a
 FakeRunsServer on loopback (as tests/test_cli.py runs every other command), and on a
 pseudo-terminal of 40 and 80 columns for the live text.
 """

@@ -1,4 +1,4 @@
-"""The command line reaches every server the library reaches (issue 21 point 3): ``--header``,
+"""The command line reaches every server the library reaches: ``--header``,
 ``--query`` and ``--allow-insecure-http``, shared by every command that talks to a server,
 before or after the command's name.
 

@@ -1,4 +1,4 @@
-"""The command line against servers that differ from the reference (issue 13): ``--timestamps
+"""The command line against servers that differ from the reference: ``--timestamps
 iso`` for every command that reads runs, ``check`` and ``steps`` included, and ``threadrun
 steps``.
 

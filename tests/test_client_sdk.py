@@ -1,4 +1,4 @@
-"""Porting from the openai SDK: its per-request keywords, and the README's table of spellings.
+"""Porting from the openai SDK: its per-request keywords, and docs/migrating.md's table.
 
 Every request goes to a FakeRunsServer on 127.0.0.1; waits go through an injected clock.
 """
@@ -14,7 +14,8 @@ from typing import Any, Callable, Dict, List
 from tests import threadrun
 from tests.support import KEY, THREAD, ServerTest
 
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(REPO, "docs", "migrating.md")  # the table of spellings
 
 
 class RequestOptionsTest(ServerTest):
@@ -99,13 +100,13 @@ class RequestOptionsTest(ServerTest):
 def _readme_table() -> List[List[str]]:
     with open(README, encoding="utf-8") as file:
         text = file.read()
-    section = text.split("### Coming from the openai SDK", 1)[1].split("\n#", 1)[0]
+    section = text.split("# Migrating from the openai SDK", 1)[1].split("\n#", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ")][1:]
     return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows]
 
 
 class ReadmeTableTest(ServerTest):
-    """Every row of the README's "Coming from the openai SDK" table holds."""
+    """Every row of docs/migrating.md's table of spellings holds."""
 
     def check_retrieve(self) -> None:
         run = self.add_run()

@@ -1,4 +1,4 @@
-"""threadrun.lenient and its single-purpose parts (issue 21 point 2): a table of run bodies as
+"""threadrun.lenient and its single-purpose parts: a table of run bodies as
 self-hosted servers wrote them, the fake server's "loose" flavour through the client, and
 ``--lenient`` on every command that reads runs.
 

@@ -1,5 +1,5 @@
-"""Specification of how a run keeps what the input gave through every ordinary operation
-(issue 18): absent keys, null ``tools``/``metadata``, containers filled in after parsing, and
+"""Specification of how a run keeps what the input gave through every ordinary operation:
+absent keys, null ``tools``/``metadata``, containers filled in after parsing, and
 dataclass subclasses, through to_dict, to_json, copy, deepcopy, pickle, ``run.replace`` and
 ``copy.replace``; ``dataclasses.replace`` builds from values; pickling the module by value.
 

@@ -1,7 +1,8 @@
-"""The parser checks what the documentation says it checks (issues 24 and 21).
+"""The parser checks what the documentation says it checks.
 
-The README's list of parser rules (between ``<!-- parser rules -->`` and
-``<!-- /parser rules -->``, in README.md and in any docs/*.md) is read here: each rule is
+The documentation's list of parser rules (between ``<!-- parser rules -->`` and
+``<!-- /parser rules -->``, in docs/model.md and in any other page of docs/ or README.md) is
+read here: each rule is
 ``- **label**: text``, and RULES below has, for each label, inputs that break it and the field
 the ThreadRunError must name (and that the rule's text names), or a check of what the rule
 promises. A rule stated without a check here, or a check without its rule, fails the suite.
@@ -166,7 +167,7 @@ class TestEveryStatedRuleIsKept(unittest.TestCase):
     def test_the_lists_are_found(self) -> None:
         found = list(rule_lists())
         self.assertGreaterEqual(len(found), 1)
-        self.assertIn("README.md", [path for path, _rules in found])
+        self.assertIn(os.path.join("docs", "model.md"), [path for path, _rules in found])
 
     def test_every_rule_has_its_check(self) -> None:
         promises = {name[len("rule_"):].replace("_", " ") for name in dir(Promises)
@@ -249,7 +250,7 @@ class TestCheckVerdicts(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp)
 
     def test_check_reports_them_invalid(self) -> None:
-        from threadrun import archive
+        from threadrun import _cli_check
 
         lines = [run_json("run_ok").decode()]
         lines += [run_json("run_%d" % index, **fields).decode()
@@ -258,7 +259,7 @@ class TestCheckVerdicts(unittest.TestCase):
         with open(path, "w") as file:
             file.write("\n".join(lines) + "\n")
         out, err = io.StringIO(), io.StringIO()
-        code = archive.check_files([path], out=out, err=err, as_json=True)
+        code = _cli_check.check_files([path], out=out, err=err, as_json=True)
         summary = json.loads(out.getvalue())
         self.assertEqual((code, summary["valid"], summary["invalid"]), (1, 1, len(VERDICTS)))
         reported = err.getvalue().splitlines()

@@ -1,4 +1,5 @@
-"""The README's examples run as written: every ```python block of README.md is a test.
+"""The documentation's examples run as written: every ```python block of README.md and of
+docs/*.md is a test.
 
 Each block runs in a namespace of its own, with ``OPENAI_BASE_URL``/``OPENAI_API_KEY`` (and
 ``AZURE_OPENAI_API_KEY``) pointing at a running ``threadrun.testing.FakeRunsServer`` that
@@ -22,6 +23,7 @@ An unmarked block that fails fails this test; an unknown marker is an error.
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 import os
 import re
@@ -38,6 +40,7 @@ from tests import DATA_DIR, load_testing, threadrun
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(REPO, "README.md")
+DOCS = [README, *sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))]
 KEY = "sk-readme-test-0123456789"
 
 with open(os.path.join(DATA_DIR, "06-requires_action.json"), "rb") as _fh:
@@ -52,10 +55,12 @@ class Block(NamedTuple):
     code: str
     kind: Optional[str]  # the marker's kind, None when unmarked
     note: str
+    path: str = "README.md"  # the file, relative to the repository
 
 
-def blocks(text: str) -> List[Block]:
-    """The ```python blocks of a Markdown text, with the marker on the line before each."""
+def blocks(text: str, path: str = "README.md") -> List[Block]:
+    """The ```python blocks of a Markdown text (the file ``path``), with the marker on the line
+    before each."""
     found: List[Block] = []
     lines = text.splitlines()
     i = 0
@@ -73,11 +78,11 @@ def blocks(text: str) -> List[Block]:
             if before.startswith("<!--"):
                 marker = MARKER.match(before)
                 if marker is None or marker.group("kind") not in KINDS:
-                    raise ValueError("README.md:%d: unknown marker %r" % (i, before))
+                    raise ValueError("%s:%d: unknown marker %r" % (path, i, before))
                 kind, note = marker.group("kind"), marker.group("note")
                 if not note:
-                    raise ValueError("README.md:%d: the marker %r says nothing" % (i, before))
-            found.append(Block(i + 1, "\n".join(lines[i + 1 : end]) + "\n", kind, note))
+                    raise ValueError("%s:%d: the marker %r says nothing" % (path, i, before))
+            found.append(Block(i + 1, "\n".join(lines[i + 1 : end]) + "\n", kind, note, path))
         i = end + 1
     return found
 
@@ -90,10 +95,11 @@ def run_block(block: Block, globals_: Optional[Dict[str, Any]] = None) -> Dict[s
     if block.kind == "given":
         for name in re.split(r"[,\s]+", block.note):
             if name not in GIVEN:
-                raise AssertionError("README.md:%d: nothing is given as %r" % (block.line, name))
+                where = "%s:%d" % (block.path, block.line)
+                raise AssertionError("%s: nothing is given as %r" % (where, name))
             namespace[name] = GIVEN[name]
     namespace.update(globals_ or {})
-    code = compile(block.code, "README.md:%d" % block.line, "exec")
+    code = compile(block.code, "%s:%d" % (block.path, block.line), "exec")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(code, namespace)
@@ -146,8 +152,16 @@ class FakeLambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
-with open(README, encoding="utf-8") as _fh:
-    BLOCKS = blocks(_fh.read())
+def all_blocks() -> List[Block]:
+    """The blocks of README.md, then of each page of docs/, in the order of their names."""
+    found: List[Block] = []
+    for path in DOCS:
+        with open(path, encoding="utf-8") as fh:
+            found.extend(blocks(fh.read(), os.path.relpath(path, REPO)))
+    return found
+
+
+BLOCKS = all_blocks()
 
 
 class ReadmeTest(unittest.TestCase):
@@ -188,19 +202,26 @@ class ReadmeTest(unittest.TestCase):
 
     def test_every_python_block_runs_or_is_marked(self) -> None:
         for block in BLOCKS:
-            with self.subTest(line=block.line, kind=block.kind):
+            with self.subTest(path=block.path, line=block.line, kind=block.kind):
                 if block.kind in ("not run", "script"):
                     continue  # skipped for its reason / run by test_copy_in_script_*
                 self.run_block(block)
-        self.assertGreaterEqual(len(BLOCKS), 6)  # the parser still finds the README's blocks
+        self.assertGreaterEqual(len(BLOCKS), 6)  # the parser still finds the blocks
+
+    def test_every_page_of_docs_is_read(self) -> None:
+        pages = {os.path.relpath(path, REPO) for path in DOCS}
+        self.assertIn(os.path.join("docs", "client.md"), pages)
+        with_python = {block.path for block in BLOCKS}
+        for page in ("README.md", "docs/client.md", "docs/streaming.md", "docs/testing.md"):
+            self.assertIn(os.path.normpath(page), with_python)
 
     def test_blocks_reach_the_fake_server(self) -> None:
         for block in BLOCKS:
             if block.kind is None and "Client()" in block.code:
                 self.run_block(block)
         posts = [r for r in self.server.requests if r.method == "POST"]
-        # The first example's create_thread and create_and_poll, the Client section's
-        # create_and_poll, and the Streaming section's stream.
+        # The first example's create_thread and create_and_poll, docs/client.md's
+        # create_and_poll, and docs/streaming.md's stream.
         self.assertEqual(len(posts), 4)
         for post in posts:
             self.assertEqual(post.headers["Authorization"], "Bearer " + KEY)

@@ -1,4 +1,4 @@
-"""Specification of streams fed the events the API and real servers send (issue 19): every
+"""Specification of streams fed the events the API and real servers send: every
 delta shape, the run's final messages, the end at done, foreign runs, unknown events, invalid
 run events, errors that keep the run and are raised again, answers that are not event
 streams, and the key kept out of every error.

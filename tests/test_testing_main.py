@@ -1,5 +1,5 @@
 """``python -m threadrun.testing``: the fake server in the foreground, for a test suite in another
-process or language (issue 21 point 5), and ``testing.py`` copied in beside ``threadrun.py`` as
+process or language, and ``testing.py`` copied in beside ``threadrun.py`` as
 ``threadrun_testing.py``, run with ``python -I``.
 
 Real subprocesses and real signals; the servers listen on 127.0.0.1 only.

@@ -1,4 +1,4 @@
-"""Specification of threadrun.testing.FakeRunsServer's threads and messages endpoints (issue 20),
+"""Specification of threadrun.testing.FakeRunsServer's threads and messages endpoints,
 over raw loopback HTTP: the JSON it sends is compared with the API reference's objects
 (tests/data/messages/), not read through threadrun's client.
 """

@@ -1,4 +1,4 @@
-"""Specification: the annotations of threadrun and threadrun.archive resolve (issue 18).
+"""Specification: the annotations of threadrun and threadrun.archive resolve.
 
 ``typing.get_type_hints`` works on every public class, function and method, on every
 supported Python, with typing's own objects as results; importing threadrun, ``dir()`` and

@@ -1259,8 +1259,9 @@ def _loads(text: Any) -> Any:
     try:
         return _decode(text)
     except json.JSONDecodeError as exc:
+        reason = exc.msg[:-3] if exc.msg.endswith(" at") else exc.msg  # "starting at": one "at"
         raise ThreadRunError(
-            "invalid JSON: %s at line %d column %d" % (exc.msg, exc.lineno, exc.colno),
+            "invalid JSON: %s at line %d column %d" % (reason, exc.lineno, exc.colno),
             line=exc.lineno,
             column=exc.colno,
         ) from None

@@ -14,8 +14,10 @@
 Standard output carries only JSON (``check`` prints a human summary unless ``--json``, ``ask``
 the assistant's answer as plain text);
 progress and errors go to standard error. This module parses arguments and prints;
-``check``'s machinery is ``threadrun.archive``. It is the only module that imports both
-``threadrun`` and ``threadrun.testing`` (lazily, for ``demo``); nothing imports it.
+``check`` is driven by ``threadrun._cli_check`` (over ``threadrun.archive``, the worker
+library), and every live terminal line is drawn by ``threadrun._live``. It is the only module
+that imports both ``threadrun`` and ``threadrun.testing`` (lazily, for ``demo``); nothing
+imports it.
 """
 
 from __future__ import annotations
@@ -44,16 +46,9 @@ from threadrun import (
     ThreadRun,
     ThreadRunError,
 )
-from threadrun.archive import (
-    MAX_LINE_BYTES,
-    OutputError,
-    WorkerDied,
-    _clean,
-    _encodable,
-    _isatty,
-    check_files,
-    usable_jobs,
-)
+from threadrun._cli_check import OutputError, WorkerDied, check_files, usable_jobs
+from threadrun._live import LiveLine, can_encode, clean, columns, encodable, fit, is_live, isatty
+from threadrun.archive import MAX_LINE_BYTES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,6 +106,44 @@ exit status:
   130  interrupted (Ctrl-C)
   141  stdout was closed early (e.g. piped into head)"""
 
+# Each exit status of the commands that talk to the API (and of demo), as each command's help
+# says it: "*" for every command, else the commands it can end with that status.
+_STATUS_BY_COMMAND = (
+    (0, {"*": "success", "wait": "the run completed"}),
+    (1, {"*": "API error (HTTP status, message and request id on stderr), connection error, "
+              "or an invalid run from the server"}),
+    (2, {"*": "usage error: bad arguments, no API key (set OPENAI_API_KEY), bad configuration"}),
+    (3, {"wait": "the run requires action (its tool calls are in the JSON printed)",
+         "create": "with --stream: the run requires action (its tool calls are in the JSON "
+                   "printed)",
+         "ask": "the run requires action (its tool calls named on stderr)"}),
+    (4, {name: prefix + "the run failed, expired, was cancelled or is incomplete"
+         for name, prefix in (("wait", ""), ("create", "with --stream: "), ("ask", ""))}),
+    (5, {"wait": "--deadline passed first (the last run seen is still printed)",
+         "create": "with --stream: its --deadline passed", "ask": "its --deadline passed"}),
+    (6, {"*": "the output could not be written (disk full, a closed stdout or stderr)",
+         "get": "the output could not be written (disk full, a closed stdout or stderr); the "
+                "message says whether the server acted",
+         "cancel": "the output could not be written (disk full, a closed stdout or stderr); "
+                   "the message says whether the server acted"}),
+    (7, {"*": "out of memory"}),
+    (8, {"create": "with --stream: the stream ended with the run still going (queued, "
+                   "in_progress, cancelling): follow it with wait"}),
+    (130, {"*": "interrupted (Ctrl-C)"}),
+    (141, {"*": "stdout was closed early (e.g. piped into head)"}),
+)  # fmt: skip
+
+
+def _exit_help(command: str) -> str:
+    """The exit statuses ``command`` can end with, one line each (refilled when shown)."""
+    rows = [
+        "  %-4s %s" % (code, texts.get(command) or texts.get("*"))
+        for code, texts in _STATUS_BY_COMMAND
+        if command in texts or "*" in texts
+    ]
+    return "exit status:\n" + "\n".join(rows)
+
+
 # Seconds between spinner frames while waiting.
 _FRAME = 0.08
 _RUN_TIMESTAMPS = (
@@ -128,22 +161,6 @@ class _UsageError(Exception):
 # --------------------------------------------------------------------------------------------
 # Terminal helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _can_encode(stream: Any, text: str) -> bool:
-    try:
-        text.encode(getattr(stream, "encoding", None) or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return False
-    return True
-
-
-def _columns(stream: Any) -> int:
-    try:
-        columns = os.get_terminal_size(stream.fileno()).columns
-    except (AttributeError, ValueError, OSError):
-        columns = 0
-    return max(columns, 20) if columns > 0 else 80  # 0: a terminal that has not said
 
 
 _COLORS = {
@@ -170,9 +187,10 @@ class _Progress:
 
     def __init__(self, stream: IO[str], run_id: str) -> None:
         self.stream = stream
-        self.live = _isatty(stream) and os.environ.get("TERM", "") != "dumb"
+        self.line = LiveLine(stream)
+        self.live = is_live(stream)
         self.color = self.live and not os.environ.get("NO_COLOR")
-        fancy = _can_encode(stream, "\u280b\u203a\u2714\u2718\u2026")
+        fancy = can_encode(stream, "\u280b\u203a\u2714\u2718\u2026")
         self.spinner = (
             "\u280b\u2819\u2839\u2838\u283c\u2834\u2826\u2827\u2807\u280f" if fancy else "|/-\\"
         )
@@ -183,7 +201,6 @@ class _Progress:
         self.run_id = run_id
         self.trail: List[str] = []
         self.frame = 0
-        self.drawn = False
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -192,8 +209,8 @@ class _Progress:
 
     def on_run(self, run: ThreadRun) -> None:
         _check_interrupted()
-        self.run_id = _clean(run.id)
-        status = _clean(run.status)
+        self.run_id = clean(run.id)
+        status = clean(run.status)
         if not self.trail or self.trail[-1] != status:
             self.trail.append(status)
             if not self.live:
@@ -232,29 +249,25 @@ class _Progress:
             else:
                 mark, paint = self.marks[1], run.status
             note = (_detail(run) + "  " + note).strip()
-            self._write("\r" + self._line(mark, note, paint) + "\x1b[K\n")
-            self.drawn = False
+            self.line.finish(self._line(mark, note, paint))
         elif note:
-            self._write("[%5.1fs] %s: %s\n" % (self.elapsed(), _clean(run.id), note))
+            self._write("[%5.1fs] %s: %s\n" % (self.elapsed(), clean(run.id), note))
         self.trail = []
 
     def say(self, text: str) -> None:
         """A line of its own (the live line is cleared first and redrawn by the next poll)."""
         self.clear()
-        self._write(_clean(text) + "\n")
+        self._write(clean(text) + "\n")
 
     def clear(self) -> None:
-        if self.drawn:
-            self._write("\r\x1b[K")
-            self.drawn = False
+        self.line.clear()
 
     def _draw(self) -> None:
         spin = self.spinner[self.frame % len(self.spinner)]
-        self._write("\r" + self._line(spin, "") + "\x1b[K")
-        self.drawn = True
+        self.line.draw(self._line(spin, ""))
 
     def _line(self, mark: str, note: str, paint: Optional[str] = None) -> str:
-        width = _columns(self.stream) - 1
+        width = self.line.width
         trail = list(self.trail)
         clock = "%.1fs" % self.elapsed()
         cut = False
@@ -268,7 +281,9 @@ class _Progress:
             trail.pop(0)
             cut = True
         if len(plain) > width:
-            return plain[: max(width, 1)]
+            # The status and the time matter most, then the note, then the run id.
+            pieces = [(0, mark), (3, self.run_id), (0, self.arrow.join(shown)), (1, clock)]
+            return fit([*pieces, (2, note)] if note else pieces, width, "  ")
         if not self.color:
             return plain
         colored = [self._paint(status) for status in shown]
@@ -286,16 +301,12 @@ class _Progress:
         return "\x1b[%sm%s\x1b[0m" % (code, text) if code else text
 
     def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass  # stderr gone: the progress display is not worth failing for
+        self.line.write(text)  # stderr gone: the progress display is not worth failing for
 
 
 def _detail(run: ThreadRun) -> str:
     """What a status line adds: the tool calls asked for, or the run's error."""
-    return _clean(_raw_detail(run))
+    return clean(_raw_detail(run))
 
 
 def _raw_detail(run: ThreadRun) -> str:
@@ -325,7 +336,7 @@ def _raw_detail(run: ThreadRun) -> str:
 
 
 def _error(message: str) -> None:
-    _say("error", _clean(message))
+    _say("error", clean(message))
 
 
 def _warn(message: str) -> None:
@@ -351,7 +362,7 @@ def _indent(args: argparse.Namespace, stream: Any) -> Optional[int]:
     indent = getattr(args, "indent", None)
     if indent is not None:
         return int(indent)
-    return 2 if _isatty(stream) else None
+    return 2 if isatty(stream) else None
 
 
 def _print_run(run: ThreadRun, args: argparse.Namespace) -> None:
@@ -363,7 +374,7 @@ def _print_run(run: ThreadRun, args: argparse.Namespace) -> None:
     else:
         data = run.to_dict()
         text = json.dumps(data, indent=indent, ensure_ascii=False)
-        if not _can_encode(out, text):
+        if not can_encode(out, text):
             text = json.dumps(data, indent=indent)
     out.write(text + "\n")
     out.flush()
@@ -485,7 +496,7 @@ def _cmd_one_run(args: argparse.Namespace) -> int:
         else:
             run = client.retrieve(args.thread_id, args.run_id)
             acted = "nothing was changed on the server"
-    _AFTER_ACTION.append(_clean(acted))
+    _AFTER_ACTION.append(clean(acted))
     _print_run(run, args)
     return EXIT_OK
 
@@ -545,7 +556,7 @@ def _cmd_create(args: argparse.Namespace) -> int:
             raise _UsageError("--deadline bounds a stream: it needs --stream")
         with _client(args) as client:
             run = client.create(args.thread_id, args.assistant_id, **params)
-        _AFTER_ACTION.append(_clean("the server created run %s (%s)" % (run.id, run.status)))
+        _AFTER_ACTION.append(clean("the server created run %s (%s)" % (run.id, run.status)))
         _print_run(run, args)
         return EXIT_OK
     text = _Text(sys.stderr)
@@ -570,9 +581,9 @@ def _cmd_create(args: argparse.Namespace) -> int:
         seen = None if stream is None else stream.run
         if seen is not None:
             _AFTER_ACTION.append(
-                _clean("the server started run %s (%s when last seen)" % (seen.id, seen.status))
+                clean("the server started run %s (%s when last seen)" % (seen.id, seen.status))
             )
-            text.status("%s: %s" % (seen.id, seen.status))
+            text.status(seen.id, seen.status)
     if run.status in RunStatus.TERMINAL or run.status == RunStatus.REQUIRES_ACTION:
         return _exit_for(run)
     return EXIT_RUN_GOING
@@ -603,7 +614,8 @@ class _Text:
 
     def __init__(self, stream: IO[str], always: bool = False) -> None:
         self.stream = stream
-        terminal = _isatty(stream) and os.environ.get("TERM", "") != "dumb"
+        self.line = LiveLine(stream)
+        terminal = is_live(stream)
         self.live = always or terminal
         # The demo's model writes at reading speed on a terminal: a word every 50 ms.
         self.pace = 0.05 if always and terminal else 0.0
@@ -620,8 +632,8 @@ class _Text:
             if isinstance(value, str):
                 # Control characters shown escaped (they must not drive the terminal);
                 # the message's own line breaks kept.
-                lines = [_clean(line) for line in value.split("\n")]
-                self._write(_encodable("\n".join(lines), self.stream))
+                lines = [clean(line) for line in value.split("\n")]
+                self._write(encodable("\n".join(lines), self.stream))
                 self.open = True
                 if self.pace:
                     time.sleep(self.pace)
@@ -631,18 +643,16 @@ class _Text:
             self._write("\n")
             self.open = False
 
-    def status(self, line: str) -> None:
-        """A line of its own on a terminal (create --stream's run and its status)."""
+    def status(self, run_id: str, status: str) -> None:
+        """A line of its own on a terminal (create --stream's run and its status), cut to
+        the width: the status kept whole."""
         if self.live:
             self.end()
-            self._write(_encodable(_clean(line), self.stream) + "\n")
+            pieces = [(1, encodable(clean(run_id), self.stream)), (0, clean(status))]
+            self._write(fit(pieces, self.line.width, ": ") + "\n")
 
     def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass  # stderr gone: the text is on stdout too
+        self.line.write(text)  # stderr gone: the text is on stdout too
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -724,7 +734,7 @@ def _timestamp_reader(
                 reason = _reason(read_one, scrub(value) if isinstance(value, str) else value,
                                  field)  # fmt: skip
                 raise APIError(scrub(
-                    "the server sent %s %r, whose %s" % (kind, _clean(str(item.get("id"))), reason)
+                    "the server sent %s %r, whose %s" % (kind, clean(str(item.get("id"))), reason)
                 )) from None
         return item
 
@@ -764,11 +774,11 @@ def _cmd_ask(args: argparse.Namespace) -> int:
                     "the server created a thread without a string id", body=thread,
                     request_id=None, field="id",
                 )  # fmt: skip
-            _AFTER_ACTION.append(_clean("the server created thread %s" % thread_id))
+            _AFTER_ACTION.append(clean("the server created thread %s" % thread_id))
         else:
             thread_id = args.thread
             client.create_message(thread_id, args.question)
-            _AFTER_ACTION.append(_clean("the question was added to thread %s" % thread_id))
+            _AFTER_ACTION.append(clean("the question was added to thread %s" % thread_id))
         progress.say("thread: " + thread_id)
         ask = _ask_streamed if args.stream else _ask_polled
         outcome = ask(client, args, thread_id, params, progress)
@@ -829,7 +839,7 @@ def _ask_streamed(
     streamed no message, or the exit status of a deadline passed."""
     started = time.monotonic()
     stream = client.stream(thread_id, args.assistant_id, stream_timeout=args.deadline, **params)
-    _AFTER_ACTION.append("the server started a run in thread %s" % _clean(thread_id))
+    _AFTER_ACTION.append("the server started a run in thread %s" % clean(thread_id))
     live = _Answer(sys.stdout) if _Answer.is_live(sys.stdout) else None
     shown = False
     try:
@@ -866,7 +876,7 @@ def _answer_of(client: Client, thread_id: str, run_id: str) -> Optional[str]:
     wrote none."""
     answer = _assistant_text(client.list_messages(thread_id, run_id=run_id, order="asc"))
     if answer is None:
-        _warn("run %s completed without writing a message" % _clean(run_id))
+        _warn("run %s completed without writing a message" % clean(run_id))
     return answer
 
 
@@ -889,18 +899,18 @@ def _assistant_text(messages: Iterable[Dict[str, Any]]) -> Optional[str]:
 
 def _say_tool_calls(run: ThreadRun) -> None:
     """The tool calls a run asks for, a line each on stderr (cut to a terminal's width)."""
-    width = _columns(sys.stderr) if _isatty(sys.stderr) else 0
+    width = columns(sys.stderr) if isatty(sys.stderr) else 0
     try:
         calls = run.tool_calls
     except ThreadRunError as exc:
         _warn("its required_action cannot be read: %s" % exc)
         return
     for call in calls:
-        line = _clean("  %s %s %s" % (call.id, call.name, call.arguments))
+        line = clean("  %s %s %s" % (call.id, call.name, call.arguments))
         if width and len(line) >= width:
             line = line[: width - 4] + "..."
         try:
-            sys.stderr.write(_encodable(line, sys.stderr) + "\n")
+            sys.stderr.write(encodable(line, sys.stderr) + "\n")
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
@@ -914,14 +924,14 @@ class _Answer:
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
         self.live = self.is_live(stream)
-        self.width = _columns(stream) - 1 if self.live else 0
+        self.width = columns(stream) - 1 if self.live else 0
         self.column = 0
         self.space = ""  # spaces written after the last word, held until the next one
 
     @staticmethod
     def is_live(stream: IO[str]) -> bool:
         # Any terminal, a dumb one too: escapes must not reach it, and its width holds.
-        return _isatty(stream)
+        return isatty(stream)
 
     def write(self, text: str) -> None:
         self.delta(text)
@@ -929,7 +939,7 @@ class _Answer:
 
     def delta(self, text: str) -> None:
         if not self.live:
-            self._write(_encodable(text, self.stream))
+            self._write(encodable(text, self.stream))
             return
         out = []
         for token in re.split(r"(\r?\n| +)", text):
@@ -939,7 +949,7 @@ class _Answer:
             elif token.startswith(" "):
                 self.space += token
             elif token:
-                token = _encodable(_clean(token), self.stream)
+                token = encodable(clean(token), self.stream)
                 if self.column and self.column + len(self.space) + len(token) > self.width:
                     out.append("\n")
                     self.column, self.space = 0, ""
@@ -982,7 +992,7 @@ def _made_up_weather(arguments: str) -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from threadrun.testing import _WEATHER_TOOL, FakeRunsServer
+    from threadrun.testing import WEATHER_TOOL, FakeRunsServer
 
     err = sys.stderr
     progress = _Progress(err, "run")
@@ -1010,7 +1020,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             params = {
                 "model": "gpt-4o",
                 "instructions": "You are a weather bot. Use the provided functions to answer.",
-                "tools": [_WEATHER_TOOL],
+                "tools": [WEATHER_TOOL],
                 "metadata": {"source": "threadrun demo" + (" --stream" if args.stream else "")},
             }
             with client:
@@ -1084,7 +1094,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         as_json=args.json,
         jobs=jobs,
         run_adapter=_run_adapter(args),
-        progress=not args.quiet and _isatty(sys.stderr) and os.environ.get("TERM") != "dumb",
+        progress=not args.quiet and is_live(sys.stderr),
     )
 
 
@@ -1226,15 +1236,18 @@ def _command(
     """A command: its positional ids, the option groups it shares (``api``: the connection
     options; ``prints_a_run``: the output options; ``reads_runs``: --timestamps and --lenient),
     its own
-    ``options``, and its ``help``: a paragraph that describes it (refilled), a blank line,
-    then the rest as written (examples, exit statuses)."""
+    ``options``, and its ``help``: a paragraph that describes it, a blank line, then the
+    rest (examples), to which the command's own exit statuses are added."""
     description, epilog = help.split("\n\n", 1)
+    epilog %= {"p": PROG}
+    if name != "check":  # check says its own
+        epilog += "\n\n" + _exit_help(name)
     parser: argparse.ArgumentParser = commands.add_parser(
         name,
         help=summary,
-        description=textwrap.fill(" ".join(description.split()), 88),
-        epilog=epilog % {"p": PROG, "codes": EXIT_CODES_HELP},
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=description,
+        epilog=epilog,
+        formatter_class=_HelpFormatter,
         allow_abbrev=False,
     )
     for id_name in ids:
@@ -1249,17 +1262,70 @@ def _command(
     parser.set_defaults(func=func)
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help wrapped to the terminal's width, at most 80 columns (80 when it is unknown, on a
+    pipe). Descriptions and epilogs are refilled by paragraph: prose lines joined, each
+    indented line (an example, an exit status) wrapped on its own under its indentation."""
+
+    def __init__(self, prog: str, **settings: Any) -> None:
+        settings.setdefault("width", min(columns(sys.stdout), 80) - 1)
+        super().__init__(prog, **settings)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + line for line in _refill(text, width - len(indent))) + "\n"
+
+    def format_help(self) -> str:
+        # What argparse itself leaves wider (a usage part under a long prefix, a group's
+        # title), wrapped under its own indentation.
+        lines: List[str] = []
+        for line in super().format_help().splitlines():
+            lead = line[: len(line) - len(line.lstrip())][: self._width // 2]
+            if len(line) <= self._width:
+                lines.append(line)
+            else:
+                lines.extend(textwrap.wrap(line.strip(), self._width, initial_indent=lead,
+                                           subsequent_indent=lead, break_on_hyphens=False))
+        return "\n".join(lines) + "\n"
+
+
+def _refill(text: str, width: int) -> List[str]:
+    """``text`` in lines of at most ``width``: see _HelpFormatter."""
+    blocks: List[List[str]] = []  # [first indent, indent of the next lines, text]
+    for line in text.splitlines():
+        words = line.strip()
+        lead = line[: len(line) - len(line.lstrip())]
+        row = re.match(r" +\d+ +", line)  # an exit status: its text hangs after the code
+        last = blocks[-1] if blocks else None
+        if not words:
+            blocks.append(["", "", ""])
+        elif last and last[2] and not lead and not last[0] and not last[2].endswith(":"):
+            last[2] += " " + words  # prose goes on
+        elif last and last[2] and lead and not row and len(lead) == len(last[1]) > 4:
+            last[2] += " " + words  # an exit status goes on
+        else:
+            hang = row.group() if row else lead + "    "
+            blocks.append([lead, " " * len(hang) if lead else "", words])
+    lines: List[str] = []
+    for first, rest, words in blocks:
+        lines.extend(
+            textwrap.wrap(
+                words, max(width, 10), initial_indent=first, subsequent_indent=rest,
+                break_on_hyphens=False,
+            ) or [""]
+        )  # fmt: skip
+    return lines
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description=textwrap.fill(
+        description=(
             "The Assistants Thread Runs API from the command line: ask an assistant a question; "
             "get, create (streamed or not), wait for, list and cancel runs, list a run's steps "
             "and a thread's messages; validate and summarise archives of run objects. Standard "
             "output carries JSON only (ask: the answer as text); progress and errors go to "
             "standard error. The API key is read from the OPENAI_API_KEY environment "
-            "variable.",
-            88,
+            "variable."
         ),
         epilog="examples:\n"
         "  %(prog)s demo                                  # try it: no key, no network\n"
@@ -1272,7 +1338,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  %(prog)s list thread_abc123 --timestamps iso   # a server writing ISO-8601 times\n"
         "  %(prog)s check runs.jsonl\n\n"
         "'%(prog)s COMMAND --help' describes each command.\n\n" + EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_HelpFormatter,
         allow_abbrev=False,
     )
     parser.add_argument(
@@ -1319,9 +1385,7 @@ with the run still going).
 examples:
   %(p)s create thread_abc123 asst_abc123 --model gpt-4o --metadata user=u1
   %(p)s create thread_abc123 asst_abc123 --stream > events.jsonl
-  %(p)s create thread_abc123 asst_abc123 --stream | jq -r .event
-
-%(codes)s""",
+  %(p)s create thread_abc123 asst_abc123 --stream | jq -r .event""",
     )  # fmt: skip
 
     _command(
@@ -1345,9 +1409,7 @@ The exit status tells how it ended.
 examples:
   %(p)s wait thread_abc123 run_abc123
   %(p)s wait thread_abc123 run_abc123 --deadline 600 --interval 2 > run.json
-  case $? in 0) echo completed;; 3) echo 'tool calls to answer';; *) echo failed;; esac
-
-%(codes)s""",
+  case $? in 0) echo completed;; 3) echo 'tool calls to answer';; *) echo failed;; esac""",
     )  # fmt: skip
 
     _command(
@@ -1401,9 +1463,7 @@ calls it asks for on stderr: the command line runs no tools.
 examples:
   %(p)s ask asst_abc123 "What is the weather in Paris?"
   %(p)s ask asst_abc123 "And tomorrow?" --thread thread_abc123 --stream
-  answer=$(%(p)s ask asst_abc123 "Summarise the report." 2>/dev/null)
-
-%(codes)s""",
+  answer=$(%(p)s ask asst_abc123 "Summarise the report." 2>/dev/null)""",
     )  # fmt: skip
 
     _command(

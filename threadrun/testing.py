@@ -120,7 +120,7 @@ from typing import (
 )
 from urllib.parse import parse_qs, unquote
 
-__all__ = ["FakeRunsServer", "Fault", "RecordedRequest", "RecordedStream"]
+__all__ = ["WEATHER_TOOL", "FakeRunsServer", "Fault", "RecordedRequest", "RecordedStream"]
 
 # --------------------------------------------------------------------------------------------
 # Constants: the API's vocabulary
@@ -136,7 +136,7 @@ _DEFAULT_TOOL_CALLS = (
 )
 # The function those calls call, as a run's "tools" lists it (the API reference's example):
 # what the demo and the benchmarks give the runs they create.
-_WEATHER_TOOL = {
+WEATHER_TOOL = {
     "type": "function",
     "function": {
         "name": "get_current_weather",
@@ -923,9 +923,9 @@ class _RunsAPI:
         self.clock = clock
         self.poll_after_ms = poll_after_ms
         # Through the validating setters below (which take any sequence, keep a tuple).
-        self.default_statuses = default_statuses  # type: ignore[assignment]
-        self.default_tool_calls = default_tool_calls  # type: ignore[assignment]
-        self.default_after_tool_outputs = default_after_tool_outputs  # type: ignore[assignment]
+        self.default_statuses = default_statuses  # type: ignore[assignment, unused-ignore]
+        self.default_tool_calls = default_tool_calls  # type: ignore[assignment, unused-ignore]
+        self.default_after_tool_outputs = default_after_tool_outputs  # type: ignore[assignment, unused-ignore]
         self.default_message = default_message
         self.auto_create_threads = auto_create_threads
         self.api_key = api_key
