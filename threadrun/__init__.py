@@ -1683,20 +1683,25 @@ class RunStream:
         """
         for event, data in self._iterator:
             if event == "thread.message.delta":
-                try:
-                    text = _delta_text(data)
-                except ThreadRunError:
-                    text = None
-                if text is None:
-                    # Raised here, outside the handler, so that the error does not keep the
-                    # unredacted one as its context.
-                    error = self._delta_error(data)
-                    self.close()
-                    self._failure = error
-                    raise error
+                text = self._checked_delta_text(data)
                 if text:
                     yield text
         self._check_done()
+
+    def _checked_delta_text(self, data: Any) -> str:
+        """The text of a delta event's data; a malformed one closes the stream and raises."""
+        try:
+            text = _delta_text(data)
+        except ThreadRunError:
+            text = None
+        if text is None:
+            # Raised here, outside the handler, so that the error does not keep the
+            # unredacted one as its context.
+            error = self._delta_error(data)
+            self.close()
+            self._failure = error
+            raise error
+        return text
 
     def close(self) -> None:
         """Stop reading and release the connection (never reused: the body is unread).
@@ -1716,10 +1721,7 @@ class RunStream:
         return "<threadrun.RunStream %s run=%s>" % (state, None if run is None else run.id)
 
     def _events(self) -> Generator[RunEvent, None, None]:
-        decoder = self._decoder
         read_chunk = self._read_chunk
-        scan = _DECODER.scan_value
-        messages: Dict[Any, List[Any]] = self._messages  # looked up by what a delta names
         try:
             while True:
                 try:
@@ -1730,62 +1732,73 @@ class RunStream:
                     if isinstance(exc, APIError):
                         self._tagged(exc)
                     raise
-                if not chunk:
-                    if decoder.done_pending():
-                        self._finish()
-                        return
-                    raise self._tagged(
-                        APIConnectionError(
-                            "the stream ended before its done event: the connection was "
-                            "closed or cut"
-                        )
-                    )
-                for name, data, event_id in decoder.feed(chunk):
-                    if name == "done" or data == "[DONE]":
-                        self._finish()
-                        return
-                    # The JSON scanner reads a value from the first character; anything
-                    # else (whitespace around it, errors) takes the slow path.
-                    try:
-                        value, end = scan(data, 0)
-                    except (StopIteration, ValueError, RecursionError):
-                        end = -1
-                    if end != len(data) or name == "error":
-                        value = self._slow_data(name, data)
-                    if name[:11] == "thread.run.":
-                        if (
-                            name.find(".", 11) < 0
-                            and type(value) is dict
-                            and value.get("object") == "thread.run"
-                        ):
-                            value = self._run_event(name, value)
-                    elif name == "thread.message.delta":
-                        # Kept for .messages, applied only when it is read: a delta costs
-                        # one append here.
-                        entry = messages.get(value.get("id")) if type(value) is dict else None
-                        if entry is None:
-                            entry = self._new_message(value)
-                        if entry is not None:
-                            pending = entry[1]
-                            pending.append(value)
-                            if len(pending) >= _PENDING_DELTAS:
-                                _apply_deltas(entry)  # a long message: its text, not its deltas
-                    elif name[:15] == "thread.message.":
-                        self._message_event(name, value)
-                    elif name == "thread.created" and self._thread_id is None:
-                        thread_id = value.get("id") if type(value) is dict else None
-                        if isinstance(thread_id, str):
-                            self._thread_id = thread_id
-                    self.last_event_id = event_id
-                    yield _new_tuple(RunEvent, (name, value))
-                if decoder.failure is not None:
-                    raise self._tagged(decoder.failure)
+                yield from self._chunk_events(chunk)
+                if self._done:
+                    return
         except Exception as exc:
             if not self._closed:
                 self._failure = exc  # raised again by until_done()
             raise
         finally:
             self._release_once(False)
+
+    def _chunk_events(self, chunk: bytes) -> Generator[RunEvent, None, None]:
+        """The events of the next bytes of the body (b"": its end), without I/O: the
+        shells' read loops (this class's, and threadrun.aio's) feed it what they read. The
+        done event ends the stream (``_done``); an end before it, or an invalid event,
+        raises."""
+        decoder = self._decoder
+        if not chunk:
+            if decoder.done_pending():
+                self._finish()
+                return
+            raise self._tagged(
+                APIConnectionError(
+                    "the stream ended before its done event: the connection was closed or cut"
+                )
+            )
+        scan = _DECODER.scan_value
+        messages: Dict[Any, List[Any]] = self._messages  # looked up by what a delta names
+        for name, data, event_id in decoder.feed(chunk):
+            if name == "done" or data == "[DONE]":
+                self._finish()
+                return
+            # The JSON scanner reads a value from the first character; anything else
+            # (whitespace around it, errors) takes the slow path.
+            try:
+                value, end = scan(data, 0)
+            except (StopIteration, ValueError, RecursionError):
+                end = -1
+            if end != len(data) or name == "error":
+                value = self._slow_data(name, data)
+            if name[:11] == "thread.run.":
+                if (
+                    name.find(".", 11) < 0
+                    and type(value) is dict
+                    and value.get("object") == "thread.run"
+                ):
+                    value = self._run_event(name, value)
+            elif name == "thread.message.delta":
+                # Kept for .messages, applied only when it is read: a delta costs one
+                # append here.
+                entry = messages.get(value.get("id")) if type(value) is dict else None
+                if entry is None:
+                    entry = self._new_message(value)
+                if entry is not None:
+                    pending = entry[1]
+                    pending.append(value)
+                    if len(pending) >= _PENDING_DELTAS:
+                        _apply_deltas(entry)  # a long message: its text, not its deltas
+            elif name[:15] == "thread.message.":
+                self._message_event(name, value)
+            elif name == "thread.created" and self._thread_id is None:
+                thread_id = value.get("id") if type(value) is dict else None
+                if isinstance(thread_id, str):
+                    self._thread_id = thread_id
+            self.last_event_id = event_id
+            yield _new_tuple(RunEvent, (name, value))
+        if decoder.failure is not None:
+            raise self._tagged(decoder.failure)
 
     def _run_event(self, name: str, data: Dict[str, Any]) -> ThreadRun:
         """The run of a run event, once it is known to be the one asked for."""

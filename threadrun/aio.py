@@ -1,0 +1,689 @@
+"""threadrun.aio: :class:`AsyncClient`, the Thread Runs client for asyncio code.
+
+The same endpoints, names, parameters, errors, retries and rules as ``threadrun.Client``
+(both are shells over the runtime's I/O-free core), awaited::
+
+    async with AsyncClient() as client:
+        run = await client.create_and_poll(thread_id, assistant_id)
+        async for run in client.list(thread_id):
+            ...
+        async with await client.stream(thread_id, assistant_id) as stream:
+            async for event in stream:
+                ...
+
+It speaks HTTP/1.1 over the standard library's asyncio streams and imports only the
+runtime: copied beside ``threadrun.py`` as ``threadrun_aio.py`` (or ``aio.py`` in a
+package), it works as this module does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import socket
+import time
+
+# The runtime as a package, or threadrun.py copied alone: the same import.
+from threadrun import (
+    _EXCERPT_BYTES,
+    _MAX_REDIRECTS,
+    _REDIRECT_STATUSES,
+    _STREAM_READ_SIZE,
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ResponseTooLargeError,
+    RunStream,
+    ThreadRun,
+    _Attempts,
+    _BaseClient,
+    _Call,
+    _DeadlineReached,
+    _is_event_stream,
+    _Poll,
+    _poll_options,
+    _Stale,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    import ssl
+    from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
+
+    from threadrun import _Origin, _Proxy, _Request
+
+__all__ = ["AsyncClient", "AsyncRunStream"]
+
+_IDLE_CONNECTIONS = 8  # kept-alive connections a client keeps for its next requests
+_MAX_HEAD_BYTES = 65536  # an answer's status line and headers
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP/1.1 without I/O: the bytes of a request, the head of an answer
+# --------------------------------------------------------------------------------------------
+
+
+def _request_bytes(request: _Request, host: str, target: str) -> bytes:
+    """A request as it goes on the wire (what http.client would send)."""
+    lines = ["%s %s HTTP/1.1" % (request.method, target), "Host: " + host,
+             "Accept-Encoding: identity"]  # fmt: skip
+    lines.extend("%s: %s" % item for item in request.headers.items())
+    body = request.body
+    if body is not None:
+        lines.append("Content-Length: %d" % len(body))
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head + body if body else head
+
+
+def _parse_head(head: bytes) -> Tuple[int, Dict[str, str]]:
+    """The status and lower-cased headers of an answer's head; ValueError if malformed."""
+    lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    code = rest[:3]
+    if not version.startswith("HTTP/1.") or not code.isdigit():
+        raise ValueError("not an HTTP/1.x status line")
+    headers: Dict[str, str] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip():
+            raise ValueError("a malformed header line")
+        name = name.lower()
+        value = value.strip()
+        headers[name] = headers[name] + ", " + value if name in headers else value
+    return int(code), headers
+
+
+def _body_length(headers: Dict[str, str]) -> Optional[int]:
+    """The declared length of a body (None: chunked, or to the end of the connection)."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return None
+    length = headers.get("content-length")
+    if length is None:
+        return None
+    if not length.strip().isdigit():
+        raise ValueError("an invalid Content-Length")
+    return int(length)
+
+
+def _keeps_alive(headers: Dict[str, str]) -> bool:
+    if "close" in headers.get("connection", "").lower():
+        return False
+    return "content-length" in headers or "chunked" in headers.get("transfer-encoding", "")
+
+
+# --------------------------------------------------------------------------------------------
+# Transport: one connection over asyncio streams
+# --------------------------------------------------------------------------------------------
+
+
+class _AsyncConnection:
+    """One HTTP/1.1 connection (through a proxy, maybe): sends a request and reads one
+    bounded answer. It is discarded whenever an exchange does not finish cleanly, a
+    cancelled one included: it never carries half an answer into the next request."""
+
+    def __init__(
+        self,
+        origin: _Origin,
+        proxy: Optional[_Proxy],
+        ssl_context: Optional[ssl.SSLContext],
+        limit: int,
+    ) -> None:
+        self.origin = origin
+        self.proxy = proxy
+        self.ssl_context = ssl_context
+        self.limit = limit
+        self.reader: Optional[asyncio.StreamReader] = None
+        self.writer: Optional[asyncio.StreamWriter] = None
+        self.received = False  # whether any byte of an answer came
+        self.length: Optional[int] = None  # of the body left to read (None: undeclared)
+        self.keep_alive = False  # whether the answer lets the connection carry another
+
+    @property
+    def usable(self) -> bool:
+        """Whether an idle connection can carry a request (the server has not closed it)."""
+        reader, writer = self.reader, self.writer
+        return (
+            reader is not None and writer is not None
+            and not reader.at_eof() and not writer.transport.is_closing()
+        )  # fmt: skip
+
+    async def connect(self) -> None:
+        origin, proxy = self.origin, self.proxy
+        context = None
+        if origin.scheme == "https":
+            if self.ssl_context is None:
+                import ssl
+
+                self.ssl_context = ssl.create_default_context()
+            context = self.ssl_context
+        if proxy is None:
+            self.reader, self.writer = await asyncio.open_connection(
+                origin.host, origin.port, ssl=context, limit=_MAX_HEAD_BYTES
+            )
+            return
+        reader, writer = await asyncio.open_connection(
+            proxy.host, proxy.port, limit=_MAX_HEAD_BYTES
+        )
+        if context is None:
+            self.reader, self.writer = reader, writer
+            return
+        # https through a proxy: a CONNECT tunnel, then TLS with the origin over it.
+        try:
+            lines = ["CONNECT %s HTTP/1.1" % origin.netloc, "Host: " + origin.netloc]
+            if proxy.authorization:
+                lines.append("Proxy-Authorization: " + proxy.authorization)
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            status, _ = _parse_head(await reader.readuntil(b"\r\n\r\n"))
+            if status != 200:
+                raise APIStatusError(
+                    "HTTP %d from the proxy %s: the tunnel to %s was refused"
+                    % (status, proxy.netloc, origin.netloc),
+                    status_code=status,
+                )
+            sock = writer.get_extra_info("socket").dup()
+        finally:
+            writer.close()
+        self.reader, self.writer = await asyncio.open_connection(
+            sock=sock, ssl=context, server_hostname=origin.host, limit=_MAX_HEAD_BYTES
+        )
+
+    async def exchange(
+        self, request: _Request, stream: bool
+    ) -> Tuple[int, Dict[str, str], bytes]:
+        """Send one request; the status, headers and body of the answer (with ``stream``, a
+        2xx answer's body is left to read_body())."""
+        target = request.target
+        if self.proxy is not None and self.origin.scheme == "http":
+            target = "http://%s%s" % (self.origin.netloc, target)  # absolute form
+        assert self.reader is not None and self.writer is not None
+        self.received = False
+        self.writer.write(_request_bytes(request, self.origin.netloc, target))
+        reader = self.reader
+        head = await reader.readuntil(b"\r\n\r\n")
+        self.received = True
+        status, headers = _parse_head(head)
+        if status < 200:
+            raise ValueError("unexpected informational response %d" % status)
+        self.length = _body_length(headers)
+        self.keep_alive = _keeps_alive(headers)
+        if (stream and 200 <= status < 300) or request.method == "HEAD":
+            return status, headers, b""
+        if status in (204, 304):
+            return status, headers, b""
+        return status, headers, await self._read_body(headers)
+
+    async def _read_body(self, headers: Dict[str, str]) -> bytes:
+        assert self.reader is not None
+        reader, limit, length = self.reader, self.limit, self.length
+        request_id = headers.get("x-request-id")
+        if length is not None:
+            if length > limit:
+                raise ResponseTooLargeError(
+                    "response body of %d bytes is over the limit of %d (max_response_bytes)"
+                    % (length, limit),
+                    request_id=request_id,
+                )
+            return await reader.readexactly(length)
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = await self.read_chunk()
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise ResponseTooLargeError(
+                "response body is over the limit of %d bytes (max_response_bytes)" % limit,
+                request_id=request_id,
+            )
+        return b"".join(chunks)
+
+    async def read_chunk(self) -> bytes:
+        """The next bytes of a body whose length is not declared (chunked, or to the end of
+        the connection); b"" at its end."""
+        assert self.reader is not None
+        reader = self.reader
+        if self.length is not None:
+            if self.length == 0:
+                return b""
+            chunk = await reader.read(min(self.length, _STREAM_READ_SIZE))
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"", self.length)
+            self.length -= len(chunk)
+            return chunk
+        if not self.keep_alive:
+            return await reader.read(_STREAM_READ_SIZE)
+        line = await reader.readuntil(b"\r\n")
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise ValueError("an invalid chunk size") from None
+        if size == 0:
+            while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                pass  # trailers
+            self.length = 0
+            return b""
+        chunk = await reader.readexactly(size + 2)
+        return chunk[:-2]
+
+    def close(self) -> None:
+        writer, self.writer, self.reader = self.writer, None, None
+        if writer is not None:
+            writer.close()
+
+    def error(self, exc: BaseException) -> APIConnectionError:
+        """The client's error for what stopped an exchange (as Client says it)."""
+        netloc = self.origin.netloc
+        if isinstance(exc, (asyncio.TimeoutError, TimeoutError, socket.timeout)):
+            return APITimeoutError("request to %s timed out" % netloc)
+        if isinstance(exc, (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)):
+            if isinstance(exc, asyncio.IncompleteReadError):
+                exc.partial, exc.args = b"", ()  # it may echo a credential
+            return APIConnectionError(
+                "invalid or incomplete HTTP response from %s: %s" % (netloc, type(exc).__name__)
+            )
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+            return APIConnectionError("connection to %s closed: %s" % (netloc, type(exc).__name__))
+        if isinstance(exc, OSError):
+            reason = exc.strerror or type(exc).__name__
+            if type(exc).__name__ == "SSLCertVerificationError":
+                reason = "TLS certificate verification failed: %s" % getattr(
+                    exc, "verify_message", reason
+                )
+            return APIConnectionError("could not talk to %s: %s" % (netloc, reason))
+        return APIConnectionError("request to %s failed: %s" % (netloc, type(exc).__name__))
+
+
+async def _within(seconds: float, awaitable: Any) -> Any:
+    """``awaitable``, cancelled after ``seconds`` in all (asyncio.TimeoutError)."""
+    timeout = getattr(asyncio, "timeout", None)
+    if timeout is None:  # before 3.11
+        return await asyncio.wait_for(awaitable, seconds)
+    async with timeout(seconds):
+        return await awaitable
+
+
+# --------------------------------------------------------------------------------------------
+# AsyncClient
+# --------------------------------------------------------------------------------------------
+
+
+class AsyncClient(_BaseClient):
+    """``threadrun.Client`` for asyncio: the same parameters, endpoints and rules, each
+    endpoint awaited (``list``-like ones are async iterators, ``*_stream`` ones give an
+    :class:`AsyncRunStream`). ``sleep`` defaults to ``asyncio.sleep`` (a function given may
+    return an awaitable or not); ``on_run`` may be a coroutine function.
+
+    Connections are HTTP/1.1, kept alive: up to 8 idle ones are kept for the next requests,
+    so concurrent calls each use their own. A call cancelled mid-request discards its
+    connection. Use it as ``async with AsyncClient() as client``, or ``await client.close()``.
+    """
+
+    def _start_transport(
+        self, origin: _Origin, proxy: Optional[_Proxy], ssl_context: Optional[ssl.SSLContext]
+    ) -> None:
+        if self._sleep is time.sleep:
+            self._sleep = asyncio.sleep
+        self._proxy = proxy
+        self._ssl_context = ssl_context
+        self._idle: List[_AsyncConnection] = []
+        self._streams: List[AsyncRunStream] = []
+
+    async def close(self) -> None:
+        """Close the idle connections and every stream still open."""
+        for stream in list(self._streams):
+            stream.close()
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        # Never the key, nor any header value.
+        return "<threadrun.aio.AsyncClient base_url=%r>" % self.base_url
+
+    async def _execute(self, call: _Call, deadline: Optional[float] = None) -> Any:  # type: ignore[override]
+        headers, payload, _ = await self._exchange(call, deadline)
+        assert call.read is not None
+        return call.read(headers, payload)
+
+    _execute_object = _execute  # type: ignore[assignment]
+
+    async def _exchange(
+        self, call: _Call, deadline: Optional[float] = None, stream: bool = False
+    ) -> Tuple[Dict[str, str], bytes, Optional[_AsyncConnection]]:
+        request = self._build(call, stream)
+        attempts = _Attempts(self, request, deadline, stream)
+        while True:
+            attempts.begin()
+            try:
+                status, headers, payload, connection = await self._send(request, stream)
+            except _Stale as stale:
+                attempts.stale(stale)
+                continue
+            except APIConnectionError as error:
+                delay = attempts.failed(error)
+            else:
+                if 200 <= status < 300:
+                    return headers, payload, connection
+                delay = attempts.answered(status, headers, payload)
+            await self._wait(self._sleep(delay))
+
+    async def _send(
+        self, request: _Request, stream: bool
+    ) -> Tuple[int, Dict[str, str], bytes, Optional[_AsyncConnection]]:
+        """One attempt, following same-origin redirects; with ``stream``, the connection a
+        2xx answer's body is to be read from."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            connection = self._take()
+            status, headers, payload = await self._on(connection, request, stream)
+            if stream and 200 <= status < 300:
+                return status, headers, payload, connection
+            if connection.keep_alive and len(self._idle) < _IDLE_CONNECTIONS:
+                self._idle.append(connection)
+            else:
+                connection.close()
+            if status not in _REDIRECT_STATUSES:
+                return status, headers, payload, None
+            request = self._redirected(request, status, headers)
+        raise self._too_many_redirects(status, headers)
+
+    def _take(self) -> _AsyncConnection:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.usable:
+                return connection
+            connection.close()  # closed by the server while idle
+        return _AsyncConnection(self._origin, self._proxy, self._ssl_context,
+                                self.max_response_bytes)  # fmt: skip
+
+    async def _on(
+        self, connection: _AsyncConnection, request: _Request, stream: bool
+    ) -> Tuple[int, Dict[str, str], bytes]:
+        """One exchange over ``connection``, all within the request's timeout."""
+        reused = connection.writer is not None
+
+        async def exchange() -> Tuple[int, Dict[str, str], bytes]:
+            if connection.writer is None:
+                await connection.connect()
+            return await connection.exchange(request, stream)
+
+        try:
+            result: Tuple[int, Dict[str, str], bytes] = await _within(
+                request.timeout, exchange()
+            )
+            return result
+        except BaseException as exc:
+            # Whatever stopped it (a reset, a timeout, a cancelled task), the connection may
+            # hold half an answer or half a request: it must never carry another one.
+            connection.close()
+            if isinstance(exc, APIError) or not isinstance(exc, Exception):
+                raise
+            error = connection.error(exc)
+            if reused and not connection.received and not isinstance(error, APITimeoutError):
+                error.__cause__ = exc
+                raise _Stale(error) from exc
+            raise error from exc
+
+    async def _wait(self, result: Any) -> None:
+        if inspect.isawaitable(result):
+            await result
+
+    async def _pages(  # type: ignore[override]
+        self, path: str, query: List[Tuple[str, str]], options: Dict[str, Any], kind: str
+    ) -> AsyncIterator[Any]:
+        seen: set = set()  # type: ignore[type-arg]
+        next_query: Optional[List[Tuple[str, str]]] = query
+        while next_query is not None:
+            query = next_query
+            call = _Call("GET", path, None, query, options, None)
+            headers, payload, _ = await self._exchange(call)
+            items, page = self._read_page(kind, query, headers, payload)
+            for item in items:
+                yield item
+            next_query = self._next_query(query, page, seen, headers)
+
+    async def _poll(  # type: ignore[override]
+        self,
+        thread_id: str,
+        run_id: str,
+        interval: Optional[float],
+        timeout: Optional[float],
+        on_run: Optional[Callable[[ThreadRun], Any]],
+    ) -> ThreadRun:
+        poll = _Poll(self, interval, timeout)
+        retrieve = self._run_call("GET", thread_id, run_id, "", None, {})
+        return await self._poll_run(retrieve, poll, on_run, None)
+
+    async def _then_poll(  # type: ignore[override]
+        self,
+        call: _Call,
+        thread_id: Optional[str],
+        interval: Optional[float],
+        timeout: Optional[float],
+        on_run: Optional[Callable[[ThreadRun], Any]],
+    ) -> ThreadRun:
+        poll = _Poll(self, interval, timeout)
+        try:
+            run = await self._execute(call, poll.start_deadline)
+        except _DeadlineReached as exc:
+            raise poll.timed_out() from exc.__cause__
+        retrieve = self._run_call(
+            "GET", thread_id or run.thread_id, run.id, "", None, _poll_options(call)
+        )
+        return await self._poll_run(retrieve, poll, on_run, run)
+
+    async def _poll_run(
+        self,
+        retrieve: _Call,
+        poll: _Poll,
+        on_run: Optional[Callable[[ThreadRun], Any]],
+        started: Optional[ThreadRun],
+    ) -> ThreadRun:
+        settled = poll.begin(started)
+        if settled is not None:
+            return settled
+        assert retrieve.read is not None
+        while True:
+            try:
+                headers, payload, _ = await self._exchange(retrieve, poll.request_deadline)
+            except _DeadlineReached as exc:
+                raise poll.timed_out() from exc.__cause__
+            run: ThreadRun = retrieve.read(headers, payload)
+            if on_run is not None:
+                await self._wait(on_run(run))
+            delay = poll.after(run, headers)
+            if delay is None:
+                return run
+            await self._wait(self._sleep(delay))
+
+    async def _stream_request(  # type: ignore[override]
+        self,
+        path: str,
+        body: Dict[str, Any],
+        query: Optional[List[Tuple[str, str]]],
+        options: Dict[str, Any],
+        stream_timeout: Optional[float],
+        verb: str,
+        asked: Tuple[Optional[str], Optional[str]],
+    ) -> AsyncRunStream:
+        deadline = self._stream_deadline(stream_timeout)
+        call = _Call("POST", path, body, query, options, None)
+        try:
+            headers, _, connection = await self._exchange(call, deadline, stream=True)
+        except _DeadlineReached as exc:
+            raise self._stream_timeout(stream_timeout) from exc.__cause__
+        assert connection is not None
+        kept: _AsyncConnection = connection
+        request_id = headers.get("x-request-id")
+        content_type = headers.get("content-type")
+        until = None if deadline is None else time.monotonic() + (deadline - self._clock())
+        reader = _BodyReader(connection, self.timeout, until)
+        if not _is_event_stream(content_type):
+            start, whole = await reader.excerpt()
+            raise self._not_a_stream(content_type, start, whole, request_id)
+
+        def release(done: bool) -> None:
+            kept.close()  # a stream's connection is not kept alive
+            if stream in self._streams:
+                self._streams.remove(stream)
+
+        settings = self._stream_settings(request_id, verb, asked)
+        stream = AsyncRunStream(reader.read, release, **settings)
+        self._streams.append(stream)
+        return stream
+
+
+class _BodyReader:
+    """A streamed body, read as it arrives: each read waits at most ``silence`` seconds,
+    and none goes past ``until`` (a time.monotonic(); None: no limit)."""
+
+    def __init__(
+        self, connection: _AsyncConnection, silence: float, until: Optional[float]
+    ) -> None:
+        self._connection = connection
+        self._silence = silence
+        self._until = until
+
+    async def read(self) -> bytes:
+        connection = self._connection
+        if connection.reader is None:
+            return b""  # closed
+        wait = self._silence
+        passed = False
+        if self._until is not None:
+            left = self._until - time.monotonic()
+            if left <= wait:
+                wait, passed = max(left, 0.0), True
+        netloc = connection.origin.netloc
+        try:
+            chunk: bytes = await _within(wait, connection.read_chunk())
+            return chunk
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            connection.close()
+            if passed:
+                raise APITimeoutError(
+                    "the stream from %s passed its deadline (stream_timeout)" % netloc
+                ) from exc
+            raise APITimeoutError(
+                "the stream from %s sent nothing for %.3g s (timeout: the longest silence "
+                "allowed)" % (netloc, self._silence)
+            ) from exc
+        except (ValueError, asyncio.IncompleteReadError, ConnectionError) as exc:
+            connection.close()
+            error = connection.error(exc)
+            raise APIConnectionError(
+                "the stream from %s was cut: %s" % (netloc, type(exc).__name__)
+            ) from error.__cause__
+
+    async def excerpt(self) -> Tuple[bytes, bool]:
+        """The start of a body that is not a stream, and whether it is the whole; the
+        connection is closed."""
+        start = b""
+        try:
+            while len(start) < _EXCERPT_BYTES:
+                chunk = await self.read()
+                if not chunk:
+                    return start, True
+                start += chunk
+        except APIError:
+            pass  # what came before is the excerpt
+        finally:
+            self._connection.close()
+        return start, False
+
+
+class AsyncRunStream(RunStream):
+    """A :class:`threadrun.RunStream` read with ``async for``: the same events, ``run``,
+    ``messages`` and errors; ``await stream.until_done()``, ``async for text in
+    stream.text_deltas()``; an async context manager (and ``close()``)."""
+
+    def __init__(self, read_chunk: Callable[[], Any], release: Callable[[bool], Any],
+                 **settings: Any) -> None:  # fmt: skip
+        super().__init__(read_chunk, release, **settings)
+        self._read_async = read_chunk
+        self._iterator = None  # type: ignore[assignment]
+        self._pending: Any = iter(())
+
+    def __iter__(self) -> Any:
+        raise TypeError("an AsyncRunStream is read with 'async for'")
+
+    def __next__(self) -> Any:
+        raise TypeError("an AsyncRunStream is read with 'async for'")
+
+    def __aiter__(self) -> AsyncRunStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        while True:
+            try:
+                return next(self._pending)
+            except StopIteration:
+                pass
+            except Exception as exc:
+                self._fail(exc)
+                raise
+            if self._done or self._release is None:
+                raise StopAsyncIteration
+            try:
+                chunk = await self._read_async()
+            except Exception as exc:
+                if self._closed:
+                    raise StopAsyncIteration from None
+                if isinstance(exc, APIError):
+                    self._tagged(exc)
+                self._fail(exc)
+                raise
+            self._pending = self._chunk_events(chunk)
+
+    def _fail(self, exc: Exception) -> None:
+        if not self._closed:
+            self._failure = exc  # raised again by until_done()
+        self._release_once(False)
+
+    async def __aenter__(self) -> AsyncRunStream:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    async def until_done(self) -> ThreadRun:  # type: ignore[override]
+        """Read the stream to its done event and return the last run seen (as
+        RunStream.until_done)."""
+        async for _ in self:
+            pass
+        self._check_done()
+        if self.run is None:
+            raise self._tagged(APIConnectionError("the stream ended without a run event"))
+        return self.run
+
+    async def text_deltas(self) -> AsyncIterator[str]:  # type: ignore[override]
+        """The text of the assistant's messages as it arrives (as RunStream.text_deltas)."""
+        async for event, data in self:
+            if event == "thread.message.delta":
+                text = self._checked_delta_text(data)
+                if text:
+                    yield text
+        self._check_done()
+
+    def close(self) -> None:
+        """Stop reading and release the connection. Iteration ends."""
+        self._closed = True
+        self._pending = iter(())
+        self._release_once(False)
+
+    def __repr__(self) -> str:
+        run = self.run
+        state = "closed" if self._release is None else "open"
+        return "<threadrun.aio.AsyncRunStream %s run=%s>" % (
+            state, None if run is None else run.id)  # fmt: skip
