@@ -36,6 +36,23 @@ Errors::
                +-- PollTimeoutError (TimeoutError)  a poll's deadline passed: .run, last run seen
 
 The client errors carry the official SDK's names, so ``except`` clauses port unchanged.
+
+Contents, section by section (each opens with a banner comment)::
+
+    Imports
+    Constants              RunStatus
+    Errors                 the tree above
+    Model                  ThreadRun, ToolCall
+    Parsing                the reference (slow) path, error messages, JSON decoding
+    Messages               message_text
+    Adapters               iso_timestamps, millisecond_timestamps, metadata_as_text, lenient
+    Streaming              RunStream, RunEvent, _EventDecoder (bytes in, events out)
+    Client: defaults and limits
+    Transport              _Origin, _Proxy, _Request, _Connection (http.client)
+    Retries, redirects, deadlines   _RetryPolicy, _Attempts, _Poll, _redirect: decisions only
+    The client's core      _BaseClient: endpoints as _Call data, answers read, no I/O
+    Client                 the blocking shell (threadrun/aio.py's AsyncClient is the other)
+    Helpers                error bodies, argument checks
 """
 
 from __future__ import annotations
@@ -2263,7 +2280,7 @@ class _EventDecoder:
 
 
 # --------------------------------------------------------------------------------------------
-# Client
+# Client: defaults and limits
 # --------------------------------------------------------------------------------------------
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -2297,6 +2314,11 @@ _STREAM_READ_SIZE = 65536  # at most this much of a stream's body per read: what
 _DRAIN_AFTER_DONE = 65536
 _EXCERPT_BYTES = 1024  # of an answer that is not what was asked for, read to quote its start
 _FOREVER = float("inf")
+
+
+# --------------------------------------------------------------------------------------------
+# Transport: where a request goes, and one blocking HTTP/1.1 connection (http.client)
+# --------------------------------------------------------------------------------------------
 
 
 class _Origin:
@@ -2750,6 +2772,11 @@ def _tunnel_status(exc: OSError) -> Optional[int]:
     return int(code) if code.isdigit() else None
 
 
+# --------------------------------------------------------------------------------------------
+# Retries, redirects, deadlines: the rules, and the loops' decisions, without I/O
+# --------------------------------------------------------------------------------------------
+
+
 def _should_retry(status: int, headers: Dict[str, str]) -> bool:
     should = headers.get("x-should-retry", "").strip().lower()
     if should == "true":
@@ -3022,6 +3049,11 @@ def _poll_options(call: _Call) -> Dict[str, Any]:
     # The retrieves of a poll send no body: extra_body was for the request that started it.
     return {k: v for k, v in call.options.items() if k != "extra_body"}
 
+
+
+# --------------------------------------------------------------------------------------------
+# The client's core: configuration, endpoints as requests, answers read; no I/O
+# --------------------------------------------------------------------------------------------
 
 
 class _BaseClient:
@@ -4010,6 +4042,11 @@ class _BaseClient:
         )
 
 
+# --------------------------------------------------------------------------------------------
+# Client: the blocking shell over the core
+# --------------------------------------------------------------------------------------------
+
+
 class Client(_BaseClient):
     """A client for the Thread Runs endpoints, and the threads and messages around a run
     (:meth:`create_thread`, :meth:`list_messages`, ...), over the standard library's
@@ -4260,6 +4297,11 @@ class Client(_BaseClient):
                 self._connection = connection
                 return
         connection.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers: reading error bodies, checking arguments
+# --------------------------------------------------------------------------------------------
 
 
 def _error_message(body: Any) -> Optional[str]:

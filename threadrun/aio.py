@@ -25,6 +25,7 @@ import time
 
 # The runtime as a package, or threadrun.py copied alone: the same import.
 from threadrun import (
+    _DRAIN_AFTER_DONE,
     _EXCERPT_BYTES,
     _MAX_REDIRECTS,
     _REDIRECT_STATUSES,
@@ -281,12 +282,6 @@ class _AsyncConnection:
         netloc = self.origin.netloc
         if isinstance(exc, (asyncio.TimeoutError, TimeoutError, socket.timeout)):
             return APITimeoutError("request to %s timed out" % netloc)
-        if isinstance(exc, (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)):
-            if isinstance(exc, asyncio.IncompleteReadError):
-                exc.partial, exc.args = b"", ()  # it may echo a credential
-            return APIConnectionError(
-                "invalid or incomplete HTTP response from %s: %s" % (netloc, type(exc).__name__)
-            )
         if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
             return APIConnectionError("connection to %s closed: %s" % (netloc, type(exc).__name__))
         if isinstance(exc, OSError):
@@ -296,6 +291,12 @@ class _AsyncConnection:
                     exc, "verify_message", reason
                 )
             return APIConnectionError("could not talk to %s: %s" % (netloc, reason))
+        if isinstance(exc, (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)):
+            if isinstance(exc, asyncio.IncompleteReadError):
+                exc.partial, exc.args = b"", ()  # it may echo a credential
+            return APIConnectionError(
+                "invalid or incomplete HTTP response from %s: %s" % (netloc, type(exc).__name__)
+            )
         return APIConnectionError("request to %s failed: %s" % (netloc, type(exc).__name__))
 
 
@@ -332,15 +333,19 @@ class AsyncClient(_BaseClient):
         self._proxy = proxy
         self._ssl_context = ssl_context
         self._idle: List[_AsyncConnection] = []
+        self._reclaims: List[Any] = []  # tasks reading the end of streams' bodies
         self._streams: List[AsyncRunStream] = []
 
     async def close(self) -> None:
         """Close the idle connections and every stream still open."""
         for stream in list(self._streams):
             stream.close()
+        for task in self._reclaims:
+            task.cancel()
         idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+        await asyncio.sleep(0)  # the transports finish closing before a loop may end
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -385,7 +390,7 @@ class AsyncClient(_BaseClient):
         """One attempt, following same-origin redirects; with ``stream``, the connection a
         2xx answer's body is to be read from."""
         for _ in range(_MAX_REDIRECTS + 1):
-            connection = self._take()
+            connection = await self._take()
             status, headers, payload = await self._on(connection, request, stream)
             if stream and 200 <= status < 300:
                 return status, headers, payload, connection
@@ -398,7 +403,10 @@ class AsyncClient(_BaseClient):
             request = self._redirected(request, status, headers)
         raise self._too_many_redirects(status, headers)
 
-    def _take(self) -> _AsyncConnection:
+    async def _take(self) -> _AsyncConnection:
+        if self._reclaims:
+            await asyncio.sleep(0)  # a stream's end already in hand: its connection is back
+            self._reclaims = [task for task in self._reclaims if not task.done()]
         while self._idle:
             connection = self._idle.pop()
             if connection.usable:
@@ -434,6 +442,26 @@ class AsyncClient(_BaseClient):
                 error.__cause__ = exc
                 raise _Stale(error) from exc
             raise error from exc
+
+    async def _reclaim(self, connection: _AsyncConnection) -> None:
+        """Read the rest of a stream's body (at most _DRAIN_AFTER_DONE bytes, within the
+        client's timeout): at its clean end, the connection is kept alive, else closed."""
+        expire = asyncio.get_event_loop().call_later(self.timeout, connection.close)
+        try:
+            budget = _DRAIN_AFTER_DONE
+            while budget > 0:
+                chunk = await connection.read_chunk()
+                if not chunk:
+                    if connection.length == 0 and len(self._idle) < _IDLE_CONNECTIONS:
+                        self._idle.append(connection)
+                        return
+                    break
+                budget -= len(chunk)
+        except Exception:  # a cut or broken end: the connection is only closed
+            pass
+        finally:
+            expire.cancel()
+        connection.close()
 
     async def _wait(self, result: Any) -> None:
         if inspect.isawaitable(result):
@@ -534,9 +562,14 @@ class AsyncClient(_BaseClient):
             raise self._not_a_stream(content_type, start, whole, request_id)
 
         def release(done: bool) -> None:
-            kept.close()  # a stream's connection is not kept alive
             if stream in self._streams:
                 self._streams.remove(stream)
+            if done and kept.keep_alive:
+                # Only the end of the body follows done: read in the background, never
+                # waited for, it makes the connection the client's again.
+                self._reclaims.append(asyncio.ensure_future(self._reclaim(kept)))
+            else:
+                kept.close()
 
         settings = self._stream_settings(request_id, verb, asked)
         stream = AsyncRunStream(reader.read, release, **settings)
