@@ -2304,6 +2304,10 @@ _TOKEN_CHARS = frozenset(
 # What a request target may carry as is; anything else (space, controls, non-ASCII) is
 # percent-encoded, as browsers do with a Location.
 _TARGET_SAFE = "".join(chr(code) for code in range(33, 127) if chr(code) not in '"<>\\^`{|}')
+# What an id may not contain: it would change the request's path or query.
+_ID_REFUSED = frozenset(" /\\?#%")
+# What an id may contain as is in a path; anything else is percent-encoded.
+_ID_PLAIN = frozenset("-._~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # The clients to give a new lock in a forked child (a WeakSet, made with the first client).
 _FORKED_CLIENTS: Any = None
 # The openai SDK's per-request keywords, accepted by every endpoint method.
@@ -3761,7 +3765,8 @@ class _BaseClient:
     # -- requests ------------------------------------------------------------------------
 
     def _id(self, value: Any, name: str) -> str:
-        return self._urls.quote(_check_id(value, name), safe="")
+        value = _check_id(value, name)
+        return value if _ID_PLAIN.issuperset(value) else self._urls.quote(value, safe="")
 
     def _run_path(self, thread_id: str, run_id: str, tail: str) -> str:
         return "/threads/%s/runs/%s%s" % (
@@ -4532,7 +4537,7 @@ def _check_id(value: Any, name: str) -> str:
             "%s is empty, a dot segment, or too long: %r" % (name, _shorten(value, 40))
         )
     # isprintable() is False for every whitespace but the space, and for control characters.
-    if not value.isprintable() or any(char in value for char in " /\\?#%"):
+    if not value.isprintable() or not _ID_REFUSED.isdisjoint(value):
         raise InvalidIdError(
             "%s must not contain whitespace, control characters or any of / \\ ? # %%: %r"
             % (name, _shorten(value, 40))
