@@ -2697,25 +2697,12 @@ class _Connection:
 
     def _error(self, exc: Exception) -> APIConnectionError:
         netloc = self.origin.netloc
-        if isinstance(exc, (TimeoutError, _socket_timeout())):
-            return APITimeoutError("request to %s timed out" % netloc)
         if isinstance(exc, self._http.HTTPException):
             if isinstance(exc, self._http.IncompleteRead):
                 # It carries the partial body, which may echo a credential.
                 exc.partial, exc.args = b"", ()
-            return APIConnectionError(
-                "invalid or incomplete HTTP response from %s: %s" % (netloc, type(exc).__name__)
-            )
-        if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
-            return APIConnectionError("connection to %s closed: %s" % (netloc, type(exc).__name__))
-        if isinstance(exc, OSError):
-            reason = exc.strerror or type(exc).__name__
-            if type(exc).__name__ == "SSLCertVerificationError":
-                reason = "TLS certificate verification failed: %s" % getattr(
-                    exc, "verify_message", reason
-                )
-            return APIConnectionError("could not talk to %s: %s" % (netloc, reason))
-        return APIConnectionError("request to %s failed: %s" % (netloc, type(exc).__name__))
+            return _invalid_answer(netloc, exc)
+        return _transport_error(netloc, exc)
 
 
 class _TimedReader(RawIOBase):
@@ -2753,6 +2740,29 @@ class _TimedReader(RawIOBase):
         if not self.closed:
             self._sock._decref_socketios()
         super().close()
+
+
+def _invalid_answer(netloc: str, exc: BaseException) -> APIConnectionError:
+    return APIConnectionError(
+        "invalid or incomplete HTTP response from %s: %s" % (netloc, type(exc).__name__)
+    )
+
+
+def _transport_error(netloc: str, exc: BaseException) -> APIConnectionError:
+    """The client's error for what stopped an exchange with ``netloc``: a timeout, a closed
+    connection, a failure to connect or of TLS (the same in both shells)."""
+    if isinstance(exc, (TimeoutError, _socket_timeout())):
+        return APITimeoutError("request to %s timed out" % netloc)
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return APIConnectionError("connection to %s closed: %s" % (netloc, type(exc).__name__))
+    if isinstance(exc, OSError):
+        reason = exc.strerror or type(exc).__name__
+        if type(exc).__name__ == "SSLCertVerificationError":
+            reason = "TLS certificate verification failed: %s" % getattr(
+                exc, "verify_message", reason
+            )
+        return APIConnectionError("could not talk to %s: %s" % (netloc, reason))
+    return APIConnectionError("request to %s failed: %s" % (netloc, type(exc).__name__))
 
 
 def _lower_headers(response: http.client.HTTPResponse) -> Dict[str, str]:
@@ -3047,11 +3057,6 @@ def _is_settled(run: ThreadRun) -> bool:
 
 def _is_event_stream(content_type: Optional[str]) -> bool:
     return (content_type or "").split(";")[0].strip().lower() == "text/event-stream"
-
-
-def _poll_options(call: _Call) -> Dict[str, Any]:
-    # The retrieves of a poll send no body: extra_body was for the request that started it.
-    return {k: v for k, v in call.options.items() if k != "extra_body"}
 
 
 
@@ -3527,6 +3532,19 @@ class _BaseClient:
             return run
 
         return _Call(method, path, body, None, options, read)
+
+    def _polling(
+        self, thread_id: str, run_id: str, interval: Optional[float], timeout: Optional[float]
+    ) -> Tuple[_Poll, _Call]:
+        """A poll's decisions and its retrieve (the deadline is set first, as it starts)."""
+        poll = _Poll(self, interval, timeout)
+        return poll, self._run_call("GET", thread_id, run_id, "", None, {})
+
+    def _retrieve_after(self, call: _Call, thread_id: Optional[str], run: ThreadRun) -> _Call:
+        """The retrieve that polls ``run``, which ``call`` started (in ``thread_id``, or
+        the run's own thread if None). It sends no body: extra_body was for ``call``."""
+        options = {k: v for k, v in call.options.items() if k != "extra_body"}
+        return self._run_call("GET", thread_id or run.thread_id, run.id, "", None, options)
 
     def _created_run(self, headers: Dict[str, str], payload: bytes) -> ThreadRun:
         """The run a POST that makes one answered with."""
@@ -4053,46 +4071,20 @@ class _BaseClient:
 
 
 class Client(_BaseClient):
-    """A client for the Thread Runs endpoints, and the threads and messages around a run
-    (:meth:`create_thread`, :meth:`list_messages`, ...), over the standard library's
-    ``http.client``.
+    """The client for the Thread Runs endpoints, and the threads and messages around a run,
+    over the standard library's ``http.client`` (the README's "Client" is its manual).
 
-    ``api_key`` defaults to ``$OPENAI_API_KEY``; ``base_url`` to ``$OPENAI_BASE_URL``, else
-    ``https://api.openai.com/v1``; ``organization`` and ``project`` to ``$OPENAI_ORG_ID`` and
-    ``$OPENAI_PROJECT_ID``. For a compatible server that authenticates otherwise (an
-    Azure-style ``api-key`` header), pass it in ``default_headers`` and no key is needed;
-    ``default_query`` is added to every request (``{"api-version": "..."}``).
-    ``trust_env=False`` ignores the environment (its variables and proxies).
+    Its settings come from the arguments, else the environment (``OPENAI_API_KEY``,
+    ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``, proxies; ``trust_env=False``
+    ignores it). Every request has a total ``timeout`` and a size cap
+    (``max_response_bytes``); TLS is verified, plain ``http://`` refused beyond loopback
+    unless ``allow_insecure_http=True``, redirects followed within the origin only, and
+    failures retried up to ``max_retries`` times with backoff. ``run_adapter`` reads every
+    run a server sends before it is validated. ``sleep`` and ``clock`` can be replaced.
 
-    Every request has a timeout (``timeout`` seconds in all: connecting, sending and every
-    read). Responses over ``max_response_bytes`` raise :class:`ResponseTooLargeError`. Plain
-    ``http://`` is refused except to a loopback host unless ``allow_insecure_http=True``; TLS
-    is verified (pass ``ssl_context`` to customise). Redirects are followed only within the
-    same origin: no credential ever goes to another host. ``HTTPS_PROXY``/``HTTP_PROXY``/
-    ``NO_PROXY`` are honoured as urllib does.
-
-    Failed requests are retried up to ``max_retries`` times (408, 409, 429, 5xx, connection
-    errors and timeouts) with exponential backoff and jitter, honouring ``Retry-After`` up to
-    60 s (a longer one raises the error). A request that fails on a reused connection before
-    any answer arrived is sent once more on a new one without counting as a retry.
-    ``sleep`` and ``clock`` (monotonic seconds) can be replaced, e.g. in tests.
-
-    One client keeps one HTTP/1.1 connection alive across calls; a forked child opens its own.
-    It can be shared between threads: requests are serialised over that connection by a lock,
-    so for requests in parallel give each thread a client of its own. A stream
-    (:meth:`stream` and the other ``*_stream`` methods) reads over a connection of its own
-    while it is open, so the client's other calls go on meanwhile; read to its end, it hands
-    that connection back to be kept alive. Use the client as a context manager, or call
-    :meth:`close`.
-
-    Every endpoint method also takes the openai SDK's per-request keywords: ``timeout``
-    (seconds), ``extra_headers``, ``extra_query`` and ``extra_body`` (merged into what is sent).
-
-    ``run_adapter`` is called with every run mapping a server returns (a response, each run
-    of a list page, a stream event's run) and returns the mapping to validate instead:
-    ``Client(run_adapter=threadrun.iso_timestamps)`` reads a server that writes ISO-8601
-    timestamps. Without it, the reference type's rules apply as they are. An answer that
-    still cannot be read raises :class:`APIResponseValidationError`, which carries it whole.
+    One client keeps one HTTP/1.1 connection alive, shared between threads under a lock (a
+    forked child opens its own); a stream reads over a connection of its own and hands it
+    back when read to its end. Use it as a context manager, or call :meth:`close`.
     """
 
     # The blocking shell: what _BaseClient decides, sent and read over http.client.
@@ -4194,8 +4186,7 @@ class Client(_BaseClient):
         timeout: Optional[float],
         on_run: Optional[Callable[[ThreadRun], Any]],
     ) -> ThreadRun:
-        poll = _Poll(self, interval, timeout)
-        retrieve = self._run_call("GET", thread_id, run_id, "", None, {})
+        poll, retrieve = self._polling(thread_id, run_id, interval, timeout)
         return self._poll_run(retrieve, poll, on_run, None)
 
     def _then_poll(
@@ -4214,10 +4205,7 @@ class Client(_BaseClient):
             run = self._execute(call, poll.start_deadline)
         except _DeadlineReached as exc:
             raise poll.timed_out() from exc.__cause__
-        retrieve = self._run_call(
-            "GET", thread_id or run.thread_id, run.id, "", None, _poll_options(call)
-        )
-        return self._poll_run(retrieve, poll, on_run, run)
+        return self._poll_run(self._retrieve_after(call, thread_id, run), poll, on_run, run)
 
     def _poll_run(
         self,

@@ -41,10 +41,11 @@ from threadrun import (
     _BaseClient,
     _Call,
     _DeadlineReached,
+    _invalid_answer,
     _is_event_stream,
     _Poll,
-    _poll_options,
     _Stale,
+    _transport_error,
 )
 
 TYPE_CHECKING = False
@@ -284,24 +285,13 @@ class _AsyncConnection:
     def error(self, exc: BaseException) -> APIConnectionError:
         """The client's error for what stopped an exchange (as Client says it)."""
         netloc = self.origin.netloc
-        if isinstance(exc, (asyncio.TimeoutError, TimeoutError, socket.timeout)):
-            return APITimeoutError("request to %s timed out" % netloc)
-        if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
-            return APIConnectionError("connection to %s closed: %s" % (netloc, type(exc).__name__))
-        if isinstance(exc, OSError):
-            reason = exc.strerror or type(exc).__name__
-            if type(exc).__name__ == "SSLCertVerificationError":
-                reason = "TLS certificate verification failed: %s" % getattr(
-                    exc, "verify_message", reason
-                )
-            return APIConnectionError("could not talk to %s: %s" % (netloc, reason))
         if isinstance(exc, (ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)):
+            if type(exc).__name__ == "SSLCertVerificationError":  # a ValueError too
+                return _transport_error(netloc, exc)
             if isinstance(exc, asyncio.IncompleteReadError):
                 exc.partial, exc.args = b"", ()  # it may echo a credential
-            return APIConnectionError(
-                "invalid or incomplete HTTP response from %s: %s" % (netloc, type(exc).__name__)
-            )
-        return APIConnectionError("request to %s failed: %s" % (netloc, type(exc).__name__))
+            return _invalid_answer(netloc, exc)
+        return _transport_error(netloc, exc)
 
 
 async def _within(seconds: float, awaitable: Any) -> Any:
@@ -509,8 +499,7 @@ class AsyncClient(_BaseClient):
         timeout: Optional[float],
         on_run: Optional[Callable[[ThreadRun], Any]],
     ) -> ThreadRun:
-        poll = _Poll(self, interval, timeout)
-        retrieve = self._run_call("GET", thread_id, run_id, "", None, {})
+        poll, retrieve = self._polling(thread_id, run_id, interval, timeout)
         return await self._poll_run(retrieve, poll, on_run, None)
 
     async def _then_poll(  # type: ignore[override]
@@ -526,9 +515,7 @@ class AsyncClient(_BaseClient):
             run = await self._execute(call, poll.start_deadline)
         except _DeadlineReached as exc:
             raise poll.timed_out() from exc.__cause__
-        retrieve = self._run_call(
-            "GET", thread_id or run.thread_id, run.id, "", None, _poll_options(call)
-        )
+        retrieve = self._retrieve_after(call, thread_id, run)
         return await self._poll_run(retrieve, poll, on_run, run)
 
     async def _poll_run(
