@@ -82,21 +82,21 @@ def _request_bytes(request: _Request, host: str, target: str) -> bytes:
 
 def _parse_head(head: bytes) -> Tuple[int, Dict[str, str]]:
     """The status and lower-cased headers of an answer's head; ValueError if malformed."""
-    lines = head.decode("latin-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    code = rest[:3]
-    if not version.startswith("HTTP/1.") or not code.isdigit():
+    status_line, _, block = head.decode("latin-1").partition("\r\n")
+    code = status_line[9:12]
+    if status_line[:7] != "HTTP/1." or status_line[8:9] != " " or not code.isdigit():
         raise ValueError("not an HTTP/1.x status line")
     headers: Dict[str, str] = {}
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip():
-            raise ValueError("a malformed header line")
-        name = name.lower()
-        value = value.strip()
-        headers[name] = headers[name] + ", " + value if name in headers else value
+    for line in block.split("\r\n"):
+        if line:
+            name, colon, value = line.partition(":")
+            if not colon or not name or name[-1] in " \t" or name[0] in " \t":
+                raise ValueError("a malformed header line")
+            name = name.lower()
+            if name in headers:
+                headers[name] += ", " + value.strip()
+            else:
+                headers[name] = value.strip()
     return int(code), headers
 
 
@@ -213,26 +213,26 @@ class _AsyncConnection:
         status, headers = _parse_head(head)
         if status < 200:
             raise ValueError("unexpected informational response %d" % status)
-        self.length = _body_length(headers)
+        self.length = length = _body_length(headers)
         self.keep_alive = _keeps_alive(headers)
         if (stream and 200 <= status < 300) or request.method == "HEAD":
             return status, headers, b""
         if status in (204, 304):
             return status, headers, b""
-        return status, headers, await self._read_body(headers)
+        if length is None:
+            return status, headers, await self._read_undeclared(headers)
+        if length > self.limit:
+            raise ResponseTooLargeError(
+                "response body of %d bytes is over the limit of %d (max_response_bytes)"
+                % (length, self.limit),
+                request_id=headers.get("x-request-id"),
+            )
+        return status, headers, await reader.readexactly(length)
 
-    async def _read_body(self, headers: Dict[str, str]) -> bytes:
-        assert self.reader is not None
-        reader, limit, length = self.reader, self.limit, self.length
-        request_id = headers.get("x-request-id")
-        if length is not None:
-            if length > limit:
-                raise ResponseTooLargeError(
-                    "response body of %d bytes is over the limit of %d (max_response_bytes)"
-                    % (length, limit),
-                    request_id=request_id,
-                )
-            return await reader.readexactly(length)
+    async def _read_undeclared(self, headers: Dict[str, str]) -> bytes:
+        """A body whose length is not declared (chunked, or to the end of the connection),
+        up to the size cap."""
+        limit = self.limit
         chunks = []
         size = 0
         while size <= limit:
@@ -244,7 +244,7 @@ class _AsyncConnection:
         if size > limit:
             raise ResponseTooLargeError(
                 "response body is over the limit of %d bytes (max_response_bytes)" % limit,
-                request_id=request_id,
+                request_id=headers.get("x-request-id"),
             )
         return b"".join(chunks)
 
@@ -294,32 +294,32 @@ class _AsyncConnection:
         return _transport_error(netloc, exc)
 
 
-async def _within(seconds: float, awaitable: Any) -> Any:
-    """``awaitable``, cancelled after ``seconds`` in all: socket.timeout then.
+class _Timer:
+    """Cancels the running task after ``seconds``, unless cancelled first: what
+    asyncio.timeout (3.11+) does, without its cost (5 us a call, a third of what the client
+    adds to a request), and on 3.7-3.10, where wait_for would start a task a call."""
 
-    What asyncio.timeout (3.11+) does, without its cost (5 us a call: a third of what the
-    client adds to a request), and on 3.7-3.10, where wait_for would start a task a call."""
-    task = asyncio.current_task()
-    assert task is not None
-    expired: List[bool] = []
+    __slots__ = ("_task", "_handle", "_expired")
 
-    def expire() -> None:
-        expired.append(True)
-        task.cancel()
+    def __init__(self, seconds: float) -> None:
+        self._task = asyncio.current_task()
+        self._expired = False
+        self._handle = asyncio.get_running_loop().call_later(seconds, self._expire)
 
-    handle = asyncio.get_running_loop().call_later(seconds, expire)
-    try:
-        return await awaitable
-    except asyncio.CancelledError:
-        if not expired:
-            raise
-        uncancel = getattr(task, "uncancel", None)  # 3.11+: the cancel was ours, not a caller's
-        if uncancel is not None and uncancel() > 0:
-            raise  # a caller cancelled the task too
-        # What a blocking socket raises (an OSError): the error's cause, as in Client.
-        raise socket.timeout("timed out") from None
-    finally:
-        handle.cancel()
+    def _expire(self) -> None:
+        self._expired = True
+        assert self._task is not None
+        self._task.cancel()
+
+    def timed_out(self) -> bool:
+        """After a CancelledError: whether this timer caused it (and no caller did)."""
+        if not self._expired:
+            return False
+        uncancel = getattr(self._task, "uncancel", None)  # 3.11+: take our cancel back
+        return uncancel is None or uncancel() == 0
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,7 +409,20 @@ class AsyncClient(_BaseClient):
                 await asyncio.sleep(0)  # a stream's end already in hand: its connection is back
                 self._reclaims = [pair for pair in self._reclaims if not pair[0].done()]
             connection = self._take()
-            status, headers, payload = await self._on(connection, request, stream)
+            reused = connection.writer is not None
+            timer = _Timer(request.timeout)  # one total for the whole exchange
+            try:
+                status, headers, payload = await connection.exchange(request, stream)
+            except BaseException as exc:
+                # Whatever stopped it (a reset, a timeout, a cancelled task), the connection
+                # may hold half an answer or half a request: it must never carry another.
+                connection.close()
+                failure = self._failure(exc, timer, reused, connection)
+                if failure is exc:
+                    raise
+                raise failure from failure.__cause__
+            finally:
+                timer.cancel()
             if stream and 200 <= status < 300:
                 return status, headers, payload, connection
             if connection.keep_alive and len(self._idle) < _IDLE_CONNECTIONS:
@@ -430,28 +443,26 @@ class AsyncClient(_BaseClient):
         return _AsyncConnection(self._origin, self._proxy, self._ssl_context,
                                 self.max_response_bytes)  # fmt: skip
 
-    async def _on(
-        self, connection: _AsyncConnection, request: _Request, stream: bool
-    ) -> Tuple[int, Dict[str, str], bytes]:
-        """One exchange over ``connection``, all within the request's timeout."""
-        reused = connection.writer is not None
-        try:
-            result: Tuple[int, Dict[str, str], bytes] = await _within(
-                request.timeout, connection.exchange(request, stream)
-            )
-            return result
-        except BaseException as exc:
-            # Whatever stopped it (a reset, a timeout, a cancelled task), the connection may
-            # hold half an answer or half a request: it must never carry another one.
-            connection.close()
-            cancelled = isinstance(exc, asyncio.CancelledError)  # an Exception on 3.7
-            if cancelled or isinstance(exc, APIError) or not isinstance(exc, Exception):
-                raise
-            error = connection.error(exc)
-            if reused and not connection.received and not isinstance(error, APITimeoutError):
-                error.__cause__ = exc
-                raise _Stale(error) from exc
-            raise error from exc
+    def _failure(
+        self, exc: BaseException, timer: _Timer, reused: bool, connection: _AsyncConnection
+    ) -> BaseException:
+        """What an exchange that raised ``exc`` raises: ``exc`` itself when it is the
+        client's error or the task's cancellation, else the client's error (or _Stale),
+        caused by ``exc``."""
+        if isinstance(exc, asyncio.CancelledError):  # an Exception on 3.7
+            if not timer.timed_out():
+                return exc
+            # What a blocking socket raises (an OSError): the error's cause, as in Client.
+            exc = socket.timeout("timed out")
+        elif isinstance(exc, APIError) or not isinstance(exc, Exception):
+            return exc
+        error = connection.error(exc)
+        error.__cause__ = exc
+        if reused and not connection.received and not isinstance(error, APITimeoutError):
+            stale = _Stale(error)
+            stale.__cause__ = exc
+            return stale
+        return error
 
     async def _reclaim(self, connection: _AsyncConnection) -> None:
         """Read the rest of a stream's body (at most _DRAIN_AFTER_DONE bytes, within the
@@ -607,25 +618,29 @@ class _BodyReader:
             if left <= wait:
                 wait, passed = max(left, 0.0), True
         netloc = connection.origin.netloc
+        timer = _Timer(wait)
         try:
-            chunk: bytes = await _within(wait, connection.read_chunk())
-            return chunk
-        except socket.timeout as exc:
+            return await connection.read_chunk()
+        except asyncio.CancelledError:
+            if not timer.timed_out():
+                raise
             connection.close()
             if passed:
                 raise APITimeoutError(
                     "the stream from %s passed its deadline (stream_timeout)" % netloc
-                ) from exc
+                ) from socket.timeout("timed out")
             raise APITimeoutError(
                 "the stream from %s sent nothing for %.3g s (timeout: the longest silence "
                 "allowed)" % (netloc, self._silence)
-            ) from exc
+            ) from socket.timeout("timed out")
         except (ValueError, asyncio.IncompleteReadError, ConnectionError) as exc:
             connection.close()
-            error = connection.error(exc)
+            connection.error(exc)  # which also empties what an IncompleteReadError holds
             raise APIConnectionError(
                 "the stream from %s was cut: %s" % (netloc, type(exc).__name__)
-            ) from error.__cause__
+            ) from exc
+        finally:
+            timer.cancel()
 
     async def excerpt(self) -> Tuple[bytes, bool]:
         """The start of a body that is not a stream, and whether it is the whole; the
