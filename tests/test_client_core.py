@@ -198,10 +198,11 @@ class WireTest(unittest.TestCase):
             b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: 1\r\nx-a: 2\r\n\r\n"
         )
         self.assertEqual((status, headers), (200, {"content-length": "3", "x-a": "1, 2"}))
-        self.assertEqual(self.aio._body_length(headers), 3)
-        self.assertIsNone(self.aio._body_length({"transfer-encoding": "chunked"}))
+        self.assertEqual(self.aio._framing(headers), (3, True))
+        self.assertEqual(self.aio._framing({"transfer-encoding": "chunked"}), (None, True))
+        self.assertEqual(self.aio._framing({"connection": "close"}), (None, False))
         for head in (b"SSH-2.0\r\n\r\n", b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n"):
             with self.subTest(head), self.assertRaises(ValueError):
                 self.aio._parse_head(head)
         with self.assertRaises(ValueError):
-            self.aio._body_length({"content-length": "-1"})
+            self.aio._framing({"content-length": "-1"})

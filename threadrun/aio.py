@@ -100,22 +100,19 @@ def _parse_head(head: bytes) -> Tuple[int, Dict[str, str]]:
     return int(code), headers
 
 
-def _body_length(headers: Dict[str, str]) -> Optional[int]:
-    """The declared length of a body (None: chunked, or to the end of the connection)."""
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        return None
+def _framing(headers: Dict[str, str]) -> Tuple[Optional[int], bool]:
+    """How a body ends: its declared length (None: chunked, or at the end of the
+    connection), and whether the connection can carry another request after it."""
     length = headers.get("content-length")
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    closing = "close" in headers.get("connection", "").lower()
+    if chunked:
+        return None, not closing
     if length is None:
-        return None
+        return None, False
     if not length.strip().isdigit():
         raise ValueError("an invalid Content-Length")
-    return int(length)
-
-
-def _keeps_alive(headers: Dict[str, str]) -> bool:
-    if "close" in headers.get("connection", "").lower():
-        return False
-    return "content-length" in headers or "chunked" in headers.get("transfer-encoding", "")
+    return int(length), not closing
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,8 +210,8 @@ class _AsyncConnection:
         status, headers = _parse_head(head)
         if status < 200:
             raise ValueError("unexpected informational response %d" % status)
-        self.length = length = _body_length(headers)
-        self.keep_alive = _keeps_alive(headers)
+        length, keep_alive = _framing(headers)
+        self.length, self.keep_alive = length, keep_alive
         if (stream and 200 <= status < 300) or request.method == "HEAD":
             return status, headers, b""
         if status in (204, 304):
