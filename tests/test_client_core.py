@@ -188,7 +188,8 @@ class WireTest(unittest.TestCase):
     def test_a_request_on_the_wire(self) -> None:
         request = threadrun._Request("POST", "/v1/x", b"{}", {"A": "b"}, 5.0)
         self.assertEqual(
-            self.aio._request_bytes(request, "h:1", "/v1/x"),
+            self.aio._request_bytes(request, "h:1", "/v1/x",
+                                    self.aio._header_lines(request.headers)),
             b"POST /v1/x HTTP/1.1\r\nHost: h:1\r\nAccept-Encoding: identity\r\nA: b\r\n"
             b"Content-Length: 2\r\n\r\n{}",
         )

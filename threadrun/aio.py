@@ -66,17 +66,17 @@ _MAX_HEAD_BYTES = 65536  # an answer's status line and headers
 # --------------------------------------------------------------------------------------------
 
 
-def _request_bytes(request: _Request, host: str, target: str) -> bytes:
-    """A request as it goes on the wire (what http.client would send)."""
-    lines = ["%s %s HTTP/1.1\r\nHost: %s\r\nAccept-Encoding: identity\r\n"
-             % (request.method, target, host)]  # fmt: skip
-    for name, value in request.headers.items():
-        lines.append("%s: %s\r\n" % (name, value))
+def _header_lines(headers: Dict[str, str]) -> str:
+    return "".join(["%s: %s\r\n" % item for item in headers.items()])
+
+
+def _request_bytes(request: _Request, host: str, target: str, header_lines: str) -> bytes:
+    """A request as it goes on the wire (what http.client would send); ``header_lines``
+    are its headers' (_header_lines)."""
     body = request.body
-    if body is not None:
-        lines.append("Content-Length: %d\r\n" % len(body))
-    lines.append("\r\n")
-    head = "".join(lines).encode("latin-1")
+    length = "" if body is None else "Content-Length: %d\r\n" % len(body)
+    head = ("%s %s HTTP/1.1\r\nHost: %s\r\nAccept-Encoding: identity\r\n%s%s\r\n" % (
+        request.method, target, host, header_lines, length)).encode("latin-1")  # fmt: skip
     return head + body if body else head
 
 
@@ -141,6 +141,8 @@ class _AsyncConnection:
         self.received = False  # whether any byte of an answer came
         self.length: Optional[int] = None  # of the body left to read (None: undeclared)
         self.keep_alive = False  # whether the answer lets the connection carry another
+        self._headers_sent: Optional[Dict[str, str]] = None  # and their lines, encoded:
+        self._header_lines = ""
 
     @property
     def usable(self) -> bool:
@@ -203,7 +205,14 @@ class _AsyncConnection:
             await self.connect()
         assert self.reader is not None and self.writer is not None
         self.received = False
-        self.writer.write(_request_bytes(request, self.origin.netloc, target))
+        headers = request.headers
+        if headers is not self._headers_sent:
+            # A GET sends the client's own headers dict, never changed after the client is
+            # made: encoded once per connection, not per request.
+            self._headers_sent, self._header_lines = headers, _header_lines(headers)
+        self.writer.write(
+            _request_bytes(request, self.origin.netloc, target, self._header_lines)
+        )
         reader = self.reader
         head = await reader.readuntil(b"\r\n\r\n")
         self.received = True
