@@ -308,6 +308,9 @@ client
     openai            threadrun  >=   4.0   cpu      SDK cpu / threadrun cpu
     threadrun         floor      <=   1.2   cpu      threadrun cpu / floor cpu
     messages          messages floor  <=  1.2  cpu   list_messages cpu / floor cpu, per page
+client async
+    openai            threadrun  >=   4.0   cpu      AsyncOpenAI cpu / AsyncClient cpu
+    threadrun         floor      <=   1.3   cpu      AsyncClient cpu / asyncio floor cpu
 memory
     threadrun         floor      <=   1.0   bytes    threadrun bytes/run / dict bytes/run
 stream

@@ -1,5 +1,6 @@
 """Per-call cost of Client.retrieve (and of a page of Client.list_messages) against the floor
-of a raw keep-alive http.client GET.
+of a raw keep-alive http.client GET; of AsyncClient.retrieve against a raw asyncio floor; and
+500 concurrent AsyncClient polls on one event loop.
 
     python benchmarks/bench_client.py [--quick] [--calls N] [--rounds R] [--json FILE]
 
@@ -19,6 +20,15 @@ rounds interleaved, medians; each sample a batch of calls, the collector on):
   reference's message shape, a sentence of text each), as dicts.
 - messages floor: the same raw connection's ``GET`` of that page and ``json.loads(body)["data"]``.
 
+The async table, on the same server: ``AsyncClient.retrieve`` against a floor of one kept-alive
+``asyncio.open_connection``: write the same GET, read the head and the Content-Length body,
+``json.loads``, ``ThreadRun.from_dict``; and the official SDK's ``AsyncOpenAI`` when ``openai``
+is importable (run this script with benchmarks/.venv's python). Each call of each row is one
+``loop.run_until_complete`` on the same loop, a cost all rows share. Then 500 runs, each
+``queued`` then ``in_progress`` then ``completed``, polled concurrently by one AsyncClient
+(``asyncio.gather`` of 500 ``poll``, interval 0.05 s): their wall time, the connections the
+server saw, and the memory per poll (tracemalloc's peak over the gather, divided by 500).
+
 Wall time per call (``time.perf_counter``) includes the server's answer; client-process CPU
 time per call (``time.process_time``) is what the client itself costs, and what the target
 (``_common.TARGETS``, "client: threadrun cpu / floor cpu") is judged on, here and in run.py.
@@ -27,6 +37,7 @@ time per call (``time.process_time``) is what the client itself costs, and what 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -178,6 +189,128 @@ def make_candidates(info: Dict[str, Any]) -> Tuple[List[Candidate], Closer]:
     ], close
 
 
+def make_async_candidates(info: Dict[str, Any]) -> Tuple[List[Candidate], Closer]:
+    """AsyncClient, the raw asyncio floor and (if importable) AsyncOpenAI, on one loop."""
+    from threadrun.aio import AsyncClient
+
+    loop = asyncio.new_event_loop()
+    run = loop.run_until_complete
+    client = AsyncClient(api_key=API_KEY, base_url=info["base_url"], max_retries=0)
+    thread_id, run_id = info["thread_id"], info["run_id"]
+    path = "/v1/threads/%s/runs/%s" % (thread_id, run_id)
+    head = ["GET %s HTTP/1.1" % path, "Host: 127.0.0.1:%d" % info["port"],
+            "Accept: application/json", "OpenAI-Beta: assistants=v2",
+            "User-Agent: threadrun/%s" % threadrun.__version__,
+            "Authorization: Bearer " + API_KEY]  # fmt: skip
+    request = ("\r\n".join(head) + "\r\n\r\n").encode()
+    reader, writer = run(asyncio.open_connection("127.0.0.1", info["port"]))
+    loads, from_dict = json.loads, ThreadRun.from_dict
+
+    async def raw_get() -> Any:
+        writer.write(request)
+        answer = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in answer.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return from_dict(loads(await reader.readexactly(length)))
+
+    candidates = [
+        Candidate("threadrun", "threadrun: AsyncClient.retrieve",
+                  lambda: run(client.retrieve(thread_id, run_id))),
+        Candidate("floor", "floor: asyncio streams + json.loads + from_dict",
+                  lambda: run(raw_get())),
+    ]  # fmt: skip
+    sdk: Any = None
+    try:
+        import openai
+    except ImportError:
+        candidates.append(Candidate("openai", "openai: AsyncOpenAI (not installed)", None))
+    else:
+        sdk = openai.AsyncOpenAI(api_key=API_KEY, base_url=info["base_url"], max_retries=0)
+        runs = sdk.beta.threads.runs
+        candidates.append(Candidate(
+            "openai", "openai: AsyncOpenAI runs.retrieve",
+            lambda: run(runs.retrieve(run_id, thread_id=thread_id)),
+        ))  # fmt: skip
+
+    def close() -> None:
+        run(client.close())
+        if sdk is not None:
+            run(sdk.close())
+        writer.close()
+        loop.close()
+
+    return candidates, close
+
+
+def measure_async_client(rounds: int, number: int) -> Tuple[List[Candidate], Dict[str, Timing],
+                                                             Dict[str, str]]:  # fmt: skip
+    server = ServerProcess()
+    close: Optional[Closer] = None
+    try:
+        candidates, close = make_async_candidates(server.info)
+        live, errors = _common.runnable(candidates)
+        results = {}
+        for candidate in live:  # warm up
+            for _ in range(max(50, number // 5)):
+                results[candidate.key] = candidate.func()  # type: ignore[misc]
+        if results["threadrun"] != results["floor"]:
+            raise RuntimeError("AsyncClient and its floor disagree: %r" % (results,))
+        timings = _common.measure_calls(live, number, rounds)
+    finally:
+        if close is not None:
+            close()
+        server.stop()
+    return candidates, timings, errors
+
+
+def concurrent_polls(count: int) -> Dict[str, Any]:
+    """``count`` runs polled at once by one AsyncClient on one loop, against a fake server in
+    another process: wall time, connections, memory per poll."""
+    import time
+    import tracemalloc
+
+    from threadrun.aio import AsyncClient
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "threadrun.testing", "--port", "0"],
+        stdout=subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        base_url = ""
+        while not base_url:
+            line = proc.stdout.readline().decode()
+            if not line:
+                raise RuntimeError("the fake server did not start")
+            base_url = next((word for word in line.split() if word.startswith("http://")), "")
+        base_url = base_url.rstrip(".,")
+
+        async def scenario() -> Dict[str, Any]:
+            async with AsyncClient(api_key=API_KEY, base_url=base_url) as client:
+                thread = await client.create_thread()
+                runs = [await client.create(thread["id"], "asst_bench") for _ in range(count)]
+                tracemalloc.start()
+                wall = time.perf_counter()
+                polled = await asyncio.gather(
+                    *(client.poll(thread["id"], run.id, interval=0.05) for run in runs)
+                )
+                wall = time.perf_counter() - wall
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+                done = sum(1 for run in polled if run.is_terminal)
+                return {"polls": count, "completed": done, "wall_seconds": wall,
+                        "peak_bytes_per_poll": peak / count}  # fmt: skip
+
+        return asyncio.run(scenario())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 def measure_client(
     rounds: int, number: int, more: Optional[MoreCandidates] = None
 ) -> Tuple[List[Candidate], Dict[str, Timing], Dict[str, str], Dict[str, Any]]:
@@ -260,7 +393,17 @@ def main(argv: Any = None) -> int:
         % (stats.get("requests"), stats.get("connections_opened"), stats.get("errors"))
     )
     judged = _common.judge("client", candidates, _common.measures(timings))
+    async_rows, async_timings, async_errors = measure_async_client(rounds, number)
+    print_client_table(
+        async_rows, async_timings, async_errors, "floor",
+        "AsyncClient: median of %d rounds x %d calls (one run_until_complete a call)"
+        % (rounds, number),
+    )  # fmt: skip
+    judged += _common.judge("client async", async_rows, _common.measures(async_timings))
     _common.print_targets(judged)
+    polls = concurrent_polls(500)
+    print("%(polls)d concurrent polls on one loop: %(completed)d completed in "
+          "%(wall_seconds).2f s; peak memory %(peak_bytes_per_poll).0f bytes per poll" % polls)
     if args.json:
         report = {
             "python": platform.python_version(),
@@ -272,6 +415,8 @@ def main(argv: Any = None) -> int:
                 for target, value in judged
             ],
             "server": stats,
+            "async_median_seconds_per_call": {k: t._asdict() for k, t in async_timings.items()},
+            "concurrent_polls": polls,
         }
         with open(args.json, "w") as file:
             json.dump(report, file, indent=2)

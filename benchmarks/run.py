@@ -350,6 +350,31 @@ def bench_client_table(suite: Suite) -> None:
     }
 
 
+def bench_client_async_table(suite: Suite) -> None:
+    """AsyncClient against its asyncio floor and AsyncOpenAI, then 500 concurrent polls."""
+    rounds = 5 if suite.quick else 15
+    number = 200 if suite.quick else 1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the SDK flags the Assistants API deprecated
+        rows, timings, errors = bench_client.measure_async_client(rounds, number)
+    bench_client.print_client_table(
+        rows, timings, errors, "floor",
+        "client async: GET one run with AsyncClient over loopback keep-alive (bench_client.py's "
+        "server, in its own process); median of %d rounds x %d calls" % (rounds, number),
+    )  # fmt: skip
+    suite.judge("client async", rows, measures(timings))
+    polls = bench_client.concurrent_polls(500)
+    print("    * %(polls)d concurrent polls on one loop: %(completed)d completed in "
+          "%(wall_seconds).2f s; peak memory %(peak_bytes_per_poll).0f bytes per poll" % polls)
+    suite.results["client async"] = {
+        "wall_seconds": {key: t.wall for key, t in timings.items()},
+        "cpu_seconds": {key: t.cpu for key, t in timings.items()},
+        "rounds": rounds,
+        "calls_per_round": number,
+        "concurrent_polls": polls,
+    }
+
+
 def bench_stream_tables(suite: Suite) -> None:
     """bench_stream.py's tables: a recorded stream of 10,000+ events parsed (64 KiB reads, and
     one event per read) against the floor and the SDK, memory over a long stream, and the
@@ -640,6 +665,7 @@ BENCHMARKS: Dict[str, Callable[[Suite], None]] = {  # in the order they run
     "to_json": functools.partial(parse_table, "to_json"),
     "import": bench_import,
     "client": bench_client_table,
+    "client_async": bench_client_async_table,
     "memory": bench_memory,
     "stream": bench_stream_tables,
     "footprint": bench_footprint,

@@ -247,7 +247,12 @@ def isolated_name(name: str) -> bool:
 
 
 class EnvTest(unittest.TestCase):
-    """Runs every test with no OPENAI_* or *_proxy variable set; restores them afterwards."""
+    """Runs every test with no OPENAI_* or *_proxy variable set; restores them afterwards.
+
+    ``shell`` is the client ``raw_client`` makes: "sync", a Client; "async", an AsyncClient
+    driven as one (tests/shells.py)."""
+
+    shell = "sync"
 
     def setUp(self) -> None:
         saved = {k: v for k, v in os.environ.items() if isolated_name(k)}
@@ -285,7 +290,12 @@ class EnvTest(unittest.TestCase):
         kwargs.setdefault("api_key", KEY)
         kwargs.setdefault("sleep", self.clock.sleep)
         kwargs.setdefault("clock", self.clock)
-        client = threadrun.Client(base_url=base_url, **kwargs)
+        if self.shell == "async":
+            from tests.shells import SyncOverAsync
+
+            client: Any = SyncOverAsync(base_url=base_url, **kwargs)
+        else:
+            client = threadrun.Client(base_url=base_url, **kwargs)
         self.addCleanup(client.close)
         return client
 

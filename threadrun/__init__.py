@@ -36,6 +36,23 @@ Errors::
                +-- PollTimeoutError (TimeoutError)  a poll's deadline passed: .run, last run seen
 
 The client errors carry the official SDK's names, so ``except`` clauses port unchanged.
+
+Contents, section by section (each opens with a banner comment)::
+
+    Imports
+    Constants              RunStatus
+    Errors                 the tree above
+    Model                  ThreadRun, ToolCall
+    Parsing                the reference (slow) path, error messages, JSON decoding
+    Messages               message_text
+    Adapters               iso_timestamps, millisecond_timestamps, metadata_as_text, lenient
+    Streaming              RunStream, RunEvent, _EventDecoder (bytes in, events out)
+    Client: defaults and limits
+    Transport              _Origin, _Proxy, _Request, _Connection (http.client)
+    Retries, redirects, deadlines   _RetryPolicy, _Attempts, _Poll, _redirect: decisions only
+    The client's core      _BaseClient: endpoints as _Call data, answers read, no I/O
+    Client                 the blocking shell (threadrun/aio.py's AsyncClient is the other)
+    Helpers                error bodies, argument checks
 """
 
 from __future__ import annotations
@@ -108,6 +125,7 @@ if TYPE_CHECKING:  # pragma: no cover
         NamedTuple,
         NoReturn,
         Optional,
+        Set,
         Tuple,
         TypeVar,
         Union,
@@ -1718,20 +1736,25 @@ class RunStream:
         """
         for event, data in self._iterator:
             if event == "thread.message.delta":
-                try:
-                    text = _delta_text(data)
-                except ThreadRunError:
-                    text = None
-                if text is None:
-                    # Raised here, outside the handler, so that the error does not keep the
-                    # unredacted one as its context.
-                    error = self._delta_error(data)
-                    self.close()
-                    self._failure = error
-                    raise error
+                text = self._checked_delta_text(data)
                 if text:
                     yield text
         self._check_done()
+
+    def _checked_delta_text(self, data: Any) -> str:
+        """The text of a delta event's data; a malformed one closes the stream and raises."""
+        try:
+            text = _delta_text(data)
+        except ThreadRunError:
+            text = None
+        if text is None:
+            # Raised here, outside the handler, so that the error does not keep the
+            # unredacted one as its context.
+            error = self._delta_error(data)
+            self.close()
+            self._failure = error
+            raise error
+        return text
 
     def close(self) -> None:
         """Stop reading and release the connection (never reused: the body is unread).
@@ -1751,10 +1774,7 @@ class RunStream:
         return "<threadrun.RunStream %s run=%s>" % (state, None if run is None else run.id)
 
     def _events(self) -> Generator[RunEvent, None, None]:
-        decoder = self._decoder
         read_chunk = self._read_chunk
-        scan = _DECODER.scan_value
-        messages: Dict[Any, List[Any]] = self._messages  # looked up by what a delta names
         try:
             while True:
                 try:
@@ -1765,62 +1785,73 @@ class RunStream:
                     if isinstance(exc, APIError):
                         self._tagged(exc)
                     raise
-                if not chunk:
-                    if decoder.done_pending():
-                        self._finish()
-                        return
-                    raise self._tagged(
-                        APIConnectionError(
-                            "the stream ended before its done event: the connection was "
-                            "closed or cut"
-                        )
-                    )
-                for name, data, event_id in decoder.feed(chunk):
-                    if name == "done" or data == "[DONE]":
-                        self._finish()
-                        return
-                    # The JSON scanner reads a value from the first character; anything
-                    # else (whitespace around it, errors) takes the slow path.
-                    try:
-                        value, end = scan(data, 0)
-                    except (StopIteration, ValueError, RecursionError):
-                        end = -1
-                    if end != len(data) or name == "error":
-                        value = self._slow_data(name, data)
-                    if name[:11] == "thread.run.":
-                        if (
-                            name.find(".", 11) < 0
-                            and type(value) is dict
-                            and value.get("object") == "thread.run"
-                        ):
-                            value = self._run_event(name, value)
-                    elif name == "thread.message.delta":
-                        # Kept for .messages, applied only when it is read: a delta costs
-                        # one append here.
-                        entry = messages.get(value.get("id")) if type(value) is dict else None
-                        if entry is None:
-                            entry = self._new_message(value)
-                        if entry is not None:
-                            pending = entry[1]
-                            pending.append(value)
-                            if len(pending) >= _PENDING_DELTAS:
-                                _apply_deltas(entry)  # a long message: its text, not its deltas
-                    elif name[:15] == "thread.message.":
-                        self._message_event(name, value)
-                    elif name == "thread.created" and self._thread_id is None:
-                        thread_id = value.get("id") if type(value) is dict else None
-                        if isinstance(thread_id, str):
-                            self._thread_id = thread_id
-                    self.last_event_id = event_id
-                    yield _new_tuple(RunEvent, (name, value))
-                if decoder.failure is not None:
-                    raise self._tagged(decoder.failure)
+                yield from self._chunk_events(chunk)
+                if self._done:
+                    return
         except Exception as exc:
             if not self._closed:
                 self._failure = exc  # raised again by until_done()
             raise
         finally:
             self._release_once(False)
+
+    def _chunk_events(self, chunk: bytes) -> Generator[RunEvent, None, None]:
+        """The events of the next bytes of the body (b"": its end), without I/O: the
+        shells' read loops (this class's, and threadrun.aio's) feed it what they read. The
+        done event ends the stream (``_done``); an end before it, or an invalid event,
+        raises."""
+        decoder = self._decoder
+        if not chunk:
+            if decoder.done_pending():
+                self._finish()
+                return
+            raise self._tagged(
+                APIConnectionError(
+                    "the stream ended before its done event: the connection was closed or cut"
+                )
+            )
+        scan = _DECODER.scan_value
+        messages: Dict[Any, List[Any]] = self._messages  # looked up by what a delta names
+        for name, data, event_id in decoder.feed(chunk):
+            if name == "done" or data == "[DONE]":
+                self._finish()
+                return
+            # The JSON scanner reads a value from the first character; anything else
+            # (whitespace around it, errors) takes the slow path.
+            try:
+                value, end = scan(data, 0)
+            except (StopIteration, ValueError, RecursionError):
+                end = -1
+            if end != len(data) or name == "error":
+                value = self._slow_data(name, data)
+            if name[:11] == "thread.run.":
+                if (
+                    name.find(".", 11) < 0
+                    and type(value) is dict
+                    and value.get("object") == "thread.run"
+                ):
+                    value = self._run_event(name, value)
+            elif name == "thread.message.delta":
+                # Kept for .messages, applied only when it is read: a delta costs one
+                # append here.
+                entry = messages.get(value.get("id")) if type(value) is dict else None
+                if entry is None:
+                    entry = self._new_message(value)
+                if entry is not None:
+                    pending = entry[1]
+                    pending.append(value)
+                    if len(pending) >= _PENDING_DELTAS:
+                        _apply_deltas(entry)  # a long message: its text, not its deltas
+            elif name[:15] == "thread.message.":
+                self._message_event(name, value)
+            elif name == "thread.created" and self._thread_id is None:
+                thread_id = value.get("id") if type(value) is dict else None
+                if isinstance(thread_id, str):
+                    self._thread_id = thread_id
+            self.last_event_id = event_id
+            yield _new_tuple(RunEvent, (name, value))
+        if decoder.failure is not None:
+            raise self._tagged(decoder.failure)
 
     def _run_event(self, name: str, data: Dict[str, Any]) -> ThreadRun:
         """The run of a run event, once it is known to be the one asked for."""
@@ -2285,7 +2316,7 @@ class _EventDecoder:
 
 
 # --------------------------------------------------------------------------------------------
-# Client
+# Client: defaults and limits
 # --------------------------------------------------------------------------------------------
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -2309,6 +2340,10 @@ _TOKEN_CHARS = frozenset(
 # What a request target may carry as is; anything else (space, controls, non-ASCII) is
 # percent-encoded, as browsers do with a Location.
 _TARGET_SAFE = "".join(chr(code) for code in range(33, 127) if chr(code) not in '"<>\\^`{|}')
+# What an id may not contain: it would change the request's path or query.
+_ID_REFUSED = frozenset(" /\\?#%")
+# What an id may contain as is in a path; anything else is percent-encoded.
+_ID_PLAIN = frozenset("-._~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # The clients to give a new lock in a forked child (a WeakSet, made with the first client).
 _FORKED_CLIENTS: Any = None
 # The openai SDK's per-request keywords, accepted by every endpoint method.
@@ -2319,6 +2354,11 @@ _STREAM_READ_SIZE = 65536  # at most this much of a stream's body per read: what
 _DRAIN_AFTER_DONE = 65536
 _EXCERPT_BYTES = 1024  # of an answer that is not what was asked for, read to quote its start
 _FOREVER = float("inf")
+
+
+# --------------------------------------------------------------------------------------------
+# Transport: where a request goes, and one blocking HTTP/1.1 connection (http.client)
+# --------------------------------------------------------------------------------------------
 
 
 class _Origin:
@@ -2693,25 +2733,12 @@ class _Connection:
 
     def _error(self, exc: Exception) -> APIConnectionError:
         netloc = self.origin.netloc
-        if isinstance(exc, (TimeoutError, _socket_timeout())):
-            return APITimeoutError("request to %s timed out" % netloc)
         if isinstance(exc, self._http.HTTPException):
             if isinstance(exc, self._http.IncompleteRead):
                 # It carries the partial body, which may echo a credential.
                 exc.partial, exc.args = b"", ()
-            return APIConnectionError(
-                "invalid or incomplete HTTP response from %s: %s" % (netloc, type(exc).__name__)
-            )
-        if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
-            return APIConnectionError("connection to %s closed: %s" % (netloc, type(exc).__name__))
-        if isinstance(exc, OSError):
-            reason = exc.strerror or type(exc).__name__
-            if type(exc).__name__ == "SSLCertVerificationError":
-                reason = "TLS certificate verification failed: %s" % getattr(
-                    exc, "verify_message", reason
-                )
-            return APIConnectionError("could not talk to %s: %s" % (netloc, reason))
-        return APIConnectionError("request to %s failed: %s" % (netloc, type(exc).__name__))
+            return _invalid_answer(netloc, exc)
+        return _transport_error(netloc, exc)
 
 
 class _TimedReader(RawIOBase):
@@ -2751,6 +2778,29 @@ class _TimedReader(RawIOBase):
         super().close()
 
 
+def _invalid_answer(netloc: str, exc: BaseException) -> APIConnectionError:
+    return APIConnectionError(
+        "invalid or incomplete HTTP response from %s: %s" % (netloc, type(exc).__name__)
+    )
+
+
+def _transport_error(netloc: str, exc: BaseException) -> APIConnectionError:
+    """The client's error for what stopped an exchange with ``netloc``: a timeout, a closed
+    connection, a failure to connect or of TLS (the same in both shells)."""
+    if isinstance(exc, (TimeoutError, _socket_timeout())):
+        return APITimeoutError("request to %s timed out" % netloc)
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return APIConnectionError("connection to %s closed: %s" % (netloc, type(exc).__name__))
+    if isinstance(exc, OSError):
+        reason = exc.strerror or type(exc).__name__
+        if type(exc).__name__ == "SSLCertVerificationError":
+            reason = "TLS certificate verification failed: %s" % getattr(
+                exc, "verify_message", reason
+            )
+        return APIConnectionError("could not talk to %s: %s" % (netloc, reason))
+    return APIConnectionError("request to %s failed: %s" % (netloc, type(exc).__name__))
+
+
 def _lower_headers(response: http.client.HTTPResponse) -> Dict[str, str]:
     return {name.lower(): value for name, value in response.getheaders()}
 
@@ -2770,6 +2820,56 @@ def _tunnel_status(exc: OSError) -> Optional[int]:
         return None
     code = text[len(prefix):].split(" ", 1)[0]
     return int(code) if code.isdigit() else None
+
+
+# --------------------------------------------------------------------------------------------
+# Retries, redirects, deadlines: the rules, and the loops' decisions, without I/O
+# --------------------------------------------------------------------------------------------
+
+
+def _should_retry(status: int, headers: Dict[str, str]) -> bool:
+    should = headers.get("x-should-retry", "").strip().lower()
+    if should == "true":
+        return True
+    if should == "false":
+        return False
+    return status in _RETRY_STATUSES or status >= 500
+
+
+def _retry_after(headers: Dict[str, str]) -> Optional[float]:
+    """The wait the server asks for, in seconds; None if it asks for none that makes sense."""
+    delay: Optional[float] = None
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            delay = float(value) / 1000
+        except ValueError:
+            delay = None
+    value = headers.get("retry-after")
+    if delay is None and value is not None:
+        try:
+            delay = float(value)
+        except ValueError:
+            import email.utils
+
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+                delay = when.timestamp() - time.time()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                delay = None
+    if delay is None or delay != delay or delay < 0:
+        return None
+    return delay
+
+
+def _poll_after(headers: Dict[str, str]) -> float:
+    try:
+        milliseconds = float(headers.get("openai-poll-after-ms", ""))
+    except ValueError:
+        return 1.0
+    if milliseconds != milliseconds or not 0 <= milliseconds <= 60_000:
+        return 1.0
+    return milliseconds / 1000
 
 
 class _RetryPolicy:
@@ -2843,47 +2943,172 @@ def _redirect(
     return _Request(request.method, target, request.body, request.headers, request.timeout)
 
 
-class Client:
-    """A client for the Thread Runs endpoints, and the threads and messages around a run
-    (:meth:`create_thread`, :meth:`list_messages`, ...), over the standard library's
-    ``http.client``.
+class _Call:
+    """One endpoint's request as data: method, path, body, query, the per-request options,
+    and ``read``, which makes a 2xx answer (headers, body) what the endpoint returns (None
+    for a stream, whose body is read as events)."""
 
-    ``api_key`` defaults to ``$OPENAI_API_KEY``; ``base_url`` to ``$OPENAI_BASE_URL``, else
-    ``https://api.openai.com/v1``; ``organization`` and ``project`` to ``$OPENAI_ORG_ID`` and
-    ``$OPENAI_PROJECT_ID``. For a compatible server that authenticates otherwise (an
-    Azure-style ``api-key`` header), pass it in ``default_headers`` and no key is needed;
-    ``default_query`` is added to every request (``{"api-version": "..."}``).
-    ``trust_env=False`` ignores the environment (its variables and proxies).
+    __slots__ = ("method", "path", "body", "query", "options", "read")
 
-    Every request has a timeout (``timeout`` seconds in all: connecting, sending and every
-    read). Responses over ``max_response_bytes`` raise :class:`ResponseTooLargeError`. Plain
-    ``http://`` is refused except to a loopback host unless ``allow_insecure_http=True``; TLS
-    is verified (pass ``ssl_context`` to customise). Redirects are followed only within the
-    same origin: no credential ever goes to another host. ``HTTPS_PROXY``/``HTTP_PROXY``/
-    ``NO_PROXY`` are honoured as urllib does.
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        body: Optional[Dict[str, Any]],
+        query: Optional[List[Tuple[str, str]]],
+        options: Dict[str, Any],
+        read: Optional[Callable[[Dict[str, str], bytes], Any]],
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.body = body
+        self.query = query
+        self.options = options
+        self.read = read
 
-    Failed requests are retried up to ``max_retries`` times (408, 409, 429, 5xx, connection
-    errors and timeouts) with exponential backoff and jitter, honouring ``Retry-After`` up to
-    60 s (a longer one raises the error). A request that fails on a reused connection before
-    any answer arrived is sent once more on a new one without counting as a retry.
-    ``sleep`` and ``clock`` (monotonic seconds) can be replaced, e.g. in tests.
 
-    One client keeps one HTTP/1.1 connection alive across calls; a forked child opens its own.
-    It can be shared between threads: requests are serialised over that connection by a lock,
-    so for requests in parallel give each thread a client of its own. A stream
-    (:meth:`stream` and the other ``*_stream`` methods) reads over a connection of its own
-    while it is open, so the client's other calls go on meanwhile; read to its end, it hands
-    that connection back to be kept alive. Use the client as a context manager, or call
-    :meth:`close`.
+class _Attempts:
+    """The retry loop's decisions for one request (no sockets involved): how long each
+    attempt may take within the deadline, and after a failure, what to raise or how long to
+    wait before the next attempt."""
 
-    Every endpoint method also takes the openai SDK's per-request keywords: ``timeout``
-    (seconds), ``extra_headers``, ``extra_query`` and ``extra_body`` (merged into what is sent).
+    def __init__(
+        self, client: _BaseClient, request: _Request, deadline: Optional[float], stream: bool
+    ) -> None:
+        self._client = client
+        self._request = request
+        self._timeout = request.timeout
+        self._deadline = deadline
+        self._stream = stream
+        self._retries = 0
+        self._resent = False
+        self._clipped = False
 
-    ``run_adapter`` is called with every run mapping a server returns (a response, each run
-    of a list page, a stream event's run) and returns the mapping to validate instead:
-    ``Client(run_adapter=threadrun.iso_timestamps)`` reads a server that writes ISO-8601
-    timestamps. Without it, the reference type's rules apply as they are. An answer that
-    still cannot be read raises :class:`APIResponseValidationError`, which carries it whole.
+    def begin(self) -> Optional[float]:
+        """Before an attempt: the request's timeout, cut to what is left before the deadline
+        (:class:`_DeadlineReached` if nothing is); returns, for a stream, the
+        time.monotonic() its body must end by (infinity: no limit), else None."""
+        deadline = self._deadline
+        self._clipped = False
+        if deadline is not None:
+            remaining = deadline - self._client._clock()
+            if remaining <= 0:
+                raise _DeadlineReached()
+            if remaining < self._timeout:
+                self._request.timeout, self._clipped = remaining, True
+        if not self._stream:
+            return None
+        if deadline is None:
+            return _FOREVER
+        return time.monotonic() + (deadline - self._client._clock())
+
+    def stale(self, stale: _Stale) -> None:
+        """A reused connection failed before the server read the request: it is sent again
+        on a new connection without counting a retry, once per call (a second time goes to
+        the retry rules)."""
+        if self._resent:
+            raise stale.error from stale.error.__cause__
+        self._resent = True
+
+    def failed(self, error: APIConnectionError) -> float:
+        """The wait before the next attempt after a connection error, or the error raised."""
+        if self._clipped and isinstance(error, APITimeoutError):
+            raise _DeadlineReached() from error
+        delay = self._client._retry.after_error(self._retries, error)
+        if delay is None:
+            raise error
+        return self._wait(delay, error)
+
+    def answered(self, status: int, headers: Dict[str, str], payload: bytes) -> float:
+        """The wait before the next attempt after an error status, or its error raised."""
+        client = self._client
+        cause = client._status_error(status, headers, payload, self._request.target)
+        delay = client._retry.after_status(self._retries, status, headers)
+        if delay is None:
+            raise cause
+        return self._wait(delay, cause)
+
+    def _wait(self, delay: float, cause: APIError) -> float:
+        if self._deadline is not None and delay >= self._deadline - self._client._clock():
+            raise _DeadlineReached() from cause
+        self._retries += 1
+        return delay
+
+
+class _Poll:
+    """The poll loop's decisions (no sockets involved): the deadline of each retrieve, and
+    after each run, whether to return it, wait (how long), or raise PollTimeoutError."""
+
+    def __init__(
+        self, client: _BaseClient, interval: Optional[float], timeout: Optional[float]
+    ) -> None:
+        self._client = client
+        self._interval = interval
+        self._timeout = timeout
+        self._deadline = client._deadline(timeout, interval)
+        self._last: Optional[ThreadRun] = None
+        self._check_once = False
+
+    @property
+    def start_deadline(self) -> Optional[float]:
+        """The deadline of the request that starts a ``*_and_poll`` run; one already passed
+        still lets it through ("timeout <= 0 checks once")."""
+        return self._deadline if self._deadline > self._client._clock() else None
+
+    def begin(self, started: Optional[ThreadRun]) -> Optional[ThreadRun]:
+        """Before the first retrieve: the run to return at once, else None. ``started`` is
+        the run a create or submit answered with (None for a plain poll): when the deadline
+        has passed, it is the one check."""
+        self._last = started
+        self._check_once = self._deadline <= self._client._clock()
+        if self._check_once and started is not None:
+            if _is_settled(started):
+                return started
+            raise self.timed_out()
+        return None
+
+    @property
+    def request_deadline(self) -> Optional[float]:
+        return None if self._check_once else self._deadline
+
+    def timed_out(self) -> PollTimeoutError:
+        return self._client._poll_timeout(self._last, self._timeout)
+
+    def after(self, run: ThreadRun, headers: Dict[str, str]) -> Optional[float]:
+        """After a retrieve: None to return ``run``, else the wait before the next one."""
+        self._last = run
+        if _is_settled(run):
+            return None
+        delay = self._interval if self._interval is not None else _poll_after(headers)
+        if self._check_once or delay >= self._deadline - self._client._clock():
+            # The next check could not start before the deadline: say so now.
+            raise self.timed_out()
+        return delay
+
+
+def _is_settled(run: ThreadRun) -> bool:
+    """Whether polling stops at the run: terminal, or waiting for the caller."""
+    return run.status in _TERMINAL or run.status == RunStatus.REQUIRES_ACTION
+
+
+def _is_event_stream(content_type: Optional[str]) -> bool:
+    return (content_type or "").split(";")[0].strip().lower() == "text/event-stream"
+
+
+
+# --------------------------------------------------------------------------------------------
+# The client's core: configuration, endpoints as requests, answers read; no I/O
+# --------------------------------------------------------------------------------------------
+
+
+class _BaseClient:
+    """What a client does without I/O: its configuration, the endpoints as requests to
+    send (:class:`_Call`), and the reading of answers (runs, pages, objects, errors, all
+    scrubbed of credentials). The shells, :class:`Client` (blocking) and ``AsyncClient``
+    (asyncio, in threadrun/aio.py), send and receive: ``_execute``, ``_pages``, ``_poll``,
+    ``_then_poll`` and ``_stream_request`` are theirs, each a few lines over the decisions
+    of :class:`_Attempts`, :class:`_Poll` and the methods here. An endpoint method returns
+    what its shell's method returns: a value in Client, an awaitable in AsyncClient.
     """
 
     def __init__(
@@ -2907,7 +3132,6 @@ class Client:
     ) -> None:
         # The network modules are imported here, not at module import, so that a program
         # that only parses runs never pays for them.
-        import threading
         import urllib.parse
 
         self._urls = urllib.parse
@@ -2994,18 +3218,57 @@ class Client:
             headers["Proxy-Authorization"] = proxy.authorization
         self._headers = headers
         self._origin = origin
-        self._lock = threading.Lock()
-        _track_for_fork(self)
-        import weakref
+        self._start_transport(origin, proxy, ssl_context)
 
-        self._streams: weakref.WeakSet[RunStream] = weakref.WeakSet()  # open ones, to close
-        self._connection = _Connection(origin, proxy, ssl_context, max_response_bytes)
+    if TYPE_CHECKING:  # pragma: no cover
+        # What a shell defines; its endpoint methods return what these return.
+
+        def _start_transport(
+            self, origin: _Origin, proxy: Optional[_Proxy], ssl_context: Optional[ssl.SSLContext]
+        ) -> None: ...
+
+        def _execute(self, call: _Call, deadline: Optional[float] = None) -> ThreadRun: ...
+
+        def _execute_object(self, call: _Call) -> Dict[str, Any]: ...
+
+        def _pages(
+            self, path: str, query: List[Tuple[str, str]], options: Dict[str, Any], kind: str
+        ) -> Iterator[Any]: ...
+
+        def _poll(
+            self,
+            thread_id: str,
+            run_id: str,
+            interval: Optional[float],
+            timeout: Optional[float],
+            on_run: Optional[Callable[[ThreadRun], Any]],
+        ) -> ThreadRun: ...
+
+        def _then_poll(
+            self,
+            call: _Call,
+            thread_id: Optional[str],
+            interval: Optional[float],
+            timeout: Optional[float],
+            on_run: Optional[Callable[[ThreadRun], Any]],
+        ) -> ThreadRun: ...
+
+        def _stream_request(
+            self,
+            path: str,
+            body: Dict[str, Any],
+            query: Optional[List[Tuple[str, str]]],
+            options: Dict[str, Any],
+            stream_timeout: Optional[float],
+            verb: str,
+            asked: Tuple[Optional[str], Optional[str]],
+        ) -> RunStream: ...
 
     # -- public API ----------------------------------------------------------------------
 
     def retrieve(self, thread_id: str, run_id: str, **options: Any) -> ThreadRun:
         """``GET /threads/{thread_id}/runs/{run_id}``."""
-        return self._run_request("GET", thread_id, run_id, "", None, options)[0]
+        return self._execute(self._run_call("GET", thread_id, run_id, "", None, options))
 
     def create(self, thread_id: str, assistant_id: str, **params: Any) -> ThreadRun:
         """``POST /threads/{thread_id}/runs``: start a run of ``assistant_id``.
@@ -3017,7 +3280,7 @@ class Client:
         ``include`` (a list) goes to the query string.
         """
         options = _pop_options(params)
-        return self._create(thread_id, assistant_id, params, options, None)
+        return self._execute(self._create_call(thread_id, assistant_id, params, options))
 
     def update(
         self, thread_id: str, run_id: str, metadata: Mapping[str, str], **options: Any
@@ -3026,17 +3289,17 @@ class Client:
         if not isinstance(metadata, _Mapping):
             raise TypeError("metadata must be a mapping of str to str")
         body = {"metadata": dict(metadata)}
-        return self._run_request("POST", thread_id, run_id, "", body, options)[0]
+        return self._execute(self._run_call("POST", thread_id, run_id, "", body, options))
 
     def cancel(self, thread_id: str, run_id: str, **options: Any) -> ThreadRun:
         """``POST /threads/{thread_id}/runs/{run_id}/cancel``."""
-        return self._run_request("POST", thread_id, run_id, "/cancel", None, options)[0]
+        return self._execute(self._run_call("POST", thread_id, run_id, "/cancel", None, options))
 
     def submit_tool_outputs(
         self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]], **options: Any
     ) -> ThreadRun:
         """``POST .../submit_tool_outputs`` with ``[{"tool_call_id": ..., "output": ...}]``."""
-        return self._submit_tool_outputs(thread_id, run_id, tool_outputs, options, None)
+        return self._execute(self._submit_call(thread_id, run_id, tool_outputs, options))
 
     def list(
         self, thread_id: str, *,
@@ -3071,7 +3334,8 @@ class Client:
         """``GET /threads/{thread_id}/runs/{run_id}/steps/{step_id}``: one step, as a dict
         (see :meth:`list_steps`)."""
         path = self._run_path(thread_id, run_id, "/steps/" + self._id(step_id, "step_id"))
-        return self._object_request("GET", path, None, options, "step", step_id)
+        call = self._object_call("GET", path, None, options, "step", step_id)
+        return self._execute_object(call)
 
     # -- threads and messages: dicts as the server sent them ------------------------------
 
@@ -3088,24 +3352,28 @@ class Client:
         options = _pop_options(params)
         if messages is not None:
             params["messages"] = _checked_messages(messages)
-        return self._object_request("POST", "/threads", params, options, "thread", None)
+        call = self._object_call("POST", "/threads", params, options, "thread", None)
+        return self._execute_object(call)
 
     def retrieve_thread(self, thread_id: str, **options: Any) -> Dict[str, Any]:
         """``GET /threads/{thread_id}``: the thread, as a dict."""
         path = "/threads/" + self._id(thread_id, "thread_id")
-        return self._object_request("GET", path, None, options, "thread", thread_id)
+        call = self._object_call("GET", path, None, options, "thread", thread_id)
+        return self._execute_object(call)
 
     def update_thread(self, thread_id: str, **params: Any) -> Dict[str, Any]:
         """``POST /threads/{thread_id}``: change its ``metadata`` or ``tool_resources``."""
         options = _pop_options(params)
         path = "/threads/" + self._id(thread_id, "thread_id")
-        return self._object_request("POST", path, params, options, "thread", thread_id)
+        call = self._object_call("POST", path, params, options, "thread", thread_id)
+        return self._execute_object(call)
 
     def delete_thread(self, thread_id: str, **options: Any) -> Dict[str, Any]:
         """``DELETE /threads/{thread_id}``: the server's answer, ``{"id": ..., "object":
         "thread.deleted", "deleted": true}``."""
         path = "/threads/" + self._id(thread_id, "thread_id")
-        return self._object_request("DELETE", path, None, options, "thread", thread_id)
+        call = self._object_call("DELETE", path, None, options, "thread", thread_id)
+        return self._execute_object(call)
 
     def create_message(
         self, thread_id: str, content: Union[str, List[Mapping[str, Any]]], role: str = "user",
@@ -3119,7 +3387,8 @@ class Client:
         body = dict(params, role=_checked_role(role, "role"),
                     content=_checked_content(content, "content"))  # fmt: skip
         path = "/threads/%s/messages" % self._id(thread_id, "thread_id")
-        return self._object_request("POST", path, body, options, "message", None, thread_id)
+        call = self._object_call("POST", path, body, options, "message", None, thread_id)
+        return self._execute_object(call)
 
     def list_messages(
         self, thread_id: str, run_id: Optional[str] = None, order: Optional[str] = None,
@@ -3142,7 +3411,8 @@ class Client:
         path = "/threads/%s/messages/%s" % (
             self._id(thread_id, "thread_id"), self._id(message_id, "message_id")
         )  # fmt: skip
-        return self._object_request("GET", path, None, options, "message", message_id, thread_id)
+        call = self._object_call("GET", path, None, options, "message", message_id, thread_id)
+        return self._execute_object(call)
 
     def poll(
         self, thread_id: str, run_id: str, *,
@@ -3162,7 +3432,7 @@ class Client:
             raise TypeError(
                 "poll() got an unexpected keyword argument %r" % sorted(unexpected)[0]
             )
-        return self._poll(thread_id, run_id, interval, timeout, on_run, {}, None)
+        return self._poll(thread_id, run_id, interval, timeout, on_run)
 
     def create_and_poll(
         self, thread_id: str, assistant_id: str, *,
@@ -3171,11 +3441,8 @@ class Client:
     ) -> ThreadRun:
         """:meth:`create`, then :meth:`poll` the new run, all within ``poll_timeout``."""
         options = _pop_options(params)
-
-        def create(deadline: Optional[float]) -> ThreadRun:
-            return self._create(thread_id, assistant_id, params, options, deadline)
-
-        return self._then_poll(create, thread_id, poll_interval, poll_timeout, on_run, options)
+        call = self._create_call(thread_id, assistant_id, params, options)
+        return self._then_poll(call, thread_id, poll_interval, poll_timeout, on_run)
 
     def submit_tool_outputs_and_poll(
         self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]], *,
@@ -3184,11 +3451,8 @@ class Client:
     ) -> ThreadRun:
         """:meth:`submit_tool_outputs`, then :meth:`poll` the run, within ``poll_timeout``."""
         _check_options(options)
-
-        def submit(deadline: Optional[float]) -> ThreadRun:
-            return self._submit_tool_outputs(thread_id, run_id, tool_outputs, options, deadline)
-
-        return self._then_poll(submit, thread_id, poll_interval, poll_timeout, on_run, options)
+        call = self._submit_call(thread_id, run_id, tool_outputs, options)
+        return self._then_poll(call, thread_id, poll_interval, poll_timeout, on_run)
 
     def stream(
         self, thread_id: str, assistant_id: str, *,
@@ -3246,7 +3510,7 @@ class Client:
         in it. The run's ``thread_id`` is the new thread's. Other body parameters as for
         :meth:`create`."""
         options = _pop_options(params)
-        return self._create_thread_and_run(assistant_id, thread, params, options, None)
+        return self._execute(self._thread_and_run_call(assistant_id, thread, params, options))
 
     def create_thread_and_run_stream(
         self, assistant_id: str, *,
@@ -3273,30 +3537,256 @@ class Client:
         """:meth:`create_thread_and_run`, then :meth:`poll` the new run, all within
         ``poll_timeout``."""
         options = _pop_options(params)
-
-        def create(deadline: Optional[float]) -> ThreadRun:
-            return self._create_thread_and_run(assistant_id, thread, params, options, deadline)
-
+        call = self._thread_and_run_call(assistant_id, thread, params, options)
         # The thread is the one the request creates: the run names it.
-        return self._then_poll(create, None, poll_interval, poll_timeout, on_run, options)
+        return self._then_poll(call, None, poll_interval, poll_timeout, on_run)
 
-    def close(self) -> None:
-        """Close the kept-alive connection (a later request opens a new one), and every
-        stream of this client still open (their iteration ends)."""
-        for stream in list(self._streams):
-            stream.close()
-        with self._lock:
-            self._connection.close()
+    # -- requests as data: what to send, and how to read the answer ----------------------
 
-    def __enter__(self) -> Client:
-        return self
+    def _run_call(
+        self,
+        method: str,
+        thread_id: str,
+        run_id: str,
+        action: str,
+        body: Optional[Dict[str, Any]],
+        options: Dict[str, Any],
+    ) -> _Call:
+        """A request about one run; its answer must be that run."""
+        path = self._run_path(thread_id, run_id, action)
 
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
+        def read(headers: Dict[str, str], payload: bytes) -> ThreadRun:
+            request_id = headers.get("x-request-id")
+            run = self._parse_run(self._decoded(payload, request_id, "run"), request_id)
+            if _is_other_run(run_id, thread_id, run):
+                # A response meant for another request (a connection shared by mistake, a
+                # confused proxy) must never pass for this run.
+                raise APIError(
+                    _other_run(run_id, thread_id, run, self._scrub_value),
+                    request_id=request_id,
+                )
+            return run
 
-    def __repr__(self) -> str:
-        # Never the key, nor any header value.
-        return "<threadrun.Client base_url=%r>" % self.base_url
+        return _Call(method, path, body, None, options, read)
+
+    def _polling(
+        self, thread_id: str, run_id: str, interval: Optional[float], timeout: Optional[float]
+    ) -> Tuple[_Poll, _Call]:
+        """A poll's decisions and its retrieve (the deadline is set first, as it starts)."""
+        poll = _Poll(self, interval, timeout)
+        return poll, self._run_call("GET", thread_id, run_id, "", None, {})
+
+    def _retrieve_after(self, call: _Call, thread_id: Optional[str], run: ThreadRun) -> _Call:
+        """The retrieve that polls ``run``, which ``call`` started (in ``thread_id``, or
+        the run's own thread if None). It sends no body: extra_body was for ``call``."""
+        options = {k: v for k, v in call.options.items() if k != "extra_body"}
+        return self._run_call("GET", thread_id or run.thread_id, run.id, "", None, options)
+
+    def _created_run(self, headers: Dict[str, str], payload: bytes) -> ThreadRun:
+        """The run a POST that makes one answered with."""
+        request_id = headers.get("x-request-id")
+        data = self._decoded(payload, request_id, "run", "", "created")
+        return self._parse_run(data, request_id, "created")
+
+    def _object_call(
+        self,
+        method: str,
+        path: str,
+        body: Optional[Dict[str, Any]],
+        options: Dict[str, Any],
+        kind: str,
+        object_id: Optional[str],
+        thread_id: Optional[str] = None,
+    ) -> _Call:
+        """A request whose answer is one object (a step, a thread, a message), returned as
+        the dict the server sent: it must be an object, and the one asked for (``object_id``,
+        and its ``thread_id`` where it names one), else an error."""
+
+        def read(headers: Dict[str, str], payload: bytes) -> Dict[str, Any]:
+            return self._read_object(headers, payload, kind, object_id, thread_id)
+
+        return _Call(method, path, body, None, options, read)
+
+    def _read_object(
+        self,
+        headers: Dict[str, str],
+        payload: bytes,
+        kind: str,
+        object_id: Optional[str],
+        thread_id: Optional[str],
+    ) -> Dict[str, Any]:
+        request_id = headers.get("x-request-id")
+        decoded = self._decoded(payload, request_id, kind)
+        try:
+            item = _checked_object(decoded, kind)
+        except ThreadRunError as exc:
+            raise self._invalid(exc, decoded, decoded, request_id, kind) from None
+        # As for a run: an answer meant for another request must never pass for this one.
+        # A message that does not name its thread is taken as the path's.
+        for key, expected in (("id", object_id), ("thread_id", thread_id)):
+            answered = item.get(key)
+            if expected is None or answered == expected:
+                continue
+            if key == "thread_id" and answered is None:
+                continue
+            answered = self._scrub_value(answered)
+            subject = kind if key == "id" else "a %s of thread" % kind
+            raise APIError(
+                "asked for %s %r, the server answered with %s" % (
+                    subject, _shorten(expected, 60),
+                    "%s %r" % (subject, _shorten(answered, 60)) if isinstance(answered, str)
+                    else "a %s whose %s is %s" % (kind, key, _describe(answered)),
+                ),
+                request_id=request_id,
+            )  # fmt: skip
+        return item
+
+    def _build(self, call: _Call, stream: bool = False) -> _Request:
+        """The request a call sends: target, headers, body, timeout and, for a POST, a new
+        idempotency key (the same for all its retries)."""
+        method, body = call.method, call.body
+        headers = dict(self._headers, Accept="text/event-stream") if stream else self._headers
+        timeout = self.timeout
+        pairs = self._query + call.query if call.query else self._query
+        if call.options:
+            timeout, headers, pairs, body = self._apply_options(
+                call.options, method, headers, pairs, body
+            )
+        target = self._base_path + call.path
+        if pairs:
+            target += "?" + self._urls.urlencode(pairs)
+        data = None
+        if method == "POST":
+            headers = dict(headers)
+            # One key for all retries of this request, so that the server can tell a retry
+            # from a new request and never act twice.
+            headers["Idempotency-Key"] = "threadrun-" + os.urandom(16).hex()
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+                data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+            else:
+                headers["Content-Length"] = "0"
+        return _Request(method, target, data, headers, timeout)
+
+    def _redirected(self, request: _Request, status: int, headers: Dict[str, str]) -> _Request:
+        """The request a same-origin redirect asks for; an error for any other."""
+        next_request = _redirect(request, status, headers, self._origin)
+        if next_request is None:
+            location = headers.get("location", "")
+            raise APIStatusError(
+                "HTTP %d redirect to another origin not followed (credentials are never "
+                "sent to another host): %s" % (status, _shorten(self._scrub(location), 200)),
+                status_code=status,
+                headers=headers,
+                request_id=headers.get("x-request-id"),
+            )  # fmt: skip
+        return next_request
+
+    def _too_many_redirects(self, status: int, headers: Dict[str, str]) -> APIStatusError:
+        return APIStatusError(
+            "too many redirects (more than %d)" % _MAX_REDIRECTS, status_code=status,
+            headers=headers, request_id=headers.get("x-request-id"),
+        )  # fmt: skip
+
+    def _read_page(
+        self,
+        kind: str,
+        query: List[Tuple[str, str]],
+        headers: Dict[str, str],
+        payload: bytes,
+    ) -> Tuple[List[Any], Dict[str, Any]]:
+        """A list page's items (runs for ``kind`` "run", else dicts), and the page."""
+        after = next((value for name, value in query if name == "after"), None)
+        where = "the page after %r" % _shorten(after, 60) if after else "the first page"
+        request_id = headers.get("x-request-id")
+        page = self._decoded(payload, request_id, "list page", " (%s)" % where)
+        data = page.get("data") if isinstance(page, dict) else None
+        if not isinstance(data, list):
+            error = ThreadRunError("expected a list page with a 'data' array", "data")
+            raise self._invalid(error, None, page, request_id, "list page", " (%s)" % where)
+        items = []
+        for index, item in enumerate(data):
+            try:
+                items.append(self._read_item(kind, item))
+            except ThreadRunError as exc:
+                place = " (data[%d] of %s)" % (index, where)
+                raise self._invalid(exc, item, page, request_id, kind, place,
+                                    "data[%d]" % index) from None  # fmt: skip
+        return items, page
+
+    def _next_query(
+        self,
+        query: List[Tuple[str, str]],
+        page: Dict[str, Any],
+        seen: Set[str],
+        headers: Dict[str, str],
+    ) -> Optional[List[Tuple[str, str]]]:
+        """The query of the page after ``page`` (None: it was the last); ``seen``: the
+        cursors followed so far."""
+        data = page["data"]
+        if not page.get("has_more") or not data:
+            return None
+        last = data[-1]
+        cursor = str(page.get("last_id") or (last.get("id") if isinstance(last, dict) else ""))
+        if cursor in seen:
+            # A server that hands back a cursor it was given before would be asked the
+            # same pages for ever: stop, and say so.
+            raise APIError(
+                "the list does not advance: cursor %r came back"
+                % _shorten(self._scrub(cursor), 60),
+                request_id=headers.get("x-request-id"),
+            )
+        seen.add(cursor)
+        return [item for item in query if item[0] != "after"] + [("after", cursor)]
+
+    def _stream_deadline(self, stream_timeout: Optional[float]) -> Optional[float]:
+        if stream_timeout is None:
+            return None
+        return self._clock() + _checked_timeout(stream_timeout, "stream_timeout")
+
+    def _stream_settings(
+        self, request_id: Optional[str], verb: str, asked: Tuple[Optional[str], Optional[str]]
+    ) -> Dict[str, Any]:
+        """What a stream of this client is made with, but its read and release."""
+        # verb: what the request did with the run, as _parse_run says it ("created", "sent");
+        # asked: the thread and run every run event must be of (None: the stream's own).
+
+        def parse_run(data: Any) -> ThreadRun:
+            # The run_adapter applies; a run that cannot be read is an
+            # APIResponseValidationError carrying it (RunStream names the event).
+            return self._parse_run(data, request_id, verb)
+
+        return {
+            "max_event_bytes": self.max_response_bytes, "request_id": request_id,
+            "parse_run": parse_run, "redact": self._scrub_value,
+            "thread_id": asked[0], "run_id": asked[1],
+        }  # fmt: skip
+
+    def _not_a_stream(
+        self, content_type: Optional[str], start: bytes, whole: bool, request_id: Optional[str]
+    ) -> APIError:
+        """The error for a 2xx answer to a streaming request that is not an event stream:
+        its type and ``start``, the start of its body (``whole``: all of it)."""
+        text = self._scrub(start.decode("utf-8", "replace"))
+        if not whole:
+            text = self._without_secret_start(text)
+        text = " ".join(text.split())
+        excerpt = _shorten(text, 200) if text else "(empty body)"
+        if content_type is None:
+            what = "an answer without a Content-Type"
+        else:
+            what = _shorten(self._scrub(" ".join(content_type.split())), 80)
+        message = "the server answered with %s, not an event stream (text/event-stream): %s" % (
+            what, excerpt)
+        if content_type is not None and "json" in content_type.lower():
+            message += (" (a server that does not stream; the request may have started a run "
+                        "all the same: list the thread's runs)")
+        return APIError(message, request_id=request_id)
+
+    def _stream_timeout(self, stream_timeout: Optional[float]) -> APITimeoutError:
+        return APITimeoutError(
+            "the stream did not begin within stream_timeout (%s s)" % stream_timeout
+        )
 
     # -- configuration -------------------------------------------------------------------
 
@@ -3329,7 +3819,8 @@ class Client:
     # -- requests ------------------------------------------------------------------------
 
     def _id(self, value: Any, name: str) -> str:
-        return self._urls.quote(_check_id(value, name), safe="")
+        value = _check_id(value, name)
+        return value if _ID_PLAIN.issuperset(value) else self._urls.quote(value, safe="")
 
     def _run_path(self, thread_id: str, run_id: str, tail: str) -> str:
         return "/threads/%s/runs/%s%s" % (
@@ -3349,14 +3840,9 @@ class Client:
         # A deadline already passed still lets the first request through ("check once").
         return deadline if deadline > self._clock() else None
 
-    def _create(
-        self,
-        thread_id: str,
-        assistant_id: str,
-        params: Dict[str, Any],
-        options: Dict[str, Any],
-        deadline: Optional[float],
-    ) -> ThreadRun:
+    def _create_call(
+        self, thread_id: str, assistant_id: str, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> _Call:
         _check_id(assistant_id, "assistant_id")
         if params.get("stream"):
             raise ValueError(
@@ -3366,32 +3852,27 @@ class Client:
         query = _include_query(params)
         body = dict(params, assistant_id=assistant_id)
         path = "/threads/%s/runs" % self._id(thread_id, "thread_id")
-        headers, payload, _ = self._request("POST", path, body, query, options, deadline)
-        return self._read_run(headers, payload, "created")
+        return _Call("POST", path, body, query, options, self._created_run)
 
-    def _submit_tool_outputs(
+    def _submit_call(
         self,
         thread_id: str,
         run_id: str,
         tool_outputs: List[Mapping[str, str]],
         options: Dict[str, Any],
-        deadline: Optional[float],
-    ) -> ThreadRun:
+    ) -> _Call:
         body = {"tool_outputs": _checked_outputs(tool_outputs)}
-        path = "/submit_tool_outputs"
-        return self._run_request("POST", thread_id, run_id, path, body, options, deadline)[0]
+        return self._run_call("POST", thread_id, run_id, "/submit_tool_outputs", body, options)
 
-    def _create_thread_and_run(
+    def _thread_and_run_call(
         self,
         assistant_id: str,
         thread: Optional[Mapping[str, Any]],
         params: Dict[str, Any],
         options: Dict[str, Any],
-        deadline: Optional[float],
-    ) -> ThreadRun:
+    ) -> _Call:
         body = self._thread_and_run_body(assistant_id, thread, params, "create_thread_and_run")
-        headers, payload, _ = self._request("POST", "/threads/runs", body, None, options, deadline)
-        return self._read_run(headers, payload, "created")
+        return _Call("POST", "/threads/runs", body, None, options, self._created_run)
 
     def _thread_and_run_body(
         self,
@@ -3415,166 +3896,6 @@ class Client:
             body["thread"] = dict(thread)
         return body
 
-    def _stream_request(
-        self,
-        path: str,
-        body: Dict[str, Any],
-        query: Optional[List[Tuple[str, str]]],
-        options: Dict[str, Any],
-        stream_timeout: Optional[float],
-        verb: str,
-        asked: Tuple[Optional[str], Optional[str]],
-    ) -> RunStream:
-        # verb: what the request did with the run, as _parse_run says it ("created", "sent");
-        # asked: the thread and run every run event must be of (None: the stream's own).
-        deadline = None
-        if stream_timeout is not None:
-            deadline = self._clock() + _checked_timeout(stream_timeout, "stream_timeout")
-        try:
-            response_headers, _, connection = self._request(
-                "POST", path, body, query, options, deadline, stream=True
-            )
-        except _DeadlineReached as exc:
-            raise APITimeoutError(
-                "the stream did not begin within stream_timeout (%s s)" % stream_timeout
-            ) from exc.__cause__
-        assert connection is not None
-        request_id = response_headers.get("x-request-id")
-        content_type = response_headers.get("content-type")
-        if (content_type or "").split(";")[0].strip().lower() != "text/event-stream":
-            # A server that does not stream answers with the run itself, a proxy with its
-            # login page: read as a stream, either would only end "before its done event",
-            # which says nothing of the cause.
-            raise self._not_a_stream(content_type, connection, request_id)
-
-        def release(reusable: bool) -> None:
-            if connection.end_body(reusable):
-                self._give_back(connection)
-
-        def parse_run(data: Any) -> ThreadRun:
-            # The run_adapter applies; a run that cannot be read is an
-            # APIResponseValidationError carrying it (RunStream names the event).
-            return self._parse_run(data, request_id, verb)
-
-        stream = RunStream(
-            connection.read_body,
-            release,
-            max_event_bytes=self.max_response_bytes,
-            request_id=request_id,
-            parse_run=parse_run,
-            redact=self._scrub_value,
-            thread_id=asked[0],
-            run_id=asked[1],
-        )
-        self._streams.add(stream)
-        return stream
-
-    def _not_a_stream(
-        self, content_type: Optional[str], connection: _Connection, request_id: Optional[str]
-    ) -> APIError:
-        """The error for a 2xx answer to a streaming request that is not an event stream:
-        its type and the start of its body (read for as long as the request's timeout
-        allows a silence; the connection is closed)."""
-        start = b""
-        whole = False
-        try:
-            while len(start) < _EXCERPT_BYTES:
-                chunk = connection.read_body()
-                if not chunk:
-                    whole = True
-                    break
-                start += chunk
-        except APIError:
-            pass  # what came before is the excerpt
-        finally:
-            connection.end_body(False)
-        text = self._scrub(start.decode("utf-8", "replace"))
-        if not whole:
-            text = self._without_secret_start(text)
-        text = " ".join(text.split())
-        excerpt = _shorten(text, 200) if text else "(empty body)"
-        if content_type is None:
-            what = "an answer without a Content-Type"
-        else:
-            what = _shorten(self._scrub(" ".join(content_type.split())), 80)
-        message = "the server answered with %s, not an event stream (text/event-stream): %s" % (
-            what, excerpt)
-        if content_type is not None and "json" in content_type.lower():
-            message += (" (a server that does not stream; the request may have started a run "
-                        "all the same: list the thread's runs)")
-        return APIError(message, request_id=request_id)
-
-    def _give_back(self, connection: _Connection) -> None:
-        # A stream read to its end: its connection becomes the client's kept-alive one,
-        # unless the client opened another meanwhile (one idle connection is kept).
-        with self._lock:
-            if not self._connection.connected:
-                self._connection = connection
-                return
-        connection.close()
-
-    def _then_poll(
-        self,
-        start: Callable[[Optional[float]], ThreadRun],
-        thread_id: Optional[str],
-        interval: Optional[float],
-        timeout: Optional[float],
-        on_run: Optional[Callable[[ThreadRun], Any]],
-        options: Dict[str, Any],
-    ) -> ThreadRun:
-        """The ``*_and_poll`` methods: ``start`` (the request that creates or moves the run,
-        given the deadline), then :meth:`poll` of the run it returns (in ``thread_id``, or
-        the run's own thread if None), all within ``timeout``."""
-        deadline = self._deadline(timeout, interval)
-        try:
-            run = start(self._open(deadline))
-        except _DeadlineReached as exc:
-            raise self._poll_timeout(None, timeout) from exc.__cause__
-        # The retrieves send no body: extra_body was for the request that started the run.
-        poll_options = {k: v for k, v in options.items() if k != "extra_body"}
-        return self._poll(thread_id or run.thread_id, run.id, interval, timeout, on_run,
-                          poll_options, (deadline, run))  # fmt: skip
-
-    def _poll(
-        self,
-        thread_id: str,
-        run_id: str,
-        interval: Optional[float],
-        timeout: Optional[float],
-        on_run: Optional[Callable[[ThreadRun], Any]],
-        options: Dict[str, Any],
-        started: Optional[Tuple[float, ThreadRun]],
-    ) -> ThreadRun:
-        if started is None:
-            deadline, last = self._deadline(timeout, interval), None
-        else:
-            deadline, last = started[0], started[1]
-        # A deadline already passed still gets one check ("timeout <= 0: check once"); after
-        # create or submit, the run they answered with is that check.
-        check_once = deadline <= self._clock()
-        if check_once and last is not None:
-            if last.status in _TERMINAL or last.status == RunStatus.REQUIRES_ACTION:
-                return last
-            raise self._poll_timeout(last, timeout)
-        while True:
-            try:
-                run, headers = self._run_request(
-                    "GET", thread_id, run_id, "", None, options,
-                    None if check_once else deadline,
-                )  # fmt: skip
-            except _DeadlineReached as exc:
-                raise self._poll_timeout(last, timeout) from exc.__cause__
-            last = run
-            if on_run is not None:
-                on_run(run)
-            if run.status in _TERMINAL or run.status == RunStatus.REQUIRES_ACTION:
-                return run
-            delay = interval if interval is not None else _poll_after(headers)
-            if check_once or delay >= deadline - self._clock():
-                # The next check could not start before the deadline: say so now.
-                raise self._poll_timeout(run, timeout)
-            self._sleep(delay)
-
     def _poll_timeout(self, run: Optional[ThreadRun], timeout: Optional[float]) -> PollTimeoutError:
         seconds = _DEFAULT_POLL_TIMEOUT if timeout is None else timeout
         if run is None:
@@ -3584,114 +3905,6 @@ class Client:
                 self._scrub(run.id), self._scrub(run.status), seconds
             )  # fmt: skip
         return PollTimeoutError(message, run=run)
-
-    def _pages(
-        self, path: str, query: List[Tuple[str, str]], options: Dict[str, Any], kind: str
-    ) -> Iterator[Any]:
-        """The items of a list, page after page: runs (``kind`` "run") or step dicts."""
-        seen = set()
-        while True:
-            after = next((value for name, value in query if name == "after"), None)
-            where = "the page after %r" % _shorten(after, 60) if after else "the first page"
-            headers, payload, _ = self._request("GET", path, None, query, options)
-            request_id = headers.get("x-request-id")
-            page = self._decoded(payload, request_id, "list page", " (%s)" % where)
-            data = page.get("data") if isinstance(page, dict) else None
-            if not isinstance(data, list):
-                error = ThreadRunError("expected a list page with a 'data' array", "data")
-                raise self._invalid(error, None, page, request_id, "list page", " (%s)" % where)
-            items = []
-            for index, item in enumerate(data):
-                try:
-                    items.append(self._read_item(kind, item))
-                except ThreadRunError as exc:
-                    place = " (data[%d] of %s)" % (index, where)
-                    raise self._invalid(exc, item, page, request_id, kind, place,
-                                        "data[%d]" % index) from None  # fmt: skip
-            yield from items
-            if not page.get("has_more") or not data:
-                return
-            last = data[-1]
-            cursor = str(page.get("last_id") or (last.get("id") if isinstance(last, dict) else ""))
-            if cursor in seen:
-                # A server that hands back a cursor it was given before would be asked the
-                # same pages for ever: stop, and say so.
-                raise APIError(
-                    "the list does not advance: cursor %r came back"
-                    % _shorten(self._scrub(cursor), 60),
-                    request_id=request_id,
-                )
-            seen.add(cursor)
-            query = [item for item in query if item[0] != "after"] + [("after", cursor)]
-
-    def _object_request(
-        self,
-        method: str,
-        path: str,
-        body: Optional[Dict[str, Any]],
-        options: Dict[str, Any],
-        kind: str,
-        object_id: Optional[str],
-        thread_id: Optional[str] = None,
-    ) -> Dict[str, Any]:
-        """A request whose answer is one object (a step, a thread, a message), returned as
-        the dict the server sent: it must be an object, and the one asked for (``object_id``,
-        and its ``thread_id`` where it names one), else an error."""
-        headers, payload, _ = self._request(method, path, body, None, options)
-        request_id = headers.get("x-request-id")
-        decoded = self._decoded(payload, request_id, kind)
-        try:
-            item = _checked_object(decoded, kind)
-        except ThreadRunError as exc:
-            raise self._invalid(exc, decoded, decoded, request_id, kind) from None
-        # As for a run: an answer meant for another request must never pass for this one.
-        # A message that does not name its thread is taken as the path's.
-        for key, expected in (("id", object_id), ("thread_id", thread_id)):
-            answered = item.get(key)
-            if expected is None or answered == expected:
-                continue
-            if key == "thread_id" and answered is None:
-                continue
-            answered = self._scrub_value(answered)
-            subject = kind if key == "id" else "a %s of thread" % kind
-            raise APIError(
-                "asked for %s %r, the server answered with %s" % (
-                    subject, _shorten(expected, 60),
-                    "%s %r" % (subject, _shorten(answered, 60)) if isinstance(answered, str)
-                    else "a %s whose %s is %s" % (kind, key, _describe(answered)),
-                ),
-                request_id=request_id,
-            )  # fmt: skip
-        return item
-
-    def _run_request(
-        self,
-        method: str,
-        thread_id: str,
-        run_id: str,
-        action: str,
-        body: Optional[Dict[str, Any]],
-        options: Dict[str, Any],
-        deadline: Optional[float] = None,
-    ) -> Tuple[ThreadRun, Dict[str, str]]:
-        """A request about one run; its answer must be that run."""
-        path = self._run_path(thread_id, run_id, action)
-        headers, payload, _ = self._request(method, path, body, None, options, deadline)
-        run = self._read_run(headers, payload, "sent")
-        if _is_other_run(run_id, thread_id, run):
-            # A response meant for another request (a connection shared by mistake, a
-            # confused proxy) must never pass for this run.
-            raise APIError(
-                _other_run(run_id, thread_id, run, self._scrub_value),
-                request_id=headers.get("x-request-id"),
-            )
-        return run, headers
-
-    def _read_run(self, headers: Dict[str, str], payload: bytes, verb: str) -> ThreadRun:
-        # verb: what the server did with the run, "created" (a POST that makes one) or "sent".
-        request_id = headers.get("x-request-id")
-        data = self._decoded(payload, request_id, "run", "", verb)
-        return self._parse_run(data, request_id, verb)
 
     def _parse_run(
         self, data: Any, request_id: Optional[str], verb: str = "sent", where: str = ""
@@ -3794,91 +4007,6 @@ class Client:
     def _read_item(self, kind: str, item: Any) -> Any:
         return self._build_run(item) if kind == "run" else _checked_object(item, kind)
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        body: Optional[Dict[str, Any]],
-        query: Optional[List[Tuple[str, str]]],
-        options: Dict[str, Any],
-        deadline: Optional[float] = None,
-        stream: bool = False,
-    ) -> Tuple[Dict[str, str], bytes, Optional[_Connection]]:
-        """Send with retries; return the lower-cased headers and the body of a 2xx answer,
-        or with ``stream``, its headers and the connection its body is to be read from."""
-        headers = dict(self._headers, Accept="text/event-stream") if stream else self._headers
-        timeout = self.timeout
-        pairs = self._query + query if query else self._query
-        if options:
-            timeout, headers, pairs, body = self._apply_options(
-                options, method, headers, pairs, body
-            )
-        target = self._base_path + path
-        if pairs:
-            target += "?" + self._urls.urlencode(pairs)
-        data = None
-        if method == "POST":
-            headers = dict(headers)
-            # One key for all retries of this request, so that the server can tell a retry
-            # from a new request and never act twice.
-            headers["Idempotency-Key"] = "threadrun-" + os.urandom(16).hex()
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-                data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
-            else:
-                headers["Content-Length"] = "0"
-        return self._attempts(_Request(method, target, data, headers, timeout), deadline, stream)
-
-    def _attempts(
-        self, request: _Request, deadline: Optional[float], stream: bool
-    ) -> Tuple[Dict[str, str], bytes, Optional[_Connection]]:
-        """The request, retried as the policy says until a 2xx answer: its headers and body,
-        or with ``stream``, its headers and the connection its body is to be read from."""
-        timeout = request.timeout
-        retries = 0
-        resent = False
-        while True:
-            clipped = False
-            if deadline is not None:
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    raise _DeadlineReached()
-                if remaining < timeout:
-                    request.timeout, clipped = remaining, True
-            stream_until = None
-            if stream:
-                stream_until = _FOREVER
-                if deadline is not None:
-                    stream_until = time.monotonic() + (deadline - self._clock())
-            try:
-                try:
-                    status, response_headers, payload, body = self._send(request, stream_until)
-                except _Stale as stale:
-                    if resent:  # once per call: a second one goes to the retry rules
-                        raise stale.error from stale.error.__cause__
-                    # The request never reached the server: send it again on a new
-                    # connection, without counting a retry.
-                    resent = True
-                    continue
-            except APIConnectionError as error:
-                if clipped and isinstance(error, APITimeoutError):
-                    raise _DeadlineReached() from error
-                delay = self._retry.after_error(retries, error)
-                if delay is None:
-                    raise
-                cause: APIError = error
-            else:
-                if 200 <= status < 300:
-                    return response_headers, payload, body
-                cause = self._status_error(status, response_headers, payload, request.target)
-                delay = self._retry.after_status(retries, status, response_headers)
-                if delay is None:
-                    raise cause
-            if deadline is not None and delay >= deadline - self._clock():
-                raise _DeadlineReached() from cause
-            retries += 1
-            self._sleep(delay)
-
     def _apply_options(
         self,
         options: Dict[str, Any],
@@ -3917,37 +4045,6 @@ class Client:
                 raise TypeError("extra_body is only for requests with a body (POST)")
             body = dict(body or {}, **extra_body)
         return timeout, headers, pairs, body
-
-    def _send(
-        self, request: _Request, stream_until: Optional[float] = None
-    ) -> Tuple[int, Dict[str, str], bytes, Optional[_Connection]]:
-        """One attempt, following same-origin redirects. With ``stream_until``, a 2xx
-        answer's body is left unread on the connection returned, which the client gives up
-        to the stream (taking a new one for its other calls)."""
-        for _ in range(_MAX_REDIRECTS + 1):
-            with self._lock:
-                connection = self._connection
-                status, headers, payload = connection.exchange(request, stream_until)
-                if stream_until is not None and 200 <= status < 300:
-                    self._connection = connection.sibling()
-                    return status, headers, payload, connection
-            if status not in _REDIRECT_STATUSES:
-                return status, headers, payload, None
-            next_request = _redirect(request, status, headers, self._origin)
-            if next_request is None:
-                location = headers.get("location", "")
-                raise APIStatusError(
-                    "HTTP %d redirect to another origin not followed (credentials are never "
-                    "sent to another host): %s" % (status, _shorten(self._scrub(location), 200)),
-                    status_code=status,
-                    headers=headers,
-                    request_id=headers.get("x-request-id"),
-                )  # fmt: skip
-            request = next_request
-        raise APIStatusError(
-            "too many redirects (more than %d)" % _MAX_REDIRECTS, status_code=status,
-            headers=headers, request_id=headers.get("x-request-id"),
-        )  # fmt: skip
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -4002,6 +4099,238 @@ class Client:
             body=body,
             request_id=headers.get("x-request-id"),
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Client: the blocking shell over the core
+# --------------------------------------------------------------------------------------------
+
+
+class Client(_BaseClient):
+    """The client for the Thread Runs endpoints, and the threads and messages around a run,
+    over the standard library's ``http.client`` (the README's "Client" is its manual).
+
+    Its settings come from the arguments, else the environment (``OPENAI_API_KEY``,
+    ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``, proxies; ``trust_env=False``
+    ignores it). Every request has a total ``timeout`` and a size cap
+    (``max_response_bytes``); TLS is verified, plain ``http://`` refused beyond loopback
+    unless ``allow_insecure_http=True``, redirects followed within the origin only, and
+    failures retried up to ``max_retries`` times with backoff. ``run_adapter`` reads every
+    run a server sends before it is validated. ``sleep`` and ``clock`` can be replaced.
+
+    One client keeps one HTTP/1.1 connection alive, shared between threads under a lock (a
+    forked child opens its own); a stream reads over a connection of its own and hands it
+    back when read to its end. Use it as a context manager, or call :meth:`close`.
+    """
+
+    # The blocking shell: what _BaseClient decides, sent and read over http.client.
+
+    def _start_transport(
+        self, origin: _Origin, proxy: Optional[_Proxy], ssl_context: Optional[ssl.SSLContext]
+    ) -> None:
+        import threading
+        import weakref
+
+        self._lock = threading.Lock()
+        _track_for_fork(self)
+        self._streams: weakref.WeakSet[RunStream] = weakref.WeakSet()  # open ones, to close
+        self._connection = _Connection(origin, proxy, ssl_context, self.max_response_bytes)
+
+    def close(self) -> None:
+        """Close the kept-alive connection (a later request opens a new one), and every
+        stream of this client still open (their iteration ends)."""
+        for stream in list(self._streams):
+            stream.close()
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        # Never the key, nor any header value.
+        return "<threadrun.Client base_url=%r>" % self.base_url
+
+    def _execute(self, call: _Call, deadline: Optional[float] = None) -> Any:
+        headers, payload, _ = self._exchange(call, deadline)
+        assert call.read is not None
+        return call.read(headers, payload)
+
+    _execute_object = _execute
+
+    def _exchange(
+        self, call: _Call, deadline: Optional[float] = None, stream: bool = False
+    ) -> Tuple[Dict[str, str], bytes, Optional[_Connection]]:
+        """Send with retries; return the lower-cased headers and the body of a 2xx answer,
+        or with ``stream``, its headers and the connection its body is to be read from."""
+        request = self._build(call, stream)
+        attempts = _Attempts(self, request, deadline, stream)
+        while True:
+            stream_until = attempts.begin()
+            try:
+                status, headers, payload, connection = self._send(request, stream_until)
+            except _Stale as stale:
+                attempts.stale(stale)
+                continue
+            except APIConnectionError as error:
+                delay = attempts.failed(error)
+            else:
+                if 200 <= status < 300:
+                    return headers, payload, connection
+                delay = attempts.answered(status, headers, payload)
+            self._sleep(delay)
+
+    def _send(
+        self, request: _Request, stream_until: Optional[float] = None
+    ) -> Tuple[int, Dict[str, str], bytes, Optional[_Connection]]:
+        """One attempt, following same-origin redirects. With ``stream_until``, a 2xx
+        answer's body is left unread on the connection returned, which the client gives up
+        to the stream (taking a new one for its other calls)."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            with self._lock:
+                connection = self._connection
+                status, headers, payload = connection.exchange(request, stream_until)
+                if stream_until is not None and 200 <= status < 300:
+                    self._connection = connection.sibling()
+                    return status, headers, payload, connection
+            if status not in _REDIRECT_STATUSES:
+                return status, headers, payload, None
+            request = self._redirected(request, status, headers)
+        raise self._too_many_redirects(status, headers)
+
+    def _pages(
+        self, path: str, query: List[Tuple[str, str]], options: Dict[str, Any], kind: str
+    ) -> Iterator[Any]:
+        """The items of a list, page after page: runs (``kind`` "run") or dicts."""
+        seen: Set[str] = set()
+        next_query: Optional[List[Tuple[str, str]]] = query
+        while next_query is not None:
+            query = next_query
+            headers, payload, _ = self._exchange(_Call("GET", path, None, query, options, None))
+            items, page = self._read_page(kind, query, headers, payload)
+            yield from items
+            next_query = self._next_query(query, page, seen, headers)
+
+    def _poll(
+        self,
+        thread_id: str,
+        run_id: str,
+        interval: Optional[float],
+        timeout: Optional[float],
+        on_run: Optional[Callable[[ThreadRun], Any]],
+    ) -> ThreadRun:
+        poll, retrieve = self._polling(thread_id, run_id, interval, timeout)
+        return self._poll_run(retrieve, poll, on_run, None)
+
+    def _then_poll(
+        self,
+        call: _Call,
+        thread_id: Optional[str],
+        interval: Optional[float],
+        timeout: Optional[float],
+        on_run: Optional[Callable[[ThreadRun], Any]],
+    ) -> ThreadRun:
+        """The ``*_and_poll`` methods: ``call`` (the request that creates or moves the run),
+        then a poll of the run it returns (in ``thread_id``, or the run's own thread if
+        None), all within ``timeout``."""
+        poll = _Poll(self, interval, timeout)
+        try:
+            run = self._execute(call, poll.start_deadline)
+        except _DeadlineReached as exc:
+            raise poll.timed_out() from exc.__cause__
+        return self._poll_run(self._retrieve_after(call, thread_id, run), poll, on_run, run)
+
+    def _poll_run(
+        self,
+        retrieve: _Call,
+        poll: _Poll,
+        on_run: Optional[Callable[[ThreadRun], Any]],
+        started: Optional[ThreadRun],
+    ) -> ThreadRun:
+        settled = poll.begin(started)
+        if settled is not None:
+            return settled
+        assert retrieve.read is not None
+        while True:
+            try:
+                headers, payload, _ = self._exchange(retrieve, poll.request_deadline)
+            except _DeadlineReached as exc:
+                raise poll.timed_out() from exc.__cause__
+            run: ThreadRun = retrieve.read(headers, payload)
+            if on_run is not None:
+                on_run(run)
+            delay = poll.after(run, headers)
+            if delay is None:
+                return run
+            self._sleep(delay)
+
+    def _stream_request(
+        self,
+        path: str,
+        body: Dict[str, Any],
+        query: Optional[List[Tuple[str, str]]],
+        options: Dict[str, Any],
+        stream_timeout: Optional[float],
+        verb: str,
+        asked: Tuple[Optional[str], Optional[str]],
+    ) -> RunStream:
+        deadline = self._stream_deadline(stream_timeout)
+        call = _Call("POST", path, body, query, options, None)
+        try:
+            headers, _, connection = self._exchange(call, deadline, stream=True)
+        except _DeadlineReached as exc:
+            raise self._stream_timeout(stream_timeout) from exc.__cause__
+        assert connection is not None
+        request_id = headers.get("x-request-id")
+        content_type = headers.get("content-type")
+        if not _is_event_stream(content_type):
+            # A server that does not stream answers with the run itself, a proxy with its
+            # login page: read as a stream, either would only end "before its done event",
+            # which says nothing of the cause.
+            start, whole = self._excerpt(connection)
+            raise self._not_a_stream(content_type, start, whole, request_id)
+
+        def release(reusable: bool) -> None:
+            if connection.end_body(reusable):
+                self._give_back(connection)
+
+        settings = self._stream_settings(request_id, verb, asked)
+        stream = RunStream(connection.read_body, release, **settings)
+        self._streams.add(stream)
+        return stream
+
+    def _excerpt(self, connection: _Connection) -> Tuple[bytes, bool]:
+        """The start of a body that is not a stream (read for as long as the request's
+        timeout allows a silence), and whether it is the whole; the connection is closed."""
+        start = b""
+        try:
+            while len(start) < _EXCERPT_BYTES:
+                chunk = connection.read_body()
+                if not chunk:
+                    return start, True
+                start += chunk
+        except APIError:
+            pass  # what came before is the excerpt
+        finally:
+            connection.end_body(False)
+        return start, False
+
+    def _give_back(self, connection: _Connection) -> None:
+        # A stream read to its end: its connection becomes the client's kept-alive one,
+        # unless the client opened another meanwhile (one idle connection is kept).
+        with self._lock:
+            if not self._connection.connected:
+                self._connection = connection
+                return
+        connection.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers: reading error bodies, checking arguments
+# --------------------------------------------------------------------------------------------
 
 
 def _error_message(body: Any) -> Optional[str]:
@@ -4232,7 +4561,7 @@ def _check_id(value: Any, name: str) -> str:
             "%s is empty, a dot segment, or too long: %r" % (name, _shorten(value, 40))
         )
     # isprintable() is False for every whitespace but the space, and for control characters.
-    if not value.isprintable() or any(char in value for char in " /\\?#%"):
+    if not value.isprintable() or not _ID_REFUSED.isdisjoint(value):
         raise InvalidIdError(
             "%s must not contain whitespace, control characters or any of / \\ ? # %%: %r"
             % (name, _shorten(value, 40))
@@ -4266,48 +4595,3 @@ def _is_loopback(host: str) -> bool:
 def _is_credential(header: str) -> bool:
     name = header.lower()
     return any(word in name for word in _CREDENTIAL_WORDS)
-
-
-def _should_retry(status: int, headers: Dict[str, str]) -> bool:
-    should = headers.get("x-should-retry", "").strip().lower()
-    if should == "true":
-        return True
-    if should == "false":
-        return False
-    return status in _RETRY_STATUSES or status >= 500
-
-
-def _retry_after(headers: Dict[str, str]) -> Optional[float]:
-    """The wait the server asks for, in seconds; None if it asks for none that makes sense."""
-    delay: Optional[float] = None
-    value = headers.get("retry-after-ms")
-    if value is not None:
-        try:
-            delay = float(value) / 1000
-        except ValueError:
-            delay = None
-    value = headers.get("retry-after")
-    if delay is None and value is not None:
-        try:
-            delay = float(value)
-        except ValueError:
-            import email.utils
-
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-                delay = when.timestamp() - time.time()
-            except (TypeError, ValueError, IndexError, OverflowError):
-                delay = None
-    if delay is None or delay != delay or delay < 0:
-        return None
-    return delay
-
-
-def _poll_after(headers: Dict[str, str]) -> float:
-    try:
-        milliseconds = float(headers.get("openai-poll-after-ms", ""))
-    except ValueError:
-        return 1.0
-    if milliseconds != milliseconds or not 0 <= milliseconds <= 60_000:
-        return 1.0
-    return milliseconds / 1000
