@@ -134,27 +134,3 @@ class CopyInTest(ServerTest):
         )  # fmt: skip
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.strip(), "ok completed")
-
-
-@unittest.skipIf(SINGLE_FILE, "threadrun.aio and the fake server are the package's")
-class DocsTest(unittest.TestCase):
-    """docs/async.md's examples run as written, as README.md's do (tests/test_readme.py)."""
-
-    def test_every_python_block_runs(self) -> None:
-        from tests import load_testing
-        from tests.test_readme import KEY as README_KEY
-        from tests.test_readme import blocks, environment, loopback_only, run_block
-
-        with open(os.path.join(REPO, "docs", "async.md"), encoding="utf-8") as file:
-            found = blocks(file.read())
-        self.assertGreaterEqual(len(found), 3)
-        server = load_testing().FakeRunsServer(api_key=README_KEY).start()
-        self.addCleanup(server.stop)
-        with loopback_only(), environment(OPENAI_BASE_URL=server.base_url,
-                                          OPENAI_API_KEY=README_KEY):  # fmt: skip
-            for block in found:
-                with self.subTest(line=block.line):
-                    self.assertIsNone(block.kind)  # every block runs
-                    printed = run_block(block)["__stdout__"]
-                    self.assertTrue(printed.strip())
-        self.assertEqual(server.errors, [])
