@@ -272,7 +272,7 @@ class PollTest(ServerTest):
         self.assertIs(error.run, seen[-1])
         # Checks at 0, 1 and 2 s; one at 3 s would start at the deadline, with no time left
         # to answer: the error comes at 2 s instead (this test expected a 4th check before
-        # issue 9 made the deadline a bound on every request).
+        # the deadline is a bound on every request).
         self.assertEqual(self.clock.sleeps, [1.0, 1.0])
         self.assertEqual(self.sent(), 3)
 
@@ -281,7 +281,7 @@ class PollTest(ServerTest):
         with self.raises(threadrun.PollTimeoutError):
             self.client().poll(THREAD, run["id"], interval=2.0, timeout=3.0)
         # At 2 s the next check (at 4 s) would pass the deadline: no sleep to 3 s and a check
-        # with no time left (issue 9; it used to sleep [2.0, 1.0]).
+        # with no time left (never a sleep past it, such as [2.0, 1.0]).
         self.assertEqual(self.clock.sleeps, [2.0])
         self.assertEqual(self.clock.elapsed, 2.0)
 

@@ -39,7 +39,7 @@ class ErrorsTest(ServerTest):
         self.assertIn("No run found with id 'run_missing'.", error.message)
         self.assertIn("404", str(error))
         self.assertIn("No run found with id 'run_missing'.", str(error))
-        # The inner "error" object, as the openai SDK gives it (issue 9: it was the envelope).
+        # The inner "error" object, as the openai SDK gives it, not the envelope.
         self.assertEqual(error.body, {"message": "No run found with id 'run_missing'.",
                                       "type": "invalid_request_error", "param": None,
                                       "code": None})  # fmt: skip

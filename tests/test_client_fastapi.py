@@ -1,4 +1,4 @@
-"""Tested the way it will be used (issue 13 section 4): the client against a server that
+"""Tested the way it will be used the client against a server that
 speaks like common self-hosted Assistants servers -- threadrun.testing.FakeRunsServer's
 "fastapi" flavour: RFC 3339 timestamps, bare UUID ids, FastAPI's error bodies, and
 required_action null with the tool calls only in the run's steps.

@@ -1,4 +1,4 @@
-"""Client promises under faults (issue 9, section 1): one regression test class per point.
+"""Client promises under faults: one regression test class per point.
 
 1. an interrupted exchange never leaves a half-used connection behind;
 2. a forked child never talks over its parent's socket, and an answer about another run is

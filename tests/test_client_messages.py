@@ -1,4 +1,4 @@
-"""Threads and messages (issue 20): Client.create_thread, retrieve_thread, update_thread,
+"""Threads and messages: Client.create_thread, retrieve_thread, update_thread,
 delete_thread, create_message, list_messages and retrieve_message.
 
 Against threadrun.testing.FakeRunsServer (each test its own, on 127.0.0.1), with its faults

@@ -1,4 +1,4 @@
-"""Habits of the openai SDK that mean something else here (issue 21 point 4, issue 19 point 12):
+"""Habits of the openai SDK that mean something else here:
 its keywords refused before anything is sent, naming threadrun's spelling, and a 404 for ids
 given in the SDK's order says they look swapped.
 

@@ -1,4 +1,4 @@
-"""Run steps (issue 13 section 3): Client.list_steps and Client.retrieve_step.
+"""Run steps: Client.list_steps and Client.retrieve_step.
 
 Against a small steps server on 127.0.0.1 (stdlib http.server), which pages as the API does;
 nothing is ever sent beyond loopback.

@@ -1,4 +1,4 @@
-"""Specification of the client's streamed runs (issue 12, sections 1 and 2): Client.stream(),
+"""Specification of the client's streamed runs: Client.stream(),
 submit_tool_outputs_stream(), create_thread_and_run() and its _stream and _poll forms.
 
 Every stream comes from threadrun.testing's FakeRunsServer on 127.0.0.1, as real

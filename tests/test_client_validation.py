@@ -1,4 +1,4 @@
-"""Strict by default, never lossy (issue 13 section 1): a 2xx answer the client cannot read
+"""Strict by default, never lossy: a 2xx answer the client cannot read
 raises APIResponseValidationError carrying it whole and naming the run; error bodies in the
 shapes other servers use give clean messages (section 2); tool_calls tells missing from null.
 
@@ -266,7 +266,7 @@ class ToolCallsMessagesTest(unittest.TestCase):
         return json.loads(run_json(status="requires_action", required_action=action))
 
     def test_missing_is_not_null(self) -> None:
-        # (issue 24: a submit_tool_outputs action is checked by from_dict, with these words)
+        # (a submit_tool_outputs action is checked by from_dict, with these words)
         cases = [
             ({"type": "submit_tool_outputs", "details": {"tool_calls": []}},
              "required_action['submit_tool_outputs']: is missing, expected an object (the "
