@@ -40,7 +40,7 @@ The client errors carry the official SDK's names, so ``except`` clauses port unc
 Contents, section by section (each opens with a banner comment)::
 
     Imports
-    Constants              RunStatus
+    Constants              RunStatus; _SIBLING_API, the private names siblings may import
     Errors                 the tree above
     Model                  ThreadRun, ToolCall
     Parsing                the reference (slow) path, error messages, JSON decoding
@@ -188,6 +188,25 @@ else:
 # --------------------------------------------------------------------------------------------
 # Constants
 # --------------------------------------------------------------------------------------------
+
+# The runtime's internal interface: the only private names its sibling modules (aio,
+# archive, the CLI) may import from it. They are not public because they are shapes that
+# change with the runtime, with no promise to users; a sibling ships with the runtime of its
+# own version, so it may lean on them. Anything else private stays inside its module
+# (tests/test_imports.py reads every module of the package to keep it so).
+_SIBLING_API = (
+    # threadrun.aio, the asyncio client: a second shell over the client's I/O-free core.
+    "_Attempts", "_BaseClient", "_Call", "_DeadlineReached", "_DRAIN_AFTER_DONE",
+    "_EXCERPT_BYTES", "_invalid_answer", "_is_event_stream", "_MAX_REDIRECTS", "_Origin",
+    "_Poll", "_Proxy", "_REDIRECT_STATUSES", "_Request", "_Stale", "_STREAM_READ_SIZE",
+    "_transport_error",
+    # threadrun.archive: the parser's decoder and its messages, so that a run gets the same
+    # verdict in an archive as from the client; the names its annotations use.
+    "_DECODER", "_Deferred", "_describe", "_JSON_SPACE", "_loads", "_shorten",
+    # threadrun.__main__: steps' and messages' timestamps read as a run's are; which headers
+    # carry a credential.
+    "_is_credential", "_iso_to_unix", "_lenient_timestamp",
+)  # fmt: skip
 
 # The 20 fields of the reference type, in its order. ``extra`` holds every other key.
 _FIELDS = (
