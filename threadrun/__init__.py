@@ -634,7 +634,7 @@ class ThreadRun:
         with its value untouched. ``data`` is never modified, and ``run.to_dict() == data``.
         ``object`` must be ``"thread.run"``, timestamps Unix seconds up to the end of year
         9999, and a ``required_action`` of type ``submit_tool_outputs`` must hold its tool
-        calls as the reference type has them (the README lists every rule).
+        calls as the reference type has them (docs/model.md lists every rule).
 
         Raises :class:`ThreadRunError` naming the field for any invalid input.
         """
@@ -4127,7 +4127,7 @@ class _BaseClient:
 
 class Client(_BaseClient):
     """The client for the Thread Runs endpoints, and the threads and messages around a run,
-    over the standard library's ``http.client`` (the README's "Client" is its manual).
+    over the standard library's ``http.client`` (docs/client.md is its manual).
 
     Its settings come from the arguments, else the environment (``OPENAI_API_KEY``,
     ``OPENAI_BASE_URL``, ``OPENAI_ORG_ID``, ``OPENAI_PROJECT_ID``, proxies; ``trust_env=False``
