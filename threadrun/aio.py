@@ -51,9 +51,33 @@ from threadrun import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import ssl
-    from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
+    from typing import (
+        Any,
+        AsyncIterator,
+        Callable,
+        Dict,
+        List,
+        Mapping,
+        Optional,
+        Tuple,
+        Union,
+    )  # fmt: skip
 
     from threadrun import _Origin, _Proxy, _Request
+else:
+    # The names annotations use, as in threadrun (see _Deferred there): typing's objects when
+    # typing.get_type_hints() evaluates them, typing not imported until then.
+    from threadrun import _Deferred
+
+    Any = object
+    AsyncIterator, Callable, Dict, List, Mapping, Optional, Tuple, Union = (
+        _Deferred("typing", name)
+        for name in (
+            "AsyncIterator", "Callable", "Dict", "List", "Mapping", "Optional", "Tuple",
+            "Union",
+        )
+    )  # fmt: skip
+    ssl = _Deferred("ssl")
 
 __all__ = ["AsyncClient", "AsyncRunStream"]
 
@@ -600,6 +624,124 @@ class AsyncClient(_BaseClient):
         stream = AsyncRunStream(reader.read, release, **settings)
         self._streams.append(stream)
         return stream
+
+    if TYPE_CHECKING:  # pragma: no cover
+        # The endpoints are _BaseClient's, written once; here they return what the async
+        # shell's methods return. These are their types for mypy and users' type checkers
+        # (at run time, AsyncClient's endpoints are _BaseClient's functions).
+        async def retrieve(  # type: ignore[override]
+            self, thread_id: str, run_id: str, **options: Any
+        ) -> ThreadRun: ...
+
+        async def create(  # type: ignore[override]
+            self, thread_id: str, assistant_id: str, **params: Any
+        ) -> ThreadRun: ...
+
+        async def update(  # type: ignore[override]
+            self, thread_id: str, run_id: str, metadata: Mapping[str, str], **options: Any
+        ) -> ThreadRun: ...
+
+        async def cancel(  # type: ignore[override]
+            self, thread_id: str, run_id: str, **options: Any
+        ) -> ThreadRun: ...
+
+        async def submit_tool_outputs(  # type: ignore[override]
+            self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]],
+            **options: Any,
+        ) -> ThreadRun: ...
+
+        def list(  # type: ignore[override]
+            self, thread_id: str, *,
+            limit: Optional[int] = None, order: Optional[str] = None,
+            after: Optional[str] = None, before: Optional[str] = None, **options: Any,
+        ) -> AsyncIterator[ThreadRun]: ...
+
+        def list_steps(  # type: ignore[override]
+            self, thread_id: str, run_id: str, *,
+            limit: Optional[int] = None, order: Optional[str] = None,
+            after: Optional[str] = None, before: Optional[str] = None, **options: Any,
+        ) -> AsyncIterator[Dict[str, Any]]: ...
+
+        async def retrieve_step(  # type: ignore[override]
+            self, thread_id: str, run_id: str, step_id: str, **options: Any
+        ) -> Dict[str, Any]: ...
+
+        async def create_thread(  # type: ignore[override]
+            self, messages: Optional[List[Mapping[str, Any]]] = None, **params: Any
+        ) -> Dict[str, Any]: ...
+
+        async def retrieve_thread(  # type: ignore[override]
+            self, thread_id: str, **options: Any
+        ) -> Dict[str, Any]: ...
+
+        async def update_thread(  # type: ignore[override]
+            self, thread_id: str, **params: Any
+        ) -> Dict[str, Any]: ...
+
+        async def delete_thread(  # type: ignore[override]
+            self, thread_id: str, **options: Any
+        ) -> Dict[str, Any]: ...
+
+        async def create_message(  # type: ignore[override]
+            self, thread_id: str, content: Union[str, List[Mapping[str, Any]]],
+            role: str = "user", **params: Any,
+        ) -> Dict[str, Any]: ...
+
+        def list_messages(  # type: ignore[override]
+            self, thread_id: str, run_id: Optional[str] = None, order: Optional[str] = None,
+            limit: Optional[int] = None, after: Optional[str] = None,
+            before: Optional[str] = None, **options: Any,
+        ) -> AsyncIterator[Dict[str, Any]]: ...
+
+        async def retrieve_message(  # type: ignore[override]
+            self, thread_id: str, message_id: str, **options: Any
+        ) -> Dict[str, Any]: ...
+
+        async def poll(  # type: ignore[override]
+            self, thread_id: str, run_id: str, *,
+            interval: Optional[float] = None, timeout: Optional[float] = None,
+            on_run: Optional[Callable[[ThreadRun], Any]] = None, **unexpected: Any,
+        ) -> ThreadRun: ...
+
+        async def create_and_poll(  # type: ignore[override]
+            self, thread_id: str, assistant_id: str, *,
+            poll_interval: Optional[float] = None, poll_timeout: Optional[float] = None,
+            on_run: Optional[Callable[[ThreadRun], Any]] = None, **params: Any,
+        ) -> ThreadRun: ...
+
+        async def submit_tool_outputs_and_poll(  # type: ignore[override]
+            self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]], *,
+            poll_interval: Optional[float] = None, poll_timeout: Optional[float] = None,
+            on_run: Optional[Callable[[ThreadRun], Any]] = None, **options: Any,
+        ) -> ThreadRun: ...
+
+        async def stream(  # type: ignore[override]
+            self, thread_id: str, assistant_id: str, *,
+            stream_timeout: Optional[float] = None, **params: Any,
+        ) -> AsyncRunStream: ...
+
+        async def submit_tool_outputs_stream(  # type: ignore[override]
+            self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]], *,
+            stream_timeout: Optional[float] = None, **options: Any,
+        ) -> AsyncRunStream: ...
+
+        async def create_thread_and_run(  # type: ignore[override]
+            self, assistant_id: str, *,
+            thread: Optional[Mapping[str, Any]] = None, **params: Any,
+        ) -> ThreadRun: ...
+
+        async def create_thread_and_run_stream(  # type: ignore[override]
+            self, assistant_id: str, *,
+            thread: Optional[Mapping[str, Any]] = None,
+            stream_timeout: Optional[float] = None, **params: Any,
+        ) -> AsyncRunStream: ...
+
+        async def create_thread_and_run_poll(  # type: ignore[override]
+            self, assistant_id: str, *,
+            thread: Optional[Mapping[str, Any]] = None,
+            poll_interval: Optional[float] = None, poll_timeout: Optional[float] = None,
+            on_run: Optional[Callable[[ThreadRun], Any]] = None, **params: Any,
+        ) -> ThreadRun: ...
 
 
 class _BodyReader:
