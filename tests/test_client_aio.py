@@ -4,6 +4,8 @@ run against both shells in tests/test_client_async.py).
 - a task cancelled mid-request discards its connection: the next POST is sent once, on a
   new connection;
 - concurrent calls on one event loop each get a connection, and all complete;
+- each call's timeout is its own among concurrent ones: a shorter one started later, or a
+  longer one after a call that ended early, times out when it is due;
 - ``import threadrun`` imports neither asyncio nor sockets nor ssl; threadrun/aio.py copied
   beside a copied threadrun.py works as it does in the package (``python -I``).
 """
@@ -80,6 +82,65 @@ class ConcurrencyTest(ServerTest):
         polled = asyncio.run(scenario())
         self.assertEqual([run.id for run in polled], [run["id"] for run in runs])
         self.assertEqual({run.status for run in polled}, {"completed"})
+
+
+@unittest.skipIf(SINGLE_FILE, "threadrun.aio is the package's second file")
+class ConcurrentTimeoutsTest(EnvTest):
+    """The requests of one loop share one loop timer (threadrun.aio._Watch): each still
+    times out when its own timeout says."""
+
+    def setUp(self) -> None:
+        super().setUp()
+
+        def script(conn: socket.socket, index: int) -> None:
+            while True:
+                request = self.server.read(conn, index)
+                if request is None:
+                    return
+                if b"/runs/run_raw " not in request:
+                    conn.recv(1)  # never answered: held until the client closes it
+                    return
+                conn.sendall(http_response(run_json()))
+
+        self.server = ScriptedServer(script)
+        self.addCleanup(self.server.stop)
+
+    def timed(self, scenario: Any) -> Any:
+        async def main() -> Any:
+            client = aio().AsyncClient(api_key=KEY, base_url=self.server.base_url,
+                                       max_retries=0, timeout=10)  # fmt: skip
+            async with client:
+                return await scenario(client, asyncio.get_running_loop())
+
+        return asyncio.run(main())
+
+    async def held(self, client: Any, timeout: float, loop: Any) -> float:
+        """Seconds until a retrieve that is never answered times out."""
+        start = loop.time()
+        with self.assertRaises(aio().APITimeoutError):
+            await client.retrieve(THREAD, "run_held", timeout=timeout)
+        return float(loop.time() - start)
+
+    def test_a_shorter_timeout_started_later_is_not_held_by_a_longer_one(self) -> None:
+        async def scenario(client: Any, loop: Any) -> Any:
+            longer = asyncio.ensure_future(self.held(client, 1.5, loop))
+            await asyncio.sleep(0.05)
+            shorter = await self.held(client, 0.2, loop)
+            return shorter, longer.done(), await longer
+
+        shorter, longer_done, longer = self.timed(scenario)
+        self.assertTrue(0.15 <= shorter < 1.0, shorter)
+        self.assertFalse(longer_done)
+        self.assertTrue(1.4 <= longer < 5, longer)
+
+    def test_a_timeout_after_a_call_that_ended_early_is_kept(self) -> None:
+        async def scenario(client: Any, loop: Any) -> Any:
+            run = await client.retrieve(THREAD, "run_raw", timeout=0.1)  # answered at once
+            return run.id, await self.held(client, 0.5, loop)
+
+        run_id, held = self.timed(scenario)
+        self.assertEqual(run_id, "run_raw")
+        self.assertTrue(0.45 <= held < 3, held)
 
 
 IMPORTS = r"""

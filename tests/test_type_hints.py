@@ -1,8 +1,11 @@
-"""Specification: the annotations of threadrun and threadrun.archive resolve.
+"""Specification: the annotations of threadrun, threadrun.archive and threadrun.aio resolve.
 
 ``typing.get_type_hints`` works on every public class, function and method, on every
 supported Python, with typing's own objects as results; importing threadrun, ``dir()`` and
-``vars()`` of it import nothing; the module is a plain module.
+``vars()`` of it import nothing; the module is a plain module. For a type checker,
+AsyncClient's endpoints are awaited (``await client.retrieve(...)`` is a ThreadRun), its
+lists are async iterators and its streams async context managers: ``mypy --strict`` accepts
+a program using them so and rejects one that forgets an ``await``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import textwrap
 import typing
 import unittest
 from typing import Any, Dict, Iterator, List, Optional, Tuple
@@ -39,8 +44,9 @@ HINTS = {
 
 def modules() -> List[Any]:
     found = [threadrun]
-    if not SINGLE_FILE:  # the copied single file has no archive module beside it
+    if not SINGLE_FILE:  # the copied single file has no module beside it
         found.append(importlib.import_module("threadrun.archive"))
+        found.append(importlib.import_module("threadrun.aio"))
     return found
 
 
@@ -120,6 +126,25 @@ class TestTypeHints(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(proc.stdout.split(), ["typing.List[object]", "20", "module"])
 
+    def test_aio_imports_no_typing(self) -> None:
+        # threadrun.aio imports asyncio, which imports typing on 3.11+; aio itself adds it
+        # nowhere (as threadrun, archive); get_type_hints then works.
+        code = (
+            "import sys; sys.path.insert(0, sys.argv[1]); import asyncio\n"
+            "with_asyncio = 'typing' in sys.modules\n"
+            "import threadrun.aio\n"
+            "assert ('typing' in sys.modules) == with_asyncio, 'threadrun.aio imported typing'\n"
+            "import typing\n"
+            "hints = typing.get_type_hints(threadrun.aio.AsyncRunStream.text_deltas)\n"
+            "print(hints['return'])\n"
+        )
+        if SINGLE_FILE:
+            self.skipTest("the copied single file has no aio module beside it")
+        proc = subprocess.run([sys.executable, "-I", "-S", "-c", code, MODULE_DIR],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout.split(), ["typing.AsyncIterator[str]"])
+
     def test_inspect_get_annotations(self) -> None:
         get_annotations = getattr(inspect, "get_annotations", None)  # 3.10+
         if get_annotations is None:
@@ -143,6 +168,96 @@ class TestTypeHints(unittest.TestCase):
         fields = {name: getattr(run, name) for name in threadrun._FIELDS}
         with self.assertRaises(pydantic.ValidationError):
             adapter.validate_python(dict(fields, id=1))
+
+
+# A program using AsyncClient as docs/async.md shows it: mypy --strict accepts it.
+ASYNC_PROGRAM = """
+import asyncio
+from typing import Any, Dict, List
+
+from threadrun import ThreadRun
+from threadrun.aio import AsyncClient, AsyncRunStream
+
+
+async def main() -> None:
+    async with AsyncClient("sk-test", base_url="http://127.0.0.1:9/v1") as client:
+        run: ThreadRun = await client.retrieve("thread_1", "run_1")
+        runs: List[ThreadRun] = [each async for each in client.list("thread_1", limit=5)]
+        messages: List[Dict[str, Any]] = []
+        async for message in client.list_messages("thread_1", order="asc"):
+            messages.append(message)
+        async with await client.stream("thread_1", "asst_1") as stream:
+            async for event in stream:
+                print(event)
+            kept: AsyncRunStream = stream
+            last: ThreadRun = await kept.until_done()
+        done: ThreadRun = await client.create_and_poll("thread_1", "asst_1", poll_timeout=5.0)
+        print(run.status, len(runs), len(messages), last.id, done.id)
+
+
+asyncio.run(main())
+"""
+
+# The same program, each time with one line written as for Client: mypy must reject each.
+WRONG_LINES = {
+    "not awaited": (
+        'run: ThreadRun = await client.retrieve("thread_1", "run_1")',
+        'run: ThreadRun = client.retrieve("thread_1", "run_1")',
+    ),
+    "for over an async iterator": (
+        'async for message in client.list_messages("thread_1", order="asc"):',
+        'for message in client.list_messages("thread_1", order="asc"):',
+    ),
+    "a list awaited": (
+        'runs: List[ThreadRun] = [each async for each in client.list("thread_1", limit=5)]',
+        'runs: List[ThreadRun] = await client.list("thread_1", limit=5)',
+    ),
+    "a stream not awaited": (
+        'async with await client.stream("thread_1", "asst_1") as stream:',
+        'async with client.stream("thread_1", "asst_1") as stream:',
+    ),
+    "poll not awaited": (
+        'done: ThreadRun = await client.create_and_poll(',
+        'done: ThreadRun = client.create_and_poll(',
+    ),
+}
+
+
+class AsyncClientTypesTest(unittest.TestCase):
+    """mypy --strict over user programs (mypy is a dev tool: skipped where not installed)."""
+
+    def test_mypy_accepts_awaited_endpoints_and_rejects_forgotten_awaits(self) -> None:
+        if SINGLE_FILE:
+            self.skipTest("the copied single file has no aio module beside it")
+        try:
+            import mypy
+        except ImportError:
+            self.skipTest("mypy is not installed (a dev tool, never a dependency)")
+        program = textwrap.dedent(ASYNC_PROGRAM).lstrip()
+        with tempfile.TemporaryDirectory() as folder:
+            files = {"right": program}
+            for number, (wrong, (line, instead)) in enumerate(sorted(WRONG_LINES.items())):
+                self.assertIn(line, program, wrong)
+                files["wrong_%d" % number] = program.replace(line, instead)
+            for name, text in files.items():
+                with open(os.path.join(folder, name + ".py"), "w") as handle:
+                    handle.write(text)
+            mypy = [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
+                    "--cache-dir", os.path.join(folder, "cache")]  # fmt: skip
+            proc = subprocess.run(
+                [*mypy, *sorted(name + ".py" for name in files)],
+                capture_output=True, text=True, timeout=600, cwd=folder,
+                env=dict(os.environ, MYPYPATH=MODULE_DIR),
+            )  # fmt: skip
+        errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertEqual([line for line in errors if line.startswith("right.py")], [])
+        for number, (wrong, (line, _)) in enumerate(sorted(WRONG_LINES.items())):
+            with self.subTest(wrong):
+                # the error is on the changed line (the lines are the same in both)
+                line_number = program[: program.index(line)].count("\n") + 1
+                where = "wrong_%d.py:%d:" % (number, line_number)
+                self.assertTrue(any(error.startswith(where) for error in errors), proc.stdout)
 
 
 if __name__ == "__main__":

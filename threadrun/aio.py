@@ -51,9 +51,33 @@ from threadrun import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import ssl
-    from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Tuple
+    from typing import (
+        Any,
+        AsyncIterator,
+        Callable,
+        Dict,
+        List,
+        Mapping,
+        Optional,
+        Tuple,
+        Union,
+    )  # fmt: skip
 
     from threadrun import _Origin, _Proxy, _Request
+else:
+    # The names annotations use, as in threadrun (see _Deferred there): typing's objects when
+    # typing.get_type_hints() evaluates them, typing not imported until then.
+    from threadrun import _Deferred
+
+    Any = object
+    AsyncIterator, Callable, Dict, List, Mapping, Optional, Tuple, Union = (
+        _Deferred("typing", name)
+        for name in (
+            "AsyncIterator", "Callable", "Dict", "List", "Mapping", "Optional", "Tuple",
+            "Union",
+        )
+    )  # fmt: skip
+    ssl = _Deferred("ssl")
 
 __all__ = ["AsyncClient", "AsyncRunStream"]
 
@@ -303,16 +327,18 @@ class _AsyncConnection:
 class _Timer:
     """Cancels the running task after ``seconds``, unless cancelled first: what
     asyncio.timeout (3.11+) does, without its cost (5 us a call, a third of what the client
-    adds to a request), and on 3.7-3.10, where wait_for would start a task a call."""
+    adds to a request), and on 3.7-3.10, where wait_for would start a task a call. The
+    loop's timer is its :class:`_Watch`'s, shared."""
 
-    __slots__ = ("_task", "_handle", "_expired")
+    __slots__ = ("_task", "_watch", "_expired")
 
     def __init__(self, seconds: float) -> None:
         self._task = asyncio.current_task()
         self._expired = False
-        self._handle = asyncio.get_running_loop().call_later(seconds, self._expire)
+        self._watch = _Watch.of(asyncio.get_running_loop())
+        self._watch.add(self, seconds)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         self._expired = True
         assert self._task is not None
         self._task.cancel()
@@ -325,7 +351,54 @@ class _Timer:
         return uncancel is None or uncancel() == 0
 
     def cancel(self) -> None:
-        self._handle.cancel()
+        self._watch.deadlines.pop(self, None)
+
+
+class _Watch:
+    """The timers of one event loop, under ONE loop timer set at (or before) their earliest
+    deadline. A loop timer per request (call_later, then cancel) costs 8-10 us a request, a
+    tenth of a retrieve: each is pushed on the loop's heap, stays there cancelled, and every
+    turn of the loop computes its wait from it. Here a request's timer is a dict entry, and
+    the loop timer moves only for a deadline earlier than all the others."""
+
+    _last: Optional[_Watch] = None  # the loop used last (one loop, nearly always)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.deadlines: Dict[_Timer, float] = {}
+        self._handle: Optional[asyncio.TimerHandle] = None
+        self._when = float("inf")  # of _handle
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> _Watch:
+        watch = cls._last
+        if watch is None or watch.loop is not loop:
+            # Another loop: a new watch (one still holding timers keeps its loop timer, so
+            # they expire all the same).
+            watch = cls._last = cls(loop)
+        return watch
+
+    def add(self, timer: _Timer, seconds: float) -> None:
+        deadline = self.loop.time() + seconds
+        self.deadlines[timer] = deadline
+        if deadline < self._when:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._schedule(deadline)
+
+    def _schedule(self, deadline: float) -> None:
+        self._when = deadline
+        self._handle = self.loop.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        now = max(self.loop.time(), self._when)  # the loop fires a timer when it is due
+        self._handle, self._when = None, float("inf")
+        expired = [timer for timer, deadline in self.deadlines.items() if deadline <= now]
+        for timer in expired:
+            del self.deadlines[timer]
+            timer.expire()
+        if self.deadlines:  # those whose requests went on, or ended early: the next due
+            self._schedule(min(self.deadlines.values()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -600,6 +673,124 @@ class AsyncClient(_BaseClient):
         stream = AsyncRunStream(reader.read, release, **settings)
         self._streams.append(stream)
         return stream
+
+    if TYPE_CHECKING:  # pragma: no cover
+        # The endpoints are _BaseClient's, written once; here they return what the async
+        # shell's methods return. These are their types for mypy and users' type checkers
+        # (at run time, AsyncClient's endpoints are _BaseClient's functions).
+        async def retrieve(  # type: ignore[override]
+            self, thread_id: str, run_id: str, **options: Any
+        ) -> ThreadRun: ...
+
+        async def create(  # type: ignore[override]
+            self, thread_id: str, assistant_id: str, **params: Any
+        ) -> ThreadRun: ...
+
+        async def update(  # type: ignore[override]
+            self, thread_id: str, run_id: str, metadata: Mapping[str, str], **options: Any
+        ) -> ThreadRun: ...
+
+        async def cancel(  # type: ignore[override]
+            self, thread_id: str, run_id: str, **options: Any
+        ) -> ThreadRun: ...
+
+        async def submit_tool_outputs(  # type: ignore[override]
+            self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]],
+            **options: Any,
+        ) -> ThreadRun: ...
+
+        def list(  # type: ignore[override]
+            self, thread_id: str, *,
+            limit: Optional[int] = None, order: Optional[str] = None,
+            after: Optional[str] = None, before: Optional[str] = None, **options: Any,
+        ) -> AsyncIterator[ThreadRun]: ...
+
+        def list_steps(  # type: ignore[override]
+            self, thread_id: str, run_id: str, *,
+            limit: Optional[int] = None, order: Optional[str] = None,
+            after: Optional[str] = None, before: Optional[str] = None, **options: Any,
+        ) -> AsyncIterator[Dict[str, Any]]: ...
+
+        async def retrieve_step(  # type: ignore[override]
+            self, thread_id: str, run_id: str, step_id: str, **options: Any
+        ) -> Dict[str, Any]: ...
+
+        async def create_thread(  # type: ignore[override]
+            self, messages: Optional[List[Mapping[str, Any]]] = None, **params: Any
+        ) -> Dict[str, Any]: ...
+
+        async def retrieve_thread(  # type: ignore[override]
+            self, thread_id: str, **options: Any
+        ) -> Dict[str, Any]: ...
+
+        async def update_thread(  # type: ignore[override]
+            self, thread_id: str, **params: Any
+        ) -> Dict[str, Any]: ...
+
+        async def delete_thread(  # type: ignore[override]
+            self, thread_id: str, **options: Any
+        ) -> Dict[str, Any]: ...
+
+        async def create_message(  # type: ignore[override]
+            self, thread_id: str, content: Union[str, List[Mapping[str, Any]]],
+            role: str = "user", **params: Any,
+        ) -> Dict[str, Any]: ...
+
+        def list_messages(  # type: ignore[override]
+            self, thread_id: str, run_id: Optional[str] = None, order: Optional[str] = None,
+            limit: Optional[int] = None, after: Optional[str] = None,
+            before: Optional[str] = None, **options: Any,
+        ) -> AsyncIterator[Dict[str, Any]]: ...
+
+        async def retrieve_message(  # type: ignore[override]
+            self, thread_id: str, message_id: str, **options: Any
+        ) -> Dict[str, Any]: ...
+
+        async def poll(  # type: ignore[override]
+            self, thread_id: str, run_id: str, *,
+            interval: Optional[float] = None, timeout: Optional[float] = None,
+            on_run: Optional[Callable[[ThreadRun], Any]] = None, **unexpected: Any,
+        ) -> ThreadRun: ...
+
+        async def create_and_poll(  # type: ignore[override]
+            self, thread_id: str, assistant_id: str, *,
+            poll_interval: Optional[float] = None, poll_timeout: Optional[float] = None,
+            on_run: Optional[Callable[[ThreadRun], Any]] = None, **params: Any,
+        ) -> ThreadRun: ...
+
+        async def submit_tool_outputs_and_poll(  # type: ignore[override]
+            self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]], *,
+            poll_interval: Optional[float] = None, poll_timeout: Optional[float] = None,
+            on_run: Optional[Callable[[ThreadRun], Any]] = None, **options: Any,
+        ) -> ThreadRun: ...
+
+        async def stream(  # type: ignore[override]
+            self, thread_id: str, assistant_id: str, *,
+            stream_timeout: Optional[float] = None, **params: Any,
+        ) -> AsyncRunStream: ...
+
+        async def submit_tool_outputs_stream(  # type: ignore[override]
+            self, thread_id: str, run_id: str, tool_outputs: List[Mapping[str, str]], *,
+            stream_timeout: Optional[float] = None, **options: Any,
+        ) -> AsyncRunStream: ...
+
+        async def create_thread_and_run(  # type: ignore[override]
+            self, assistant_id: str, *,
+            thread: Optional[Mapping[str, Any]] = None, **params: Any,
+        ) -> ThreadRun: ...
+
+        async def create_thread_and_run_stream(  # type: ignore[override]
+            self, assistant_id: str, *,
+            thread: Optional[Mapping[str, Any]] = None,
+            stream_timeout: Optional[float] = None, **params: Any,
+        ) -> AsyncRunStream: ...
+
+        async def create_thread_and_run_poll(  # type: ignore[override]
+            self, assistant_id: str, *,
+            thread: Optional[Mapping[str, Any]] = None,
+            poll_interval: Optional[float] = None, poll_timeout: Optional[float] = None,
+            on_run: Optional[Callable[[ThreadRun], Any]] = None, **params: Any,
+        ) -> ThreadRun: ...
 
 
 class _BodyReader:
