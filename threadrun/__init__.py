@@ -196,7 +196,8 @@ else:
 # (tests/test_imports.py reads every module of the package to keep it so).
 _SIBLING_API = (
     # threadrun.aio, the asyncio client: a second shell over the client's I/O-free core.
-    "_Attempts", "_BaseClient", "_Call", "_DeadlineReached", "_DRAIN_AFTER_DONE",
+    "_Attempts", "_BaseClient", "_body_too_large", "_Call", "_DeadlineReached",
+    "_DRAIN_AFTER_DONE",
     "_EXCERPT_BYTES", "_invalid_answer", "_is_event_stream", "_MAX_REDIRECTS", "_Origin",
     "_Poll", "_Proxy", "_REDIRECT_STATUSES", "_Request", "_Stale", "_STREAM_READ_SIZE",
     "_transport_error",
@@ -2740,10 +2741,7 @@ class _Connection:
                 chunks.append(chunk)
                 size += len(chunk)
             if size > limit:
-                raise ResponseTooLargeError(
-                    "response body is over the limit of %d bytes (max_response_bytes)" % limit,
-                    request_id=headers.get("x-request-id"),
-                )
+                raise _body_too_large(limit, headers)
             payload = b"".join(chunks)
         response.close()
         if response.will_close:
@@ -4350,6 +4348,14 @@ class Client(_BaseClient):
 # --------------------------------------------------------------------------------------------
 # Helpers: reading error bodies, checking arguments
 # --------------------------------------------------------------------------------------------
+
+
+def _body_too_large(limit: int, headers: Dict[str, str]) -> ResponseTooLargeError:
+    """The error for a response body over ``max_response_bytes``, in either shell."""
+    return ResponseTooLargeError(
+        "response body is over the limit of %d bytes (max_response_bytes)" % limit,
+        request_id=headers.get("x-request-id"),
+    )
 
 
 def _error_message(body: Any) -> Optional[str]:

@@ -39,6 +39,7 @@ from threadrun import (
     ThreadRun,
     _Attempts,
     _BaseClient,
+    _body_too_large,
     _Call,
     _DeadlineReached,
     _invalid_answer,
@@ -272,10 +273,7 @@ class _AsyncConnection:
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            raise ResponseTooLargeError(
-                "response body is over the limit of %d bytes (max_response_bytes)" % limit,
-                request_id=headers.get("x-request-id"),
-            )
+            raise _body_too_large(limit, headers)
         return b"".join(chunks)
 
     async def read_chunk(self) -> bytes:
