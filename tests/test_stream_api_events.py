@@ -249,7 +249,6 @@ class DoneTest(RawStreamTest):
         """Each request answered with ``body`` in chunks, then ``tail`` (comments, say) and
         the body left open: the end never comes while the client waits."""
         gone = threading.Event()
-        self.addCleanup(gone.set)
 
         def script(conn: socket.socket, index: int) -> None:
             server.read(conn, index)
@@ -259,6 +258,7 @@ class DoneTest(RawStreamTest):
             gone.wait(10)
 
         server = self.serve(script)
+        self.addCleanup(gone.set)  # after serve's: cleanups run last-in first, so this first
         return server
 
     def test_iteration_and_until_done_end_at_done_at_once(self) -> None:
