@@ -292,7 +292,8 @@ from_dict
     openai            threadrun  >=   4.0   wall     Run.model_validate / threadrun
     mashumaro         threadrun  >=   2.0   wall     mashumaro / threadrun
     mashumaro frozen  threadrun  ref  2.0   wall     mashumaro (frozen) / threadrun
-    threadrun         floor      <=   1.3   wall     threadrun / floor
+    threadrun         floor      <=   1.1   wall     threadrun / floor (Python 3.10+)
+    threadrun         floor      <=   1.3   wall     threadrun / floor (Python 3.7-3.9)
     sparse            threadrun  <=   1.3   wall     run lacking 2 keys / full run
 from_json
     openai            threadrun  >=   1.1   wall     Run.model_validate_json / threadrun
@@ -346,8 +347,21 @@ def judge(
     return [
         (target, ratio(target, measures))
         for target in TARGETS
-        if target.table == table and {target.numerator, target.denominator} <= keys
+        if target.table == table
+        and {target.numerator, target.denominator} <= keys
+        and applies_here(target)
     ]
+
+
+def applies_here(target: Target) -> bool:
+    """Whether ``target`` is this interpreter's: a name ending "(Python 3.10+)" or "(Python
+    3.7-3.9)" is one of those Python versions' only (PyPy's by the version it implements)."""
+    found = re.search(r"\(Python 3\.(\d+)(\+|-3\.(\d+))\)$", target.name)
+    if not found:
+        return True
+    low = int(found.group(1))
+    high = int(found.group(3)) if found.group(3) else 99
+    return sys.version_info[0] == 3 and low <= sys.version_info[1] <= high
 
 
 def ratio(target: Target, measures: Dict[str, Dict[str, float]]) -> Optional[float]:

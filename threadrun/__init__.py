@@ -685,10 +685,13 @@ class ThreadRun:
         usage = take(source, "usage", None)
         wire = None
         if len(data) - len(extra) != 19:  # _KNOWN_COUNT: a known key is absent
-            wire = _wire_of(data)
-            if tools is None and "tools" not in data:
+            # (_wire_of, written out: tools or metadata given as null go to the slow path,
+            # which records them; a required key absent reads None, which it names.)
+            absent = _absent_keys(data)
+            wire = (absent, _NO_KEYS)
+            if tools is None and "tools" in absent:
                 tools = []
-            if metadata is None and "metadata" not in data:
+            if metadata is None and "metadata" in absent:
                 metadata = {}
         # 253402300799 is _TIMESTAMP_MAX (19 _KNOWN_COUNT, "thread.run" _RUN_OBJECT), written
         # out: a constant, not a global to look up.
