@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections.abc
 import copy
+import dataclasses
 import json
 import pickle
 import types
@@ -140,6 +141,19 @@ class Base(unittest.TestCase):
 class TestCorpus(Base):
     def test_corpus_present(self) -> None:
         self.assertEqual(len(CORPUS), 23)
+
+    def test_repr_is_the_dataclass_repr(self) -> None:
+        # ThreadRun writes its own __repr__ (dataclass would compile one at every import):
+        # the form dataclass gives, every field by name, "..." where a run holds itself.
+        for name, _raw, data in CORPUS:
+            with self.subTest(name):
+                for run in (ThreadRun.from_dict(data), Sub.from_dict(data)):
+                    fields = ", ".join("%s=%r" % (field.name, getattr(run, field.name))
+                                       for field in dataclasses.fields(run))  # fmt: skip
+                    self.assertEqual(repr(run), "%s(%s)" % (type(run).__qualname__, fields))
+        run = ThreadRun.from_dict(CORPUS[0][2])
+        run.extra["itself"] = run
+        self.assertTrue(repr(run).endswith("'itself': ...})"), repr(run)[-80:])
 
     def test_every_file_parses_losslessly(self) -> None:
         for name, _raw, data in CORPUS:
