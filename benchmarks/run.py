@@ -649,7 +649,7 @@ def bench_versions(suite: Suite) -> None:
     headers.append("unchecked")
     headers.append("sparse")
     limits = "/".join(
-        [" or ".join("%g" % target.limit for target in targets) for targets in floor_targets.values()]
+        [" or ".join("%g" % t.limit for t in targets) for targets in floor_targets.values()]
         + ["%g" % sparse.limit]
     )
     headers.append("targets (%s)" % limits)
